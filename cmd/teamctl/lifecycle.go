@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+)
+
+// TeamOptions are the options of the commands that act on one team (accept, stop, clean).
+type TeamOptions struct {
+	Factory *Factory
+	Team    string
+	Force   bool
+}
+
+func teamCommand(f *Factory, use, short, long string, run func(context.Context, *TeamOptions) error) (*cobra.Command, *TeamOptions) {
+	opts := &TeamOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Team = args[0]
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	return cmd, opts
+}
+
+func orDefault(runF, def func(context.Context, *TeamOptions) error) func(context.Context, *TeamOptions) error {
+	if runF != nil {
+		return runF
+	}
+	return def
+}
+
+func NewCmdAccept(f *Factory, runF func(context.Context, *TeamOptions) error) *cobra.Command {
+	cmd, _ := teamCommand(f, "accept [TEAM]", "Fast-forward the base branch to the team's tested leader branch",
+		`Fast-forward the team's base branch to its leader branch, only if the leader branch's tip
+passed the tests and base has not moved away. Where base is checked out (usually your main
+worktree) that worktree is updated too, and accept refuses if that would touch uncommitted work.`,
+		orDefault(runF, acceptRun))
+	return cmd
+}
+
+func acceptRun(ctx context.Context, opts *TeamOptions) error {
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	st, err := ws.Status(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	tip, err := ws.Accept(ctx, st.Team)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Factory.IO.Out, "%s is now at %s (%s)\n", st.Base, shortHash(tip), st.LeaderBranch)
+	return nil
+}
+
+func NewCmdStop(f *Factory, runF func(context.Context, *TeamOptions) error) *cobra.Command {
+	cmd, _ := teamCommand(f, "stop [TEAM]", "Stop a team's supervisor and agents gracefully",
+		`Stop the team: its supervisor stops every agent (SIGTERM to the agent's process group, then
+SIGKILL after a grace period) and records the team as stopped. teamctl resume continues it.`,
+		orDefault(runF, stopRun))
+	return cmd
+}
+
+func stopRun(ctx context.Context, opts *TeamOptions) error {
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	st, err := ws.Status(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	if err := ws.Stop(ctx, st.Team); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Factory.IO.Out, "team %s stopped\n", st.Team)
+	return nil
+}
+
+func NewCmdClean(f *Factory, runF func(context.Context, *TeamOptions) error) *cobra.Command {
+	var opts *TeamOptions
+	cmd, opts := teamCommand(f, "clean [TEAM]", "Remove a team's worktrees, branches, logs and records",
+		`Remove a stopped or finished team's worktrees, branches, logs and records. What was accepted
+onto base stays. Refuses while the team runs, and while a worktree holds uncommitted work
+(unless --force). Prints each deleted branch's tip so it can be restored (git branch NAME TIP).`,
+		func(ctx context.Context, o *TeamOptions) error { return orDefault(runF, cleanRun)(ctx, o) })
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove worktrees even if they hold uncommitted work")
+	return cmd
+}
+
+func cleanRun(ctx context.Context, opts *TeamOptions) error {
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	st, err := ws.Status(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	done, err := ws.Clean(ctx, st.Team, orchestrator.CleanOptions{Force: opts.Force})
+	out := opts.Factory.IO.Out
+	for _, w := range done.Worktrees {
+		fmt.Fprintf(out, "removed worktree %s\n", w)
+	}
+	names := make([]string, 0, len(done.Branches))
+	for b := range done.Branches {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	for _, b := range names {
+		fmt.Fprintf(out, "deleted branch %s (was %s)\n", b, shortHash(done.Branches[b]))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "team %s cleaned\n", st.Team)
+	return nil
+}

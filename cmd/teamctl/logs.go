@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
+)
+
+// LogsOptions are the options of `teamctl logs`.
+type LogsOptions struct {
+	Factory *Factory
+	Team    string
+	Agent   string
+	Follow  bool
+}
+
+func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "logs AGENT",
+		Short: "Print an agent's whole output (-f follows it)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Agent = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return logsRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Team, "team", "", "the team (default: $TEAMCTL_TEAM, or the repository's only team)")
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the agent writes until interrupted")
+	return cmd
+}
+
+func logsRun(ctx context.Context, opts *LogsOptions) error {
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	team, err := ws.ResolveTeam(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	if _, err := ws.Store.Agent(ctx, team.Name, opts.Agent); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, opts.Agent)
+	} else if err != nil {
+		return err
+	}
+	path := orchestrator.LogPath(ws.Repo.CommonDir, team.Name, opts.Agent)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if !opts.Follow {
+			fmt.Fprintf(opts.Factory.IO.ErrOut, "agent %s has not been launched yet (%s)\n", opts.Agent, path)
+			return nil
+		}
+		f, err = waitForFile(ctx, path)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow)
+}
+
+// copyLog copies the log; following, it keeps reading what is appended until ctx ends.
+func copyLog(ctx context.Context, out io.Writer, f *os.File, follow bool) error {
+	for {
+		if _, err := io.Copy(out, f); err != nil {
+			return err
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func waitForFile(ctx context.Context, path string) (*os.File, error) {
+	for {
+		f, err := os.Open(path)
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+)
+
+// ReviewOptions are the options of `teamctl review`.
+type ReviewOptions struct {
+	Factory *Factory
+	Team    string
+	JSON    bool
+}
+
+func NewCmdReview(f *Factory, runF func(context.Context, *ReviewOptions) error) *cobra.Command {
+	opts := &ReviewOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "review [TEAM]",
+		Short: "Show what a team merged, task by task, and what was refused",
+		Args:  maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Team = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return reviewRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document")
+	return cmd
+}
+
+func reviewRun(ctx context.Context, opts *ReviewOptions) error {
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	rv, err := ws.Review(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return writeJSON(opts.Factory.IO.Out, rv)
+	}
+	printReview(opts.Factory.IO.Out, rv)
+	return nil
+}
+
+func printReview(out io.Writer, rv orchestrator.Review) {
+	tested := "NOT tested"
+	if rv.Test == "" {
+		tested = "no test command"
+	} else if rv.Tested {
+		tested = "passed `" + rv.Test + "`"
+	}
+	fmt.Fprintf(out, "Review of team %s: %s at %s (%s), %d commit(s) over %s, %d file(s) +%d -%d\n",
+		rv.Team, rv.LeaderBranch, shortHash(rv.Tip), tested, rv.Commits, rv.Base, len(rv.Diffstat.Files), rv.Diffstat.Insertions, rv.Diffstat.Deletions)
+	for _, t := range rv.Tasks {
+		fmt.Fprintf(out, "\n## %s (%s): %s", t.ID, t.Agent, t.State)
+		if t.Merge != "" {
+			fmt.Fprintf(out, ", merge %s, tests %s", shortHash(t.Merge), t.Tests)
+		}
+		fmt.Fprintln(out)
+		if t.Detail != "" {
+			fmt.Fprintf(out, "   why: %s\n", oneLine(t.Detail, 200))
+		}
+		for _, c := range t.Commits {
+			auto := ""
+			if c.Auto {
+				auto = " [auto-commit]"
+			}
+			fmt.Fprintf(out, "   %s %s (%s)%s\n", shortHash(c.Hash), c.Subject, c.Author, auto)
+		}
+		for _, f := range t.Diffstat.Files {
+			fmt.Fprintf(out, "   | %s +%d -%d\n", f.Path, f.Insertions, f.Deletions)
+		}
+		if t.Summary != "" {
+			fmt.Fprintf(out, "   summary:\n%s\n", indent(t.Summary, "     "))
+		}
+	}
+	if len(rv.Refused) > 0 {
+		fmt.Fprintln(out, "\nNot merged (each attempt):")
+		for _, r := range rv.Refused {
+			fmt.Fprintf(out, "   %s (%s) %s: %s\n", r.Task, r.Agent, r.Outcome, oneLine(r.Why, 160))
+		}
+	}
+	for _, b := range rv.Blockers {
+		fmt.Fprintf(out, "\nOPEN BLOCKER %d from %s: %s\n", b.ID, b.Agent, b.Text)
+	}
+	if rv.Tested && rv.Commits > 0 {
+		fmt.Fprintf(out, "\nAccept it onto %s with: teamctl accept %s\n", rv.Base, rv.Team)
+	}
+}
+
+func shortHash(h string) string {
+	if len(h) > 10 {
+		return h[:10]
+	}
+	return h
+}
+
+func indent(s, pre string) string {
+	out := ""
+	for _, l := range splitLines(s) {
+		out += pre + l + "\n"
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/charmbracelet/log"
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// Exit codes (DESIGN.md §7).
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitWaiting     = 3
+	exitReservation = 4
+	exitNoTeam      = 5
+)
+
+// IOStreams is where commands read and write, so tests can capture it.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// Factory is what every command gets: the streams, the logger, and how to reach the
+// orchestrator.
+type Factory struct {
+	IO  IOStreams
+	Log *log.Logger
+	Dir string // -C: where to look for the repository
+}
+
+// Env is the orchestrator's environment for this process.
+func (f *Factory) Env() orchestrator.Env {
+	bin, _ := os.Executable()
+	return orchestrator.Env{Runner: worktree.ExecRunner{}, Log: f.Log, Out: f.IO.Out, BinDir: filepath.Dir(bin)}
+}
+
+// Workspace opens the repository of -C (default: the current directory) and its store.
+func (f *Factory) Workspace(ctx context.Context) (*orchestrator.Workspace, error) {
+	return orchestrator.Open(ctx, f.Env(), f.Dir)
+}
+
+// Main runs teamctl with the process's arguments and returns its exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := &Factory{IO: IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, Dir: "."}
+	f.Log = log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true, TimeFormat: "15:04:05"})
+	root := NewCmdRoot(f)
+	root.SetArgs(os.Args[1:])
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(f.IO.ErrOut, "teamctl:", err)
+	}
+	return exitCode(err)
+}
+
+// exitCode maps an error to the documented exit code: the one place that does.
+func exitCode(err error) int {
+	var usage *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &usage), errors.Is(err, plan.ErrInvalid), errors.Is(err, orchestrator.ErrUsage):
+		return exitUsage
+	case errors.Is(err, orchestrator.ErrWaiting):
+		return exitWaiting
+	case errors.Is(err, orchestrator.ErrNoTeam):
+		return exitNoTeam
+	default:
+		return exitError
+	}
+}
+
+// usageError is a command line cobra or a command refused.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// NewCmdRoot builds the teamctl command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "teamctl",
+		Short: "Run a team of coding agents on one git repository",
+		Long: `teamctl runs a team of coding agents on one git repository: every agent gets its own
+branch and worktree; finished branches are merged into the leader's worktree while the
+project's tests run, and a person reviews and accepts the result.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// Without this cobra reports an unknown command as a plain error (exit 1); it is bad usage.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return &usageError{fmt.Errorf("unknown command %q for teamctl (teamctl --help lists them)", args[0])}
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.PersistentFlags().StringVarP(&f.Dir, "dir", "C", ".", "run as if teamctl was started in `DIR`")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(
+		NewCmdRun(f, nil),
+		NewCmdStatus(f, nil),
+		NewCmdReview(f, nil),
+		NewCmdAccept(f, nil),
+		NewCmdStop(f, nil),
+		NewCmdClean(f, nil),
+		NewCmdLogs(f, nil),
+		NewCmdValidate(f, nil),
+		NewCmdInit(f, nil),
+		NewCmdDemo(f, nil),
+	)
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with a usage error (exit 2).
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		}
+		return nil
+	}
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MaximumNArgs(n)(cmd, args); err != nil {
+			return &usageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		}
+		return nil
+	}
+}

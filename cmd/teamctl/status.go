@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+)
+
+// StatusOptions are the options of `teamctl status`.
+type StatusOptions struct {
+	Factory *Factory
+	Team    string
+	JSON    bool
+}
+
+func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "status [TEAM]",
+		Short: "Show a team's agents, tasks, merge queue and blockers",
+		Args:  maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Team = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document")
+	return cmd
+}
+
+func statusRun(ctx context.Context, opts *StatusOptions) error {
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	st, err := ws.Status(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	out := opts.Factory.IO.Out
+	if opts.JSON {
+		return writeJSON(out, st)
+	}
+	printStatus(out, st, time.Now())
+	return nil
+}
+
+func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
+	sup := "no supervisor"
+	if st.Supervised {
+		sup = "supervised"
+	}
+	fmt.Fprintf(out, "team %s: %s (%s), base %s, leader branch %s\n", st.Team, st.State, sup, st.Base, st.LeaderBranch)
+	for _, b := range st.Blockers {
+		fmt.Fprintf(out, "BLOCKER %d from %s (task %s): %s\n", b.ID, b.Agent, b.Task, b.Text)
+	}
+	fmt.Fprintln(out, "\nAGENTS")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tTASK\tWORKTREE")
+	for _, a := range st.Agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, a.State, dash(a.Task), a.Worktree)
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "\nTASKS")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAGENT\tSTATE\tFOR\tLAUNCHES\tWHY")
+	for _, t := range st.Tasks {
+		why := t.Detail
+		if why == "" && t.State == orchestrator.Pending && len(t.After) > 0 {
+			why = "after " + strings.Join(t.After, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Agent, t.State, since(now, t.Since), t.Attempt, dash(oneLine(why, 70)))
+	}
+	tw.Flush()
+	if len(st.Queue) > 0 {
+		fmt.Fprintf(out, "\nMERGE QUEUE: %s\n", strings.Join(st.Queue, ", "))
+	}
+}
+
+func since(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Round(time.Second).String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max-1] + "…"
+	}
+	return s
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

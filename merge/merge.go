@@ -1,0 +1,222 @@
+// Package merge owns merging finished branches into the leader worktree: the ownership
+// check, the --no-ff merge, the test command, and putting the leader branch back exactly
+// where it was when either fails. The leader branch ref only ever moves to a merge whose
+// tests passed: the candidate is built and tested on a detached HEAD.
+package merge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// Outcomes of a merge attempt.
+const (
+	Merged      = "merged"
+	Conflict    = "conflict"
+	TestsFailed = "tests-failed"
+	Refused     = "refused"
+)
+
+// Merger merges branches into one leader worktree.
+type Merger struct {
+	Repo        *worktree.Repo
+	Run         worktree.Runner
+	Dir         string // the leader worktree
+	Branch      string // the leader branch checked out there
+	Test        string // shell command; "" = no test
+	TestTimeout time.Duration
+	Env         []string // identity for merge commits (GIT_AUTHOR_*, GIT_COMMITTER_*)
+}
+
+// Request is one branch to merge.
+type Request struct {
+	Team, Task, Agent string
+	Branch            string
+	Owns              []string // repo-relative; "dir/" is a prefix; empty = anything
+}
+
+// Result is what one merge attempt did.
+type Result struct {
+	Outcome    string
+	Before     string   // leader tip before (and after, unless merged)
+	Commit     string   // the merge commit, when merged
+	BranchHead string   // the branch's commit that was merged or refused
+	Conflicts  []string // conflicting paths
+	Output     string   // the test output's tail (tests-failed), or why it was refused
+	TestRuns   int
+}
+
+// Message is the merge commit's message. Its trailers let resume recognise the merge.
+func Message(req Request) string {
+	return fmt.Sprintf("Merge %s: task %s by %s\n\nTeamctl-Team: %s\nTeamctl-Task: %s\nTeamctl-Agent: %s\n",
+		req.Branch, req.Task, req.Agent, req.Team, req.Task, req.Agent)
+}
+
+// Merge merges req.Branch into the leader branch if its changes stay inside req.Owns, it
+// merges cleanly, and the tests pass on the result. Otherwise the leader branch and its
+// worktree are exactly where they were. An error means merging itself failed (git broke);
+// the leader worktree is restored then too.
+func (m *Merger) Merge(ctx context.Context, req Request) (res Result, err error) {
+	if res.Before, err = m.Repo.Resolve(ctx, m.Branch); err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	if res.BranchHead, err = m.Repo.Resolve(ctx, req.Branch); err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	if why, err := m.outsideOwns(ctx, res.Before, res.BranchHead, req.Owns); err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	} else if why != "" {
+		res.Outcome, res.Output = Refused, why
+		return res, nil
+	}
+	if err := m.Restore(ctx); err != nil {
+		return res, err
+	}
+	// Build the candidate on a detached HEAD: the branch ref stays on the tested tip until
+	// the tests pass, so a crash mid-test never leaves an untested tip behind.
+	if err := m.Repo.Detach(ctx, m.Dir); err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	defer func() {
+		if res.Outcome != Merged {
+			// Restore even when ctx was cancelled mid-test: the leader worktree must not be
+			// left on an untested candidate.
+			if rerr := m.Restore(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}()
+	commit, err := m.Repo.Merge(ctx, m.Dir, res.BranchHead, Message(req), m.Env)
+	var ce *worktree.ConflictError
+	if errors.As(err, &ce) {
+		res.Outcome, res.Conflicts = Conflict, ce.Files
+		return res, nil
+	}
+	if err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	passed, out, err := m.RunTests(ctx)
+	res.TestRuns++
+	if err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	if !passed {
+		res.Outcome, res.Output = TestsFailed, out
+		return res, nil
+	}
+	if err := m.Repo.UpdateRef(ctx, m.Branch, commit, res.Before); err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	if err := m.Repo.Checkout(ctx, m.Dir, m.Branch); err != nil {
+		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
+	}
+	res.Outcome, res.Commit = Merged, commit
+	return res, nil
+}
+
+// Restore puts the leader worktree back on the leader branch's tip: a merge in progress is
+// aborted, files a merge or a test left are removed, HEAD is the branch again.
+func (m *Merger) Restore(ctx context.Context) error {
+	if err := m.Repo.AbortMerge(ctx, m.Dir); err != nil {
+		return fmt.Errorf("restore leader worktree: %w", err)
+	}
+	tip, err := m.Repo.Resolve(ctx, m.Branch)
+	if err != nil {
+		return fmt.Errorf("restore leader worktree: %w", err)
+	}
+	if err := m.Repo.ResetHard(ctx, m.Dir, tip); err != nil {
+		return fmt.Errorf("restore leader worktree: %w", err)
+	}
+	if err := m.Repo.Checkout(ctx, m.Dir, m.Branch); err != nil {
+		return fmt.Errorf("restore leader worktree: %w", err)
+	}
+	return nil
+}
+
+// RunTests runs the test command in the leader worktree, stderr folded into stdout. It
+// reports whether it passed and the output's tail. No test command passes at once.
+func (m *Merger) RunTests(ctx context.Context) (passed bool, tail string, err error) {
+	if strings.TrimSpace(m.Test) == "" {
+		return true, "", nil
+	}
+	tctx := ctx
+	if m.TestTimeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, m.TestTimeout)
+		defer cancel()
+	}
+	out, err := m.Run.Run(tctx, m.Dir, nil, "sh", "-c", "exec 2>&1\n"+m.Test)
+	if err == nil {
+		return true, Tail(string(out), 40, 4096), nil
+	}
+	if ctx.Err() != nil {
+		return false, "", ctx.Err() // the supervisor is stopping: not the branch's fault
+	}
+	var ee *worktree.ExitError
+	if !errors.As(err, &ee) {
+		return false, "", fmt.Errorf("run test %q: %w", m.Test, err)
+	}
+	text := string(out)
+	if tctx.Err() != nil {
+		text += fmt.Sprintf("\n[teamctl: test killed after %s]", m.TestTimeout)
+	} else {
+		text += fmt.Sprintf("\n[teamctl: test exited with code %d]", ee.ExitCode)
+	}
+	return false, Tail(text, 40, 4096), nil
+}
+
+// outsideOwns returns why a branch is refused when it changes paths outside owns.
+func (m *Merger) outsideOwns(ctx context.Context, before, head string, owns []string) (string, error) {
+	if len(owns) == 0 {
+		return "", nil
+	}
+	files, err := m.Repo.ChangedFiles(ctx, before, head)
+	if err != nil {
+		return "", err
+	}
+	var bad []string
+	for _, f := range files {
+		if !Covers(owns, f) {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) == 0 {
+		return "", nil
+	}
+	more := ""
+	if len(bad) > 5 {
+		more = fmt.Sprintf(" and %d more", len(bad)-5)
+		bad = bad[:5]
+	}
+	return fmt.Sprintf("changes %s%s outside its owns: %s", strings.Join(bad, ", "), more, strings.Join(owns, ", ")), nil
+}
+
+// Covers reports whether path is inside one of paths ("dir/" covers everything below it,
+// any other entry only itself).
+func Covers(paths []string, path string) bool {
+	for _, p := range paths {
+		if p == path || (strings.HasSuffix(p, "/") && strings.HasPrefix(path, p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Tail keeps the last lines of s, at most maxBytes.
+func Tail(s string, lines, maxBytes int) string {
+	s = strings.TrimRight(s, "\n")
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	s = strings.Join(parts, "\n")
+	if len(s) > maxBytes {
+		s = s[len(s)-maxBytes:]
+	}
+	return s
+}

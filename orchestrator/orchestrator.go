@@ -1,0 +1,208 @@
+// Package orchestrator owns a team's life: it creates the team's branches and worktrees,
+// schedules tasks onto agents, reacts to agent exits and merge results with the task state
+// machine of DESIGN.md §4–§5, and answers the person running the team (status, review,
+// accept, stop, clean).
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// Errors callers map to exit codes (DESIGN.md §7).
+var (
+	ErrUsage   = errors.New("bad usage")                      // exit 2
+	ErrWaiting = errors.New("tasks wait on a human")          // exit 3
+	ErrNoTeam  = errors.New("no such team, agent or blocker") // exit 5
+	ErrBusy    = errors.New("team already has a supervisor")  // exit 1
+	ErrRefused = errors.New("refused")                        // exit 1
+)
+
+// Task states (DESIGN.md §7).
+const (
+	Pending     = "pending"
+	Running     = "running"
+	Nudging     = "nudging"
+	Queued      = "queued"
+	Merging     = "merging"
+	Merged      = "merged"
+	Done        = "done"
+	Conflict    = "conflict"
+	TestsFailed = "tests-failed"
+	Blocked     = "blocked"
+	Failed      = "failed"
+)
+
+// Team states.
+const (
+	TeamCreating = "creating"
+	TeamRunning  = "running"
+	TeamWaiting  = "waiting"
+	TeamStopped  = "stopped"
+	TeamFinished = "finished"
+)
+
+// Finished reports whether a task state is final and satisfies `after:`.
+func Finished(state string) bool { return state == Merged || state == Done }
+
+// WaitsOnHuman reports whether a task in this state can only move on with a person's help.
+func WaitsOnHuman(state string) bool {
+	switch state {
+	case Conflict, TestsFailed, Blocked, Failed:
+		return true
+	}
+	return false
+}
+
+// Env is what the orchestrator needs from its caller.
+type Env struct {
+	Runner worktree.Runner
+	Log    *log.Logger
+	Out    io.Writer // progress for the person (stdout)
+	BinDir string    // directory of the running teamctl binary, first on agents' PATH
+}
+
+func (e Env) logger() *log.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return log.New(io.Discard)
+}
+
+func (e Env) out() io.Writer {
+	if e.Out != nil {
+		return e.Out
+	}
+	return io.Discard
+}
+
+// BranchName is the branch of an agent of a team.
+func BranchName(team, agent string) string { return "teamctl/" + team + "/" + agent }
+
+// WorktreeRoot is where a team's worktrees go: the plan's worktrees: root, else
+// <repo-parent>/<repo-name>.teamctl.
+func WorktreeRoot(p *plan.Plan, repoRoot string) string {
+	if p.Worktrees != "" {
+		return p.Worktrees
+	}
+	return filepath.Join(filepath.Dir(repoRoot), filepath.Base(repoRoot)+".teamctl")
+}
+
+// LogPath is an agent's log file.
+func LogPath(commonDir, team, agent string) string {
+	return filepath.Join(commonDir, "teamctl", "logs", team, agent+".log")
+}
+
+// Workspace is an opened repository with its store: what every command works on.
+type Workspace struct {
+	Repo  *worktree.Repo
+	Store *store.Store
+	env   Env
+}
+
+// Open opens the repository that holds dir and its store.
+func Open(ctx context.Context, env Env, dir string) (*Workspace, error) {
+	repo, err := worktree.Open(ctx, env.Runner, dir)
+	if err != nil {
+		if errors.Is(err, worktree.ErrNotRepo) {
+			return nil, fmt.Errorf("%w: %s is not inside a git repository", ErrUsage, dir)
+		}
+		return nil, err
+	}
+	st, err := store.Open(store.Path(repo.CommonDir))
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{Repo: repo, Store: st, env: env}, nil
+}
+
+func (w *Workspace) Close() error { return w.Store.Close() }
+
+// ResolveTeam picks the team a command is about: the one named, else $TEAMCTL_TEAM, else
+// the repository's only team.
+func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, error) {
+	if name == "" {
+		name = os.Getenv("TEAMCTL_TEAM")
+	}
+	if name != "" {
+		t, err := w.Store.Team(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return t, fmt.Errorf("%w: no team %q in %s (teamctl status lists them)", ErrNoTeam, name, w.Repo.Root)
+		}
+		return t, err
+	}
+	teams, err := w.Store.Teams(ctx)
+	if err != nil {
+		return store.Team{}, err
+	}
+	switch len(teams) {
+	case 0:
+		return store.Team{}, fmt.Errorf("%w: no team in %s (start one with teamctl run PLAN)", ErrNoTeam, w.Repo.Root)
+	case 1:
+		return teams[0], nil
+	}
+	names := make([]string, len(teams))
+	for i, t := range teams {
+		names[i] = t.Name
+	}
+	return store.Team{}, fmt.Errorf("%w: %d teams in this repository (%s): name one", ErrUsage, len(teams), strings.Join(names, ", "))
+}
+
+// lock is the supervisor lock of a team: an flock on a file in the common dir. The kernel
+// drops it when its process dies, so it never goes stale the way a pid file does.
+type lock struct{ f *os.File }
+
+func lockPath(commonDir, team string) string {
+	return filepath.Join(commonDir, "teamctl", "locks", team+".lock")
+}
+
+// acquireLock takes the team's supervisor lock, or returns ErrBusy.
+func acquireLock(commonDir, team string) (*lock, error) {
+	p := lockPath(commonDir, team)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: team %q is supervised by another teamctl process", ErrBusy, team)
+		}
+		return nil, fmt.Errorf("lock team %s: %w", team, err)
+	}
+	// The lock file is opened by agents' own teamctl calls too; keep the fd out of children.
+	syscall.CloseOnExec(int(f.Fd()))
+	return &lock{f: f}, nil
+}
+
+func (l *lock) release() {
+	if l != nil && l.f != nil {
+		_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+		l.f.Close()
+	}
+}
+
+// supervised reports whether a supervisor holds the team's lock right now.
+func supervised(commonDir, team string) bool {
+	l, err := acquireLock(commonDir, team)
+	if err != nil {
+		return errors.Is(err, ErrBusy)
+	}
+	l.release()
+	return false
+}

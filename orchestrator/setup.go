@@ -1,0 +1,171 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// RunOptions are the options of `teamctl run`.
+type RunOptions struct {
+	ExitWhenBlocked bool // return ErrWaiting instead of waiting for a person
+}
+
+// Run creates the team of plan p (branches, worktrees, store rows) and supervises it until
+// every task is merged or done (nil), or only work that waits on a human is left
+// (ErrWaiting with ExitWhenBlocked; otherwise it waits), or ctx ends (the team is stopped
+// and can be resumed). Bad input leaves nothing behind.
+func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
+	ws, err := Open(ctx, env, p.Repo)
+	if err != nil {
+		if errors.Is(err, ErrUsage) {
+			return p.Errorf("repo", "%s is not inside a git repository", p.Repo)
+		}
+		return err
+	}
+	defer ws.Close()
+	team, err := ws.prepare(ctx, p)
+	if err != nil {
+		return err
+	}
+	lk, err := acquireLock(ws.Repo.CommonDir, team.Name)
+	if err != nil {
+		return err
+	}
+	defer lk.release()
+	if err := ws.create(ctx, p, team); err != nil {
+		return err
+	}
+	return ws.supervise(ctx, p, team.Name, opts)
+}
+
+// prepare checks the plan against the disk and returns the team row to create. It writes
+// nothing.
+func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, error) {
+	base := p.Base
+	if base == "" {
+		b, err := w.Repo.CurrentBranch(ctx)
+		if err != nil {
+			return store.Team{}, err
+		}
+		if b == "" {
+			return store.Team{}, p.Errorf("base", "%s is on a detached HEAD: set base: to the branch the team starts from", w.Repo.Root)
+		}
+		base = b
+	}
+	if ok, err := w.Repo.BranchExists(ctx, base); err != nil {
+		return store.Team{}, err
+	} else if !ok {
+		return store.Team{}, p.Errorf("base", "base branch %q does not exist in %s", base, w.Repo.Root)
+	}
+	baseHead, err := w.Repo.Resolve(ctx, base)
+	if err != nil {
+		return store.Team{}, err
+	}
+	if t, err := w.Store.Team(ctx, p.Team); err == nil {
+		return store.Team{}, fmt.Errorf("%w: team %q already exists in this repository (%s): `teamctl resume %s` continues it, `teamctl clean %s` removes it",
+			ErrUsage, p.Team, t.State, p.Team, p.Team)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.Team{}, err
+	}
+	root := WorktreeRoot(p, w.Repo.Root)
+	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+		br := BranchName(p.Team, a.Name)
+		if ok, err := w.Repo.BranchExists(ctx, br); err != nil {
+			return store.Team{}, err
+		} else if ok {
+			return store.Team{}, fmt.Errorf("%w: branch %s already exists but no team %q is recorded: delete it (git branch -D %s) or rename the team",
+				ErrUsage, br, p.Team, br)
+		}
+		wt := filepath.Join(root, p.Team, a.Name)
+		if _, err := os.Stat(wt); err == nil {
+			return store.Team{}, p.Errorf("worktrees", "worktree path %s already exists and is not one of teamctl's: move it away or set worktrees: to another root", wt)
+		}
+	}
+	planJSON, err := json.Marshal(p)
+	if err != nil {
+		return store.Team{}, err
+	}
+	return store.Team{
+		Name:           p.Team,
+		PlanFile:       p.File,
+		PlanJSON:       string(planJSON),
+		Repo:           w.Repo.Root,
+		Base:           base,
+		BaseHead:       baseHead,
+		LeaderBranch:   BranchName(p.Team, p.Leader.Name),
+		LeaderWorktree: filepath.Join(root, p.Team, p.Leader.Name),
+		TestedHead:     baseHead, // base is where the team starts; it is taken as tested
+		State:          TeamCreating,
+		SupervisorPID:  os.Getpid(),
+	}, nil
+}
+
+// create records the team, then makes its branches and worktrees. On failure it removes
+// whatever it made, store rows included.
+func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (err error) {
+	root := filepath.Dir(team.LeaderWorktree)
+	var agents []store.Agent
+	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+		agents = append(agents, store.Agent{
+			Team: p.Team, Name: a.Name, Role: a.Role,
+			Branch: BranchName(p.Team, a.Name), Worktree: filepath.Join(root, a.Name), State: "idle",
+		})
+	}
+	var tasks []store.Task
+	for i, t := range p.Tasks() {
+		tasks = append(tasks, store.Task{Team: p.Team, ID: t.ID, Agent: t.Agent, Prompt: t.Prompt, After: t.After, Seq: i + 1, State: Pending})
+	}
+	if err := w.Store.CreateTeam(ctx, team, agents, tasks); err != nil {
+		return err
+	}
+	var made []store.Agent
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Undo with a context that outlives a cancelled run: half a team is worse than none.
+		uctx := context.WithoutCancel(ctx)
+		for _, a := range made {
+			_ = w.Repo.RemoveWorktree(uctx, a.Worktree)
+			_ = w.Repo.DeleteBranch(uctx, a.Branch)
+		}
+		_ = os.Remove(root) // only if empty
+		_ = w.Store.DeleteTeam(uctx, team.Name)
+	}()
+	for _, a := range agents {
+		if err := w.Repo.CreateBranch(ctx, a.Branch, team.BaseHead); err != nil {
+			return fmt.Errorf("create team %s: %w", team.Name, err)
+		}
+		made = append(made, a)
+		if err := w.Repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
+			return fmt.Errorf("create team %s: %w", team.Name, err)
+		}
+	}
+	w.env.logger().Info("team created", "team", team.Name, "base", team.Base, "agents", len(p.Agents), "tasks", len(tasks), "worktrees", root)
+	return w.Store.UpdateTeam(ctx, team.Name, func(t *store.Team) error { t.State = TeamRunning; return nil })
+}
+
+// loadPlan returns the plan a team was created with.
+func loadPlan(t store.Team) (*plan.Plan, error) {
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(t.PlanJSON), &p); err != nil {
+		return nil, fmt.Errorf("team %s: stored plan: %w", t.Name, err)
+	}
+	return &p, nil
+}
+
+// identity is the git identity env of an agent (merges are the leader's).
+func identity(team, agent string) []string {
+	email := agent + "@" + team + ".teamctl.invalid"
+	return []string{"GIT_AUTHOR_NAME=" + agent, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + agent, "GIT_COMMITTER_EMAIL=" + email}
+}
+
+var _ = worktree.ErrNoRef
