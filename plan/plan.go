@@ -4,6 +4,12 @@ package plan
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -21,19 +27,40 @@ type Error struct {
 	File      string
 	Line, Col int
 	Msg       string
+
+	err error // what Errorf wrapped with %w, if anything
 }
 
-// Error renders "file:line:col: msg".
-func (e *Error) Error() string { panic("todo") }
+// Error renders "file:line:col: msg" ("line:col: msg" for a plan parsed without a name).
+func (e *Error) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
 
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Unwrap returns the error an Errorf format wrapped with %w, so a caller that located a
+// disk problem in the plan (a missing base branch) can still match its cause.
+func (e *Error) Unwrap() error { return e.err }
 
 // Errors is every problem found in one plan file, in file order. It is what Load and Parse
 // return when the plan is invalid; Error() joins them one per line.
 type Errors []*Error
 
-func (es Errors) Error() string        { panic("todo") }
+func (es Errors) Error() string {
+	if len(es) == 0 {
+		return ErrInvalid.Error()
+	}
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
 func (es Errors) Is(target error) bool { return target == ErrInvalid }
 
 // Plan is a parsed, validated plan with every default filled in.
@@ -53,6 +80,9 @@ type Plan struct {
 	Agents      []Agent // the dev agents (Role "dev"), in file order
 
 	pos map[string]Position // key path ("repo", "base", "agents.0.command", ...) → where it was written
+	// name is the plan file as the user named it: messages show what they typed, not
+	// the absolute File.
+	name string
 }
 
 // Position is a 1-based line and column in the plan file.
@@ -100,27 +130,193 @@ type Task struct {
 
 // Load reads, parses and validates the plan file at path. Relative paths in it (repo,
 // worktrees) resolve against the file's directory.
-func Load(path string) (*Plan, error) { panic("todo") }
+func Load(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &readError{name: path, err: err}
+	}
+	return Parse(path, data)
+}
+
+// readError is a plan file that could not be read. It matches ErrInvalid like every other
+// error of Load (a plan the user named but that is not there is bad input, exit 2) and
+// still unwraps to the fs error (errors.Is(err, fs.ErrNotExist)).
+type readError struct {
+	name string
+	err  error
+}
+
+func (e *readError) Error() string {
+	cause := e.err
+	// *PathError repeats the operation and the path; say it once, our way.
+	var pe *os.PathError
+	if errors.As(cause, &pe) {
+		cause = pe.Err
+	}
+	return fmt.Sprintf("read plan %s: %v", e.name, cause)
+}
+
+func (e *readError) Unwrap() error        { return e.err }
+func (e *readError) Is(target error) bool { return target == ErrInvalid }
 
 // Parse parses and validates data as the plan file named file (used in messages and to
-// resolve relative paths).
-func Parse(file string, data []byte) (*Plan, error) { panic("todo") }
+// resolve relative paths). On failure the error is Errors, every problem found, in file order.
+func Parse(file string, data []byte) (*Plan, error) {
+	d := &decoder{file: file, pos: map[string]Position{}}
+	p := d.decode(data)
+	if len(d.errs) > 0 {
+		return nil, d.errors()
+	}
+	p.File = absPath(file)
+	p.name = file
+	p.pos = d.pos
+	return p, nil
+}
 
 // Errorf returns an *Error located at the plan key named by key ("repo", "base",
 // "worktrees", "agents.1.command", ...), or at 1:1 when the key was not written.
 // Callers that check the plan against the disk (repo exists, base exists) use it.
-func (p *Plan) Errorf(key, format string, args ...any) error { panic("todo") }
+// format may wrap an error with %w. A key an agent inherited (agents.1.command when only
+// defaults.command was written) points at the defaults; a key not written falls back to
+// the nearest written parent (agents.1.command → agents.1).
+func (p *Plan) Errorf(key, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	name := p.name
+	if name == "" {
+		name = p.File // a plan that came back from JSON has lost its display name
+	}
+	at := p.position(key)
+	return &Error{File: name, Line: at.Line, Col: at.Col, Msg: err.Error(), err: err}
+}
+
+// position finds where key was written, or where what it stands for was.
+func (p *Plan) position(key string) Position {
+	if at, ok := p.pos[key]; ok {
+		return at
+	}
+	// agents.N.F or leader.F that the agent inherited: the defaults wrote it.
+	parts := strings.Split(key, ".")
+	field := ""
+	switch {
+	case len(parts) >= 2 && parts[0] == "leader":
+		field = strings.Join(parts[1:], ".")
+	case len(parts) >= 3 && parts[0] == "agents":
+		field = strings.Join(parts[2:], ".")
+	}
+	if field != "" {
+		if at, ok := p.pos["defaults."+field]; ok {
+			return at
+		}
+	}
+	for i := len(parts) - 1; i > 0; i-- {
+		if at, ok := p.pos[strings.Join(parts[:i], ".")]; ok {
+			return at
+		}
+	}
+	return Position{Line: 1, Col: 1}
+}
 
 // Tasks returns every dev task in plan order (agents in file order, each agent's tasks in order).
-func (p *Plan) Tasks() []Task { panic("todo") }
+func (p *Plan) Tasks() []Task {
+	var tasks []Task
+	for _, a := range p.Agents {
+		tasks = append(tasks, a.Tasks...)
+	}
+	return tasks
+}
 
 // Agent returns the agent (leader or dev) with that name.
-func (p *Plan) Agent(name string) (Agent, bool) { panic("todo") }
+func (p *Plan) Agent(name string) (Agent, bool) {
+	if p.Leader.Name == name {
+		return p.Leader, true
+	}
+	for _, a := range p.Agents {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Agent{}, false
+}
+
+// namePattern is ValidName's rule as the messages show it.
+const namePattern = "[a-z0-9][a-z0-9-]{0,39}"
 
 // ValidName reports whether s is a valid team, agent or task name: [a-z0-9][a-z0-9-]{0,39}.
-func ValidName(s string) bool { panic("todo") }
+// Names become branch and directory names (teamctl/<team>/<agent>), hence the narrow set.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 40 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // NormalisePath cleans a repo-relative path as `owns:` and reservations use it: slashes,
 // no "./", a trailing "/" kept for directories. It refuses absolute paths and paths that
 // leave the repository.
-func NormalisePath(p string) (string, error) { panic("todo") }
+func NormalisePath(p string) (string, error) {
+	switch {
+	case p == "":
+		return "", errors.New("empty path: want a path relative to the repository root")
+	case strings.ContainsRune(p, 0):
+		return "", fmt.Errorf("path %q contains a NUL byte", p)
+	case strings.HasPrefix(p, "/"):
+		return "", fmt.Errorf("path %q is absolute: want a path relative to the repository root", p)
+	}
+	// The trailing "/" is what tells a directory prefix ("docs/") from a file ("docs").
+	dir := strings.HasSuffix(p, "/")
+	clean := path.Clean(p)
+	switch {
+	case clean == ".." || strings.HasPrefix(clean, "../"):
+		return "", fmt.Errorf("path %q leaves the repository", p)
+	case clean == ".":
+		return "", fmt.Errorf("path %q is the whole repository: name a file or directory inside it", p)
+	}
+	if dir {
+		clean += "/"
+	}
+	return clean, nil
+}
+
+// absPath makes the plan file's name absolute; "" (a plan from memory) stays "".
+func absPath(file string) string {
+	if file == "" {
+		return ""
+	}
+	return abs(file)
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		// Only a vanished working directory gets here; a clean relative path is the best left.
+		return filepath.Clean(p)
+	}
+	return a
+}
+
+// sortErrors puts errors in file order and drops exact repeats, which a YAML alias used
+// in several places produces.
+func sortErrors(es Errors) Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Col < es[j].Col
+	})
+	out := es[:0]
+	seen := map[Error]bool{}
+	for _, e := range es {
+		k := Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}

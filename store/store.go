@@ -5,8 +5,17 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var (
@@ -15,16 +24,60 @@ var (
 )
 
 // Path is where the store of the repository whose git common dir is commonDir lives.
-func Path(commonDir string) string { panic("todo") }
+func Path(commonDir string) string { return filepath.Join(commonDir, "teamctl", "teamctl.db") }
 
 // Store is an open store. Safe for concurrent use, and by several processes at once.
-type Store struct{}
+type Store struct {
+	db *sql.DB
+	// wsem lets one of this process's goroutines at a time into a write transaction. SQLite
+	// admits one writer per file anyway; queueing here rather than in SQLite's busy handler,
+	// which polls with sleeps of up to 100ms, keeps in-process writers fast and leaves the
+	// busy timeout for writers in other processes.
+	wsem chan struct{}
+}
+
+// pragmas is the DSN query every connection opens with. modernc runs busy_timeout first,
+// before any pragma that may need a lock. _txlock=immediate makes every read-write
+// transaction of database/sql start with BEGIN IMMEDIATE: it takes the write lock up front
+// (waiting under busy_timeout) instead of upgrading a read lock at the first write, which
+// in WAL mode fails at once with SQLITE_BUSY, whatever the timeout, whenever another
+// connection wrote in between. Read-only transactions (sql.TxOptions{ReadOnly: true}) stay
+// deferred.
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
 // Open opens (creating it and its directory if needed) the store at path: WAL mode, a busy
 // timeout, foreign keys on, schema migrated to the latest version.
-func Open(path string) (*Store, error) { panic("todo") }
+func Open(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// A file: URI with the path escaped, so that a '?' or '%' in a directory name is taken
+	// as part of the path rather than as the start of the query.
+	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String() + "?" + pragmas
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, wsem: make(chan struct{}, 1)}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
 
-func (s *Store) Close() error { panic("todo") }
+// Close closes the store's connections.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
 
 // Team is one team run from a plan.
 type Team struct {
@@ -100,59 +153,159 @@ type Event struct {
 	Data  string // JSON
 }
 
-// CreateTeam inserts a team with its agents and tasks in one transaction and journals
-// "team.created". ErrExists if the team exists.
-func (s *Store) CreateTeam(ctx context.Context, t Team, agents []Agent, tasks []Task) error {
-	panic("todo")
+// write runs fn in one read-write transaction (BEGIN IMMEDIATE, see pragmas) and commits it
+// when fn returns nil. fn runs exactly once: only beginning is retried.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.wsem }()
+
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
-// DeleteTeam removes every row of the team (agents, tasks, merges, events, messages,
-// reservations, blockers). ErrNotFound if none.
-func (s *Store) DeleteTeam(ctx context.Context, name string) error { panic("todo") }
+// beginAttempts bounds how often BEGIN IMMEDIATE is retried after SQLITE_BUSY. Each attempt
+// already waits up to busy_timeout for the write lock; a retry covers the few busy cases
+// SQLite reports without calling the busy handler (e.g. while another process recovers the WAL).
+const beginAttempts = 5
 
-func (s *Store) Team(ctx context.Context, name string) (Team, error) { panic("todo") }
-func (s *Store) Teams(ctx context.Context) ([]Team, error)          { panic("todo") }
-
-// UpdateTeam reads the team, applies fn and writes it back in one transaction, journalling
-// "team.state" when State changed. fn returning an error aborts the transaction.
-func (s *Store) UpdateTeam(ctx context.Context, name string, fn func(*Team) error) error {
-	panic("todo")
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	for attempt := 1; ; attempt++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err == nil {
+			return tx, nil
+		}
+		if !isBusy(err) || attempt == beginAttempts {
+			return nil, fmt.Errorf("begin transaction: %w", err)
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("begin transaction: %w", ctx.Err())
+		}
+	}
 }
 
-func (s *Store) Agent(ctx context.Context, team, name string) (Agent, error) { panic("todo") }
-
-// Agents lists the team's agents, the leader first, then in plan order.
-func (s *Store) Agents(ctx context.Context, team string) ([]Agent, error) { panic("todo") }
-
-// UpdateAgent is UpdateTeam for an agent; journals "agent.state" when State changed.
-func (s *Store) UpdateAgent(ctx context.Context, team, name string, fn func(*Agent) error) error {
-	panic("todo")
+// isBusy reports whether err is SQLite's SQLITE_BUSY, extended codes included.
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-func (s *Store) Task(ctx context.Context, team, id string) (Task, error) { panic("todo") }
-
-// Tasks lists the team's tasks by Seq.
-func (s *Store) Tasks(ctx context.Context, team string) ([]Task, error) { panic("todo") }
-
-// AddTask appends a task (Seq = last + 1) and journals "task.added". ErrExists on a duplicate id.
-func (s *Store) AddTask(ctx context.Context, t Task) error { panic("todo") }
-
-// UpdateTask is UpdateTeam for a task; journals "task.state" (data: from, to, reason, detail)
-// when State changed.
-func (s *Store) UpdateTask(ctx context.Context, team, id string, fn func(*Task) error) error {
-	panic("todo")
+// isDuplicate reports whether err is a primary key or unique constraint violation.
+func isDuplicate(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) &&
+		(e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE)
 }
 
-// RecordMerge inserts m (ID assigned) and journals "merge"; returns the ID.
-func (s *Store) RecordMerge(ctx context.Context, m Merge) (int64, error) { panic("todo") }
+// Times are stored as UTC unix nanoseconds, the zero time as 0.
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
 
-// Merges lists the team's merges, oldest first.
-func (s *Store) Merges(ctx context.Context, team string) ([]Merge, error) { panic("todo") }
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
 
-// AppendEvent journals e (ID and At assigned when zero).
-func (s *Store) AppendEvent(ctx context.Context, e Event) (int64, error) { panic("todo") }
+// now is the store's clock, truncated to what the database keeps and in UTC, so that what
+// a method sets in memory equals what it reads back.
+func now() time.Time { return time.Now().UTC().Round(0) }
 
-// Events lists the team's events with ID > after, oldest first, at most limit (0 = all).
-func (s *Store) Events(ctx context.Context, team string, after int64, limit int) ([]Event, error) {
-	panic("todo")
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// notFound says what was missing.
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, ErrNotFound) }
+
+func teamWhat(team string) string        { return fmt.Sprintf("team %q", team) }
+func agentWhat(team, name string) string { return fmt.Sprintf("agent %q of team %q", name, team) }
+func taskWhat(team, id string) string    { return fmt.Sprintf("task %q of team %q", id, team) }
+
+// update runs one read-modify-write f in a write transaction, at the time now() gives inside
+// it. f wraps the error of the caller's fn in errAborted: that one comes back as it is; any
+// other goes through wrapOp.
+func (s *Store) update(ctx context.Context, what string, f func(tx *sql.Tx, at time.Time) error) error {
+	err := s.write(ctx, func(tx *sql.Tx) error { return f(tx, now()) })
+	if aborted, ok := errors.AsType[errAborted](err); ok {
+		return aborted.err
+	}
+	return wrapOp(err, "update %s", what)
+}
+
+// wrapOp says what was being done when err happened, unless err already says what was
+// missing or in the way (ErrNotFound, ErrExists): then it is returned as it is.
+func wrapOp(err error, format string, args ...any) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrExists) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// errAborted carries the error of an update's fn through the transaction untouched.
+type errAborted struct{ err error }
+
+func (e errAborted) Error() string { return e.err.Error() }
+
+// one runs a query for the one row of what; ErrNotFound, saying what, when there is none.
+func one[T any](ctx context.Context, q queryer, scan func(scanner) (T, error), what, query string, args ...any) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, args...))
+	var zero T
+	if errors.Is(err, sql.ErrNoRows) {
+		return zero, notFound(what)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("read %s: %w", what, err)
+	}
+	return v, nil
+}
+
+// list runs a query and scans every row.
+func list[T any](ctx context.Context, q queryer, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// mustJSON encodes v, a value of this package's own making that always encodes.
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: encode %T: %v", v, err))
+	}
+	return string(b)
 }

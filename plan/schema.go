@@ -1,0 +1,450 @@
+package plan
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The keys of each mapping, in the order messages list them.
+var (
+	planKeys     = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "defaults", "leader", "agents"}
+	mergeKeys    = []string{"batch", "test_retries"}
+	defaultsKeys = []string{"command", "preset", "env", "timeout", "retries", "nudge"}
+	leaderKeys   = []string{"name", "command", "preset", "env", "timeout", "retries", "nudge", "prompt"}
+	agentKeys    = []string{"name", "command", "preset", "env", "timeout", "retries", "nudge", "owns", "tasks"}
+	nudgeKeys    = []string{"idle", "max", "auto_commit"}
+	taskKeys     = []string{"id", "prompt", "after"}
+)
+
+// Built-in values for what neither the agent nor defaults: sets.
+const (
+	defaultTestTimeout = 10 * time.Minute
+	defaultBatch       = 8
+	defaultTestRetries = 1
+	defaultTimeout     = 30 * time.Minute
+	defaultRetries     = 1
+	defaultIdle        = 2 * time.Minute
+	defaultNudgeMax    = 2
+	defaultAutoCommit  = true
+)
+
+// spec is one agent section (defaults:, leader: or an item of agents:) as written, before
+// defaults apply. Pointers and launcher tell "not written" from a zero value.
+type spec struct {
+	node       *yaml.Node // the mapping; nil when the section is absent
+	hasName    bool       // name: written, whatever its value
+	named      bool       // name: written as a string (name and nameNode are set)
+	name       string
+	nameNode   *yaml.Node
+	command    []string
+	preset     string
+	launcher   bool // command or preset written, even if invalid: no "has no command" on top
+	env        map[string]string
+	timeout    *time.Duration
+	retries    *int
+	idle       *time.Duration
+	max        *int
+	autoCommit *bool
+	owns       []string
+	prompt     string
+	tasks      []taskSpec
+}
+
+// taskSpec is one task as written.
+type taskSpec struct {
+	node      *yaml.Node
+	id        string
+	idNode    *yaml.Node
+	prompt    string
+	after     []string
+	afterNode *yaml.Node   // the list, where a cycle is reported
+	afterIDs  []*yaml.Node // each id in it, where an unknown one is reported
+}
+
+// decode turns data into a Plan, recording every problem in d.errs. The Plan is only
+// meaningful when no error was recorded.
+func (d *decoder) decode(data []byte) *Plan {
+	root := d.document(data)
+	if root == nil {
+		return nil
+	}
+	f, ok := d.fields(root, "", "plan", planKeys)
+	if !ok {
+		return nil
+	}
+	p := &Plan{
+		Version:     1,
+		TestTimeout: defaultTestTimeout,
+		Merge:       Merge{Batch: defaultBatch, TestRetries: defaultTestRetries},
+	}
+	d.version(f)
+	if v := d.required(f, "team", "plan", "the team's name, "+namePattern); v != nil {
+		if s, ok := d.str(v, "team"); ok {
+			if !ValidName(s) {
+				d.errorf(v, "team name %q: must match %s", s, namePattern)
+			}
+			p.Team = s
+		}
+	}
+	dir := planDir(d.file)
+	p.Repo = dir
+	if v := f.get("repo"); v != nil {
+		if s, ok := d.dirPath(v, "repo"); ok {
+			p.Repo = resolve(dir, s)
+		}
+	}
+	if v := f.get("base"); v != nil {
+		if s, ok := d.str(v, "base"); ok {
+			// base reaches git's argv; a leading "-" would be read as an option.
+			if strings.HasPrefix(s, "-") || strings.ContainsAny(s, " \t\n\x00") {
+				d.errorf(v, "base %q: want a branch name (no leading -, no spaces)", s)
+			}
+			p.Base = s
+		}
+	}
+	if v := f.get("test"); v != nil {
+		p.Test, _ = d.str(v, "test")
+	}
+	if v := f.get("test_timeout"); v != nil {
+		if t, ok := d.duration(v, "test_timeout"); ok {
+			p.TestTimeout = t
+		}
+	}
+	if v := f.get("worktrees"); v != nil {
+		if s, ok := d.dirPath(v, "worktrees"); ok {
+			p.Worktrees = resolve(dir, s)
+		}
+	}
+	if v := f.get("escalate"); v != nil {
+		p.Escalate, _ = d.argv(v, "escalate", "escalate", false)
+	}
+	if v := f.get("max_parallel"); v != nil {
+		p.MaxParallel, _ = d.integer(v, "max_parallel", 0)
+	}
+	if v := f.get("merge"); v != nil {
+		d.merge(v, &p.Merge)
+	}
+	def := d.spec(f.get("defaults"), "defaults", "defaults", defaultsKeys)
+	leader := d.spec(f.get("leader"), "leader", "leader", leaderKeys)
+	devs := d.agents(f)
+	d.check(def, leader, devs)
+
+	p.Leader = resolveAgent(def, leader, "leader")
+	p.Leader.Name = DefaultLeader
+	if leader.named {
+		p.Leader.Name = leader.name
+	}
+	// The leader runs only when the plan asks for it: its own command or preset, or a
+	// prompt (a goal to work on) with a command the defaults give every agent.
+	if !leader.launcher && leader.prompt == "" {
+		p.Leader.Command, p.Leader.Preset = nil, ""
+	}
+	for _, s := range devs {
+		a := resolveAgent(def, s, "dev")
+		for _, t := range s.tasks {
+			a.Tasks = append(a.Tasks, Task{ID: t.id, Agent: a.Name, Prompt: t.prompt, After: t.after})
+		}
+		p.Agents = append(p.Agents, a)
+	}
+	return p
+}
+
+func (d *decoder) version(f fields) {
+	v := d.required(f, "version", "plan", "version: 1")
+	if v == nil {
+		return
+	}
+	var version int
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" || v.Decode(&version) != nil {
+		d.errorf(v, "version: want 1, got %s", describe(v))
+		return
+	}
+	if version != 1 {
+		d.errorf(v, "version %s is not supported: want version: 1", v.Value)
+	}
+}
+
+// dirPath is a path option (repo, worktrees): a string, and not "", which would silently
+// mean the plan's own directory.
+func (d *decoder) dirPath(n *yaml.Node, label string) (string, bool) {
+	s, ok := d.str(n, label)
+	if ok && strings.TrimSpace(s) == "" {
+		d.errorf(n, "%s is empty: want a path, absolute or relative to the plan file", label)
+		return "", false
+	}
+	return s, ok
+}
+
+func (d *decoder) merge(n *yaml.Node, m *Merge) {
+	f, ok := d.fields(n, "merge", "merge", mergeKeys)
+	if !ok {
+		return
+	}
+	if v := f.get("batch"); v != nil {
+		if b, ok := d.integer(v, "merge.batch", 1); ok {
+			m.Batch = b
+		}
+	}
+	if v := f.get("test_retries"); v != nil {
+		if r, ok := d.integer(v, "merge.test_retries", 0); ok {
+			m.TestRetries = r
+		}
+	}
+}
+
+// spec reads one agent section. keys decides which options the section may have.
+func (d *decoder) spec(n *yaml.Node, path, where string, keys []string) *spec {
+	s := &spec{node: n}
+	if n == nil {
+		return s
+	}
+	f, ok := d.fields(n, path, where, keys)
+	if !ok {
+		return s
+	}
+	if v, ok := f.vals["name"]; ok {
+		s.hasName = true
+		if isNull(v) {
+			d.errorf(v, "name is empty: want %s", namePattern)
+		} else if name, ok := d.str(v, "name"); ok {
+			s.name, s.nameNode, s.named = name, v, true
+		}
+	}
+	cmd, preset := f.get("command"), f.get("preset")
+	if cmd != nil {
+		s.launcher = true
+		s.command, _ = d.argv(cmd, join(path, "command"), "command", true)
+	}
+	if preset != nil {
+		s.launcher = true
+		if name, ok := d.str(preset, "preset"); ok {
+			if !slices.Contains(Presets, name) {
+				d.errorf(preset, "unknown preset %q (want one of: %s)", name, strings.Join(Presets, ", "))
+			}
+			s.preset = name
+		}
+	}
+	if cmd != nil && preset != nil {
+		second := preset
+		if position(cmd).Line > position(preset).Line {
+			second = cmd
+		}
+		d.errorf(second, "command and preset are both set in %s: keep one", where)
+	}
+	if v := f.get("env"); v != nil {
+		s.env, _ = d.env(v, "env")
+	}
+	if v := f.get("timeout"); v != nil {
+		if t, ok := d.duration(v, "timeout"); ok {
+			s.timeout = &t
+		}
+	}
+	if v := f.get("retries"); v != nil {
+		if r, ok := d.integer(v, "retries", 0); ok {
+			s.retries = &r
+		}
+	}
+	if v := f.get("nudge"); v != nil {
+		d.nudge(v, join(path, "nudge"), s)
+	}
+	if v := f.get("prompt"); v != nil {
+		s.prompt, _ = d.str(v, "prompt")
+	}
+	if v := f.get("owns"); v != nil {
+		s.owns = d.owns(v, join(path, "owns"))
+	}
+	if v := f.get("tasks"); v != nil {
+		s.tasks = d.tasks(v, join(path, "tasks"))
+	}
+	return s
+}
+
+func (d *decoder) nudge(n *yaml.Node, path string, s *spec) {
+	f, ok := d.fields(n, path, "nudge", nudgeKeys)
+	if !ok {
+		return
+	}
+	if v := f.get("idle"); v != nil {
+		if t, ok := d.duration(v, "nudge.idle"); ok {
+			s.idle = &t
+		}
+	}
+	if v := f.get("max"); v != nil {
+		if m, ok := d.integer(v, "nudge.max", 0); ok {
+			s.max = &m
+		}
+	}
+	if v := f.get("auto_commit"); v != nil {
+		if b, ok := d.boolean(v, "nudge.auto_commit"); ok {
+			s.autoCommit = &b
+		}
+	}
+}
+
+func (d *decoder) owns(n *yaml.Node, path string) []string {
+	paths, nodes, ok := d.stringList(n, path, "owns")
+	if !ok {
+		return nil
+	}
+	if len(paths) == 0 {
+		// An empty list would read as "may change nothing" and refuse every merge.
+		d.errorf(n, "owns is empty: list the paths this agent may change, or leave owns out")
+		return nil
+	}
+	out := make([]string, 0, len(paths))
+	for i, p := range paths {
+		clean, err := NormalisePath(p)
+		if err != nil {
+			d.errorf(nodes[i], "owns: %v", err)
+			continue
+		}
+		out = append(out, clean)
+	}
+	return out
+}
+
+// agents reads agents:, at least one dev agent: without one the team has no one to give
+// a task to, not even the leader's `teamctl task add`.
+func (d *decoder) agents(f fields) []*spec {
+	want := "a list of dev agents, each with a name, a command or preset, and tasks"
+	v := d.required(f, "agents", "plan", want)
+	if v == nil {
+		return nil
+	}
+	items, ok := d.list(v, "agents", "agents", "agents")
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.errorf(v, "agents is empty: want %s", want)
+		return nil
+	}
+	devs := make([]*spec, len(items))
+	for i, n := range items {
+		where := fmt.Sprintf("agents[%d]", i)
+		if name := scalarValue(n, "name"); name != "" {
+			where = fmt.Sprintf("agent %q", name)
+		}
+		devs[i] = d.spec(n, fmt.Sprintf("agents.%d", i), where, agentKeys)
+		if devs[i].node != nil && devs[i].node.Kind == yaml.MappingNode && !devs[i].hasName {
+			d.errorf(n, "missing key %q in %s: want the agent's name, %s", "name", where, namePattern)
+		}
+	}
+	return devs
+}
+
+func (d *decoder) tasks(n *yaml.Node, path string) []taskSpec {
+	items, ok := d.list(n, path, "tasks", "tasks")
+	if !ok {
+		return nil
+	}
+	tasks := make([]taskSpec, 0, len(items))
+	for i, it := range items {
+		tpath := join(path, fmt.Sprint(i))
+		where := fmt.Sprintf("tasks[%d]", i)
+		if id := scalarValue(it, "id"); id != "" {
+			where = fmt.Sprintf("task %q", id)
+		}
+		f, ok := d.fields(it, tpath, where, taskKeys)
+		if !ok {
+			continue
+		}
+		t := taskSpec{node: it}
+		if v := d.required(f, "id", where, "the task's id, "+namePattern); v != nil {
+			t.idNode = v
+			t.id, _ = d.str(v, "id")
+		}
+		if v := d.required(f, "prompt", where, "what the agent should do"); v != nil {
+			if s, ok := d.str(v, "prompt"); ok {
+				if strings.TrimSpace(s) == "" {
+					d.errorf(v, "prompt is empty: want what the agent should do")
+				}
+				t.prompt = s
+			}
+		}
+		if v := f.get("after"); v != nil {
+			t.afterNode = v
+			t.after, t.afterIDs, _ = d.stringList(v, join(tpath, "after"), "after")
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+// scalarValue peeks at a mapping's key before it is decoded, to name the mapping in messages.
+func scalarValue(n *yaml.Node, key string) string {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k != nil && k.Kind == yaml.ScalarNode && k.Value == key && v != nil && v.Kind == yaml.ScalarNode && !isNull(v) {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// resolveAgent applies defaults, then the agent's own settings, over the built-in values.
+func resolveAgent(def, s *spec, role string) Agent {
+	a := Agent{
+		Name:    s.name,
+		Role:    role,
+		Env:     map[string]string{},
+		Timeout: defaultTimeout,
+		Retries: defaultRetries,
+		Nudge:   Nudge{Idle: defaultIdle, Max: defaultNudgeMax, AutoCommit: defaultAutoCommit},
+		Owns:    s.owns,
+		Prompt:  s.prompt,
+	}
+	for _, layer := range []*spec{def, s} {
+		// command and preset are two ways to say what to run: whichever a layer sets
+		// replaces both, so an agent's own command is never shadowed by an inherited preset.
+		switch {
+		case layer.command != nil:
+			a.Command, a.Preset = slices.Clone(layer.command), ""
+		case layer.preset != "":
+			a.Command, a.Preset = nil, layer.preset
+		}
+		for k, v := range layer.env {
+			a.Env[k] = v
+		}
+		if layer.timeout != nil {
+			a.Timeout = *layer.timeout
+		}
+		if layer.retries != nil {
+			a.Retries = *layer.retries
+		}
+		if layer.idle != nil {
+			a.Nudge.Idle = *layer.idle
+		}
+		if layer.max != nil {
+			a.Nudge.Max = *layer.max
+		}
+		if layer.autoCommit != nil {
+			a.Nudge.AutoCommit = *layer.autoCommit
+		}
+	}
+	return a
+}
+
+// planDir is the absolute directory relative paths in the plan resolve against: the plan
+// file's, or the working directory for a plan parsed from memory.
+func planDir(file string) string {
+	if file == "" {
+		return abs(".")
+	}
+	return abs(filepath.Dir(file))
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+const taskCols = `team, id, agent, prompt, after_ids, seq, state, attempt, nudges, failures, rounds,
+	reason, detail, summary, merge_commit, updated`
+
+func scanTask(sc scanner) (Task, error) {
+	var t Task
+	var after string
+	var updated int64
+	err := sc.Scan(&t.Team, &t.ID, &t.Agent, &t.Prompt, &after, &t.Seq, &t.State, &t.Attempt,
+		&t.Nudges, &t.Failures, &t.Rounds, &t.Reason, &t.Detail, &t.Summary, &t.MergeCommit, &updated)
+	if err != nil {
+		return Task{}, err
+	}
+	t.Updated = fromNanos(updated)
+	if err := json.Unmarshal([]byte(after), &t.After); err != nil {
+		return Task{}, fmt.Errorf("decode after of %s: %w", taskWhat(t.Team, t.ID), err)
+	}
+	if len(t.After) == 0 {
+		t.After = nil
+	}
+	return t, nil
+}
+
+func insertTask(ctx context.Context, tx *sql.Tx, t Task) error {
+	if t.State == "" {
+		t.State = "pending"
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		t.Team, t.ID, t.Agent, t.Prompt, encodeAfter(t.After), t.Seq, t.State, t.Attempt, t.Nudges,
+		t.Failures, t.Rounds, t.Reason, t.Detail, t.Summary, t.MergeCommit, toNanos(t.Updated))
+	if isDuplicate(err) {
+		return fmt.Errorf("%s: %w", taskWhat(t.Team, t.ID), ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", taskWhat(t.Team, t.ID), err)
+	}
+	return nil
+}
+
+// encodeAfter is the JSON array of after, "[]" when empty.
+func encodeAfter(after []string) string {
+	if after == nil {
+		after = []string{}
+	}
+	return mustJSON(after)
+}
+
+// Task reads one task; ErrNotFound if the team has none of that id.
+func (s *Store) Task(ctx context.Context, team, id string) (Task, error) {
+	return readTask(ctx, s.db, team, id)
+}
+
+func readTask(ctx context.Context, q queryer, team, id string) (Task, error) {
+	return one(ctx, q, scanTask, taskWhat(team, id),
+		`SELECT `+taskCols+` FROM tasks WHERE team = ? AND id = ?`, team, id)
+}
+
+// Tasks lists the team's tasks by Seq.
+func (s *Store) Tasks(ctx context.Context, team string) ([]Task, error) {
+	tasks, err := list(ctx, s.db, scanTask, `SELECT `+taskCols+` FROM tasks WHERE team = ?
+		ORDER BY seq, id`, team)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks of team %q: %w", team, err)
+	}
+	return tasks, nil
+}
+
+// AddTask appends a task (Seq = last + 1) and journals "task.added". ErrExists on a duplicate id.
+//
+// ErrNotFound if the team, or the agent t names, does not exist. An empty State is "pending".
+func (s *Store) AddTask(ctx context.Context, t Task) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := readTeam(ctx, tx, t.Team); err != nil {
+			return err
+		}
+		if _, err := readAgent(ctx, tx, t.Team, t.Agent); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks WHERE team = ?`,
+			t.Team).Scan(&t.Seq); err != nil {
+			return err
+		}
+		t.Updated = now()
+		if err := insertTask(ctx, tx, t); err != nil {
+			return err
+		}
+		_, err := appendEvent(ctx, tx, Event{Team: t.Team, At: t.Updated, Kind: "task.added",
+			Agent: t.Agent, Task: t.ID, Data: mustJSON(struct {
+				Seq   int      `json:"seq"`
+				After []string `json:"after,omitempty"`
+			}{t.Seq, t.After})})
+		return err
+	})
+	return wrapOp(err, "add task %q to team %q", t.ID, t.Team)
+}
+
+// UpdateTask is UpdateTeam for a task; journals "task.state" (data: from, to, reason, detail)
+// when State changed.
+//
+// fn cannot move or rename the task: changes to Team and ID are ignored.
+func (s *Store) UpdateTask(ctx context.Context, team, id string, fn func(*Task) error) error {
+	return s.update(ctx, taskWhat(team, id), func(tx *sql.Tx, at time.Time) error {
+		old, err := readTask(ctx, tx, team, id)
+		if err != nil {
+			return err
+		}
+		t := old
+		// fn gets its own After, so that appending to it cannot reach old's.
+		t.After = append([]string(nil), old.After...)
+		if err := fn(&t); err != nil {
+			return errAborted{err}
+		}
+		t.Team, t.ID, t.Updated = old.Team, old.ID, at
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET agent = ?, prompt = ?, after_ids = ?, seq = ?,
+			state = ?, attempt = ?, nudges = ?, failures = ?, rounds = ?, reason = ?, detail = ?,
+			summary = ?, merge_commit = ?, updated = ? WHERE team = ? AND id = ?`,
+			t.Agent, t.Prompt, encodeAfter(t.After), t.Seq, t.State, t.Attempt, t.Nudges, t.Failures,
+			t.Rounds, t.Reason, t.Detail, t.Summary, t.MergeCommit, toNanos(t.Updated), t.Team, t.ID)
+		if err != nil {
+			return err
+		}
+		if t.State == old.State {
+			return nil
+		}
+		_, err = appendEvent(ctx, tx, Event{Team: t.Team, At: at, Kind: "task.state", Agent: t.Agent,
+			Task: t.ID, Data: stateData(old.State, t.State, t.Reason, t.Detail)})
+		return err
+	})
+}
