@@ -5,34 +5,20 @@
 package worktree
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
-
-// Runner runs one external command to completion. It is the single seam for external
-// processes: git here, the test command in merge. env is added to the current environment.
-type Runner interface {
-	Run(ctx context.Context, dir string, env []string, argv ...string) (stdout []byte, err error)
-}
-
-// ExitError is a command that ran and failed: non-zero exit, or killed (ExitCode -1).
-type ExitError struct {
-	Argv     []string
-	Dir      string
-	ExitCode int
-	Stderr   string
-}
-
-func (e *ExitError) Error() string { panic("todo") }
-
-// ExecRunner runs commands with os/exec, each in its own process group; when ctx ends the
-// whole group is killed, so a test command's children die with it.
-type ExecRunner struct{}
-
-func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...string) ([]byte, error) {
-	panic("todo")
-}
 
 var (
 	ErrNotRepo         = errors.New("not a git repository")
@@ -43,39 +29,179 @@ var (
 // ConflictError is a merge that stopped on conflicts; Files are the conflicted paths.
 type ConflictError struct{ Files []string }
 
-func (e *ConflictError) Error() string { panic("todo") }
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("merge conflict in %s", strings.Join(e.Files, ", "))
+}
 
 // Repo is one git repository (its main worktree and common dir).
 type Repo struct {
 	Root      string // absolute path of the main worktree's top level
 	CommonDir string // absolute git common dir (shared by every linked worktree)
-	// unexported: the runner, the go-git repository
+	run       Runner
 }
 
 // Open finds the repository that holds path (any of its worktrees). ErrNotRepo if none.
-func Open(ctx context.Context, run Runner, path string) (*Repo, error) { panic("todo") }
+func Open(ctx context.Context, run Runner, path string) (*Repo, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory", ErrNotRepo, abs)
+	}
+	out, err := run.Run(ctx, abs, nil, "git", "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository")
+	if err != nil {
+		if exitCode(err) > 0 {
+			return nil, fmt.Errorf("%w: %s", ErrNotRepo, abs)
+		}
+		return nil, fmt.Errorf("open repository %s: %w", abs, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		return nil, fmt.Errorf("open repository %s: unexpected rev-parse output %q", abs, out)
+	}
+	if lines[1] == "true" {
+		return nil, fmt.Errorf("%w: %s is a bare repository: teamctl needs a main worktree", ErrNotRepo, abs)
+	}
+	r := &Repo{CommonDir: lines[0], run: run}
+	wts, err := r.Worktrees(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", abs, err)
+	}
+	r.Root = wts[0].Path // the main worktree is listed first
+	return r, nil
+}
+
+// git runs git in dir (the main worktree when dir is "") and returns its trimmed stdout.
+func (r *Repo) git(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	if dir == "" {
+		dir = r.Root
+	}
+	out, err := r.run.Run(ctx, dir, env, append([]string{"git"}, args...)...)
+	return strings.TrimRight(string(out), "\n"), err
+}
+
+// gogit opens the repository with go-git for a read. It is opened afresh each time: go-git
+// caches the list of pack files, and an agent's own `git gc` may repack under it.
+func (r *Repo) gogit() (*git.Repository, error) {
+	g, err := git.PlainOpenWithOptions(r.Root, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", r.Root, err)
+	}
+	return g, nil
+}
 
 // CurrentBranch is the branch checked out in the main worktree ("" when detached).
-func (r *Repo) CurrentBranch(ctx context.Context) (string, error) { panic("todo") }
+func (r *Repo) CurrentBranch(ctx context.Context) (string, error) {
+	out, err := r.git(ctx, "", nil, "symbolic-ref", "--quiet", "--short", "HEAD")
+	if exitCode(err) == 1 {
+		return "", nil // detached
+	}
+	if err != nil {
+		return "", fmt.Errorf("current branch: %w", err)
+	}
+	return out, nil
+}
 
 // Resolve returns the full commit hash rev names (branch, tag, hash). ErrNoRef if none.
-func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) { panic("todo") }
+func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) {
+	g, err := r.gogit()
+	if err != nil {
+		return "", err
+	}
+	// A branch first: go-git's ResolveRevision tries a tag, then a branch, and would take a
+	// tag named like a branch.
+	if ref, err := g.Reference(plumbing.NewBranchReferenceName(rev), true); err == nil {
+		return ref.Hash().String(), nil
+	}
+	h, err := g.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrNoRef, rev)
+	}
+	// A tag resolves to its commit.
+	if c, err := g.CommitObject(*h); err == nil {
+		return c.Hash.String(), nil
+	}
+	return "", fmt.Errorf("%w: %s is not a commit", ErrNoRef, rev)
+}
 
 // BranchExists reports whether refs/heads/name exists.
-func (r *Repo) BranchExists(ctx context.Context, name string) (bool, error) { panic("todo") }
+func (r *Repo) BranchExists(ctx context.Context, name string) (bool, error) {
+	g, err := r.gogit()
+	if err != nil {
+		return false, err
+	}
+	_, err = g.Reference(plumbing.NewBranchReferenceName(name), false)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("branch %s: %w", name, err)
+	}
+	return true, nil
+}
 
 // CreateBranch creates branch name at from (a rev). Fails if it exists.
-func (r *Repo) CreateBranch(ctx context.Context, name, from string) error { panic("todo") }
+func (r *Repo) CreateBranch(ctx context.Context, name, from string) error {
+	if _, err := r.git(ctx, "", nil, "branch", "--no-track", "--", name, from); err != nil {
+		return fmt.Errorf("create branch %s: %w", name, err)
+	}
+	return nil
+}
 
 // DeleteBranch force-deletes branch name; a missing branch is not an error.
-func (r *Repo) DeleteBranch(ctx context.Context, name string) error { panic("todo") }
+func (r *Repo) DeleteBranch(ctx context.Context, name string) error {
+	if ok, err := r.BranchExists(ctx, name); err != nil || !ok {
+		return err
+	}
+	if _, err := r.git(ctx, "", nil, "branch", "-D", "--", name); err != nil {
+		return fmt.Errorf("delete branch %s: %w", name, err)
+	}
+	return nil
+}
 
 // AddWorktree adds a linked worktree at path with branch checked out (the branch exists).
-func (r *Repo) AddWorktree(ctx context.Context, path, branch string) error { panic("todo") }
+func (r *Repo) AddWorktree(ctx context.Context, path, branch string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("add worktree %s: %w", path, err)
+	}
+	if _, err := r.git(ctx, "", nil, "worktree", "add", "--quiet", path, branch); err != nil {
+		return fmt.Errorf("add worktree %s: %w", path, err)
+	}
+	return nil
+}
 
 // RemoveWorktree removes the linked worktree at path (forced) and prunes; a path that is
-// not a worktree any more is not an error.
-func (r *Repo) RemoveWorktree(ctx context.Context, path string) error { panic("todo") }
+// not a worktree any more is not an error. A directory at path that git does not list as
+// a worktree is left alone: it is not ours to delete.
+func (r *Repo) RemoveWorktree(ctx context.Context, path string) error {
+	wts, err := r.Worktrees(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range wts[1:] {
+		if samePath(w.Path, path) {
+			// Twice --force: also when the worktree is locked.
+			if _, err := r.git(ctx, "", nil, "worktree", "remove", "--force", "--force", w.Path); err != nil {
+				if _, serr := os.Stat(w.Path); serr == nil {
+					return fmt.Errorf("remove worktree %s: %w", path, err)
+				}
+			}
+			break
+		}
+	}
+	return r.Prune(ctx)
+}
+
+// samePath compares two paths after resolving symlinks (a temp dir may be reached through one).
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
+}
 
 // Worktree is one entry of `git worktree list --porcelain`.
 type Worktree struct {
@@ -86,10 +212,48 @@ type Worktree struct {
 }
 
 // Worktrees lists the repository's worktrees, the main one first.
-func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) { panic("todo") }
+func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) {
+	out, err := r.run.Run(ctx, r.CommonDir, nil, "git", "worktree", "list", "--porcelain", "-z")
+	if err != nil {
+		return nil, fmt.Errorf("list worktrees: %w", err)
+	}
+	var wts []Worktree
+	var cur *Worktree
+	for _, line := range strings.Split(string(out), "\x00") {
+		k, v, _ := strings.Cut(line, " ")
+		switch k {
+		case "worktree":
+			wts = append(wts, Worktree{Path: v})
+			cur = &wts[len(wts)-1]
+		case "HEAD":
+			if cur != nil {
+				cur.Head = v
+			}
+		case "branch":
+			if cur != nil {
+				cur.Branch = strings.TrimPrefix(v, "refs/heads/")
+			}
+		case "prunable":
+			if cur != nil {
+				cur.Prunable = true
+			}
+		case "bare":
+			return nil, fmt.Errorf("%w: %s is a bare repository", ErrNotRepo, r.CommonDir)
+		}
+	}
+	if len(wts) == 0 {
+		return nil, fmt.Errorf("list worktrees: git listed none")
+	}
+	return wts, nil
+}
 
 // Prune removes administrative data of worktrees whose directory is gone.
-func (r *Repo) Prune(ctx context.Context) error { panic("todo") }
+func (r *Repo) Prune(ctx context.Context) error {
+	if _, err := r.git(ctx, "", nil, "worktree", "prune"); err != nil {
+		return fmt.Errorf("prune worktrees: %w", err)
+	}
+	return nil
+}
 
 // Change is one path of `git status --porcelain=v2 -z` (untracked included, ignored not).
 type Change struct {
@@ -98,48 +262,238 @@ type Change struct {
 }
 
 // Status lists what is uncommitted in the worktree at dir.
-func (r *Repo) Status(ctx context.Context, dir string) ([]Change, error) { panic("todo") }
+func (r *Repo) Status(ctx context.Context, dir string) ([]Change, error) {
+	out, err := r.run.Run(ctx, dir, nil, "git", "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames")
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: %w", dir, err)
+	}
+	return parseStatus(out), nil
+}
+
+// parseStatus reads `git status --porcelain=v2 -z`: "1 XY sub mH mI mW hH hI path",
+// "2 ... X<score> path\0orig", "u XY sub m1 m2 m3 mW h1 h2 h3 path", "? path".
+func parseStatus(out []byte) []Change {
+	var changes []Change
+	recs := bytes.Split(out, []byte{0})
+	for i := 0; i < len(recs); i++ {
+		rec := string(recs[i])
+		if rec == "" {
+			continue
+		}
+		switch rec[0] {
+		case '?':
+			changes = append(changes, Change{Path: rec[2:], Code: "?"})
+		case '1', '2', 'u':
+			fields := 9 // the path is the 9th field of "1"
+			switch rec[0] {
+			case '2':
+				fields = 10
+			case 'u':
+				fields = 11
+			}
+			parts := strings.SplitN(rec, " ", fields)
+			if len(parts) < fields {
+				continue
+			}
+			c := Change{Path: parts[fields-1], Code: statusCode(parts[1])}
+			if rec[0] == 'u' {
+				c.Code = "U"
+			}
+			if rec[0] == '2' {
+				i++ // the original path follows in its own record
+			}
+			changes = append(changes, c)
+		}
+	}
+	return changes
+}
+
+// statusCode picks one letter from porcelain's XY: the worktree's change, else the index's.
+func statusCode(xy string) string {
+	if len(xy) == 2 && xy[1] != '.' {
+		return string(xy[1])
+	}
+	if len(xy) >= 1 && xy[0] != '.' {
+		return string(xy[0])
+	}
+	return "M"
+}
+
+// noSign keeps teamctl's own commits (auto-commits, merges) from asking for a signing key
+// passphrase no one is there to type.
+var noSign = []string{"-c", "commit.gpgsign=false"}
 
 // CommitAll stages everything in dir (untracked too, ignored not) and commits it with msg.
 // env sets the author/committer (GIT_AUTHOR_NAME=...). ErrNothingToCommit when clean.
+// The project's commit hooks are skipped: this commit saves work an agent left behind, and
+// a hook refusing it must not lose that work.
 func (r *Repo) CommitAll(ctx context.Context, dir, msg string, env []string) (hash string, err error) {
-	panic("todo")
+	if _, err := r.git(ctx, dir, env, "add", "-A"); err != nil {
+		return "", fmt.Errorf("commit in %s: %w", dir, err)
+	}
+	if _, err := r.git(ctx, dir, env, "diff", "--cached", "--quiet"); err == nil {
+		return "", ErrNothingToCommit
+	} else if exitCode(err) != 1 {
+		return "", fmt.Errorf("commit in %s: %w", dir, err)
+	}
+	args := append(append([]string{}, noSign...), "commit", "--quiet", "--no-verify", "-m", msg)
+	if _, err := r.git(ctx, dir, env, args...); err != nil {
+		return "", fmt.Errorf("commit in %s: %w", dir, err)
+	}
+	return r.git(ctx, dir, nil, "rev-parse", "HEAD")
 }
 
 // Merge merges rev into the branch checked out at dir with --no-ff and message msg and
 // returns the merge commit. On conflicts it returns *ConflictError and leaves the merge in
 // progress for the caller to inspect and abort.
 func (r *Repo) Merge(ctx context.Context, dir, rev, msg string, env []string) (hash string, err error) {
-	panic("todo")
+	args := append(append([]string{}, noSign...), "merge", "--no-ff", "--no-edit", "--no-verify", "-m", msg, rev)
+	if _, err := r.git(ctx, dir, env, args...); err != nil {
+		return "", r.mergeError(ctx, dir, rev, err)
+	}
+	return r.git(ctx, dir, nil, "rev-parse", "HEAD")
 }
 
 // Sync brings rev into the branch checked out at dir: a fast-forward when possible, else a
 // merge commit (message: git's default). On conflicts it returns *ConflictError and leaves the
 // merge in progress (the agent is relaunched to resolve it).
-func (r *Repo) Sync(ctx context.Context, dir, rev string, env []string) error { panic("todo") }
+func (r *Repo) Sync(ctx context.Context, dir, rev string, env []string) error {
+	args := append(append([]string{}, noSign...), "merge", "--no-edit", "--no-verify", rev)
+	if _, err := r.git(ctx, dir, env, args...); err != nil {
+		return r.mergeError(ctx, dir, rev, err)
+	}
+	return nil
+}
+
+// mergeError turns a failed `git merge` into a *ConflictError when it stopped on conflicts.
+func (r *Repo) mergeError(ctx context.Context, dir, rev string, err error) error {
+	if exitCode(err) == 1 {
+		out, derr := r.git(ctx, dir, nil, "diff", "--name-only", "-z", "--diff-filter=U")
+		if derr == nil && out != "" {
+			return &ConflictError{Files: strings.Split(strings.TrimRight(out, "\x00"), "\x00")}
+		}
+	}
+	return fmt.Errorf("merge %s in %s: %w", rev, dir, err)
+}
 
 // MergeInProgress reports whether dir has MERGE_HEAD (a merge stopped half-way).
-func (r *Repo) MergeInProgress(ctx context.Context, dir string) (bool, error) { panic("todo") }
+func (r *Repo) MergeInProgress(ctx context.Context, dir string) (bool, error) {
+	p, err := r.git(ctx, dir, nil, "rev-parse", "--path-format=absolute", "--git-path", "MERGE_HEAD")
+	if err != nil {
+		return false, fmt.Errorf("merge state of %s: %w", dir, err)
+	}
+	_, err = os.Stat(p)
+	return err == nil, nil
+}
 
 // AbortMerge aborts a merge in progress at dir (no-op when none).
-func (r *Repo) AbortMerge(ctx context.Context, dir string) error { panic("todo") }
+func (r *Repo) AbortMerge(ctx context.Context, dir string) error {
+	if in, err := r.MergeInProgress(ctx, dir); err != nil || !in {
+		return err
+	}
+	if _, err := r.git(ctx, dir, nil, "merge", "--abort"); err != nil {
+		// --abort refuses in some half-states (a conflicted file staged by hand); reset
+		// --merge undoes the merge all the same and keeps unrelated changes.
+		if _, err2 := r.git(ctx, dir, nil, "reset", "--merge"); err2 != nil {
+			return fmt.Errorf("abort merge in %s: %w", dir, err)
+		}
+	}
+	return nil
+}
 
-// ResetHard puts the worktree at dir and its branch exactly at rev: reset --hard, then
-// removes untracked files (not ignored ones) a failed merge or test left behind.
-func (r *Repo) ResetHard(ctx context.Context, dir, rev string) error { panic("todo") }
+// ResetHard puts the worktree at dir and its checked-out branch (or detached HEAD) exactly
+// at rev: reset --hard, then removes untracked files (not ignored ones) a failed merge or
+// test left behind. Only for the leader worktree, which holds no one's uncommitted work.
+func (r *Repo) ResetHard(ctx context.Context, dir, rev string) error {
+	if _, err := r.git(ctx, dir, nil, "reset", "--quiet", "--hard", rev); err != nil {
+		return fmt.Errorf("reset %s to %s: %w", dir, rev, err)
+	}
+	if _, err := r.git(ctx, dir, nil, "clean", "-fdq"); err != nil {
+		return fmt.Errorf("clean %s: %w", dir, err)
+	}
+	return nil
+}
 
 // MergeTree checks the merge of a and b without a worktree (git merge-tree --write-tree).
 // It returns the merged tree, or the conflicting paths (and tree "") on a conflict.
 func (r *Repo) MergeTree(ctx context.Context, a, b string) (tree string, conflicts []string, err error) {
-	panic("todo")
+	out, err := r.git(ctx, "", nil, "merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", a, b)
+	recs := strings.Split(strings.TrimRight(out, "\x00"), "\x00")
+	switch exitCode(err) {
+	case 0:
+		if err != nil {
+			return "", nil, fmt.Errorf("merge-tree %s %s: %w", a, b, err)
+		}
+		return recs[0], nil, nil
+	case 1:
+		if len(recs) > 1 {
+			return "", dedupe(recs[1:]), nil
+		}
+	}
+	return "", nil, fmt.Errorf("merge-tree %s %s: %w", a, b, err)
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // IsAncestor reports whether commit a is an ancestor of (or equal to) commit b.
-func (r *Repo) IsAncestor(ctx context.Context, a, b string) (bool, error) { panic("todo") }
+func (r *Repo) IsAncestor(ctx context.Context, a, b string) (bool, error) {
+	g, err := r.gogit()
+	if err != nil {
+		return false, err
+	}
+	ca, err := r.commit(ctx, g, a)
+	if err != nil {
+		return false, err
+	}
+	cb, err := r.commit(ctx, g, b)
+	if err != nil {
+		return false, err
+	}
+	if ca.Hash == cb.Hash {
+		return true, nil
+	}
+	ok, err := ca.IsAncestor(cb)
+	if err != nil {
+		return false, fmt.Errorf("is %s an ancestor of %s: %w", a, b, err)
+	}
+	return ok, nil
+}
+
+func (r *Repo) commit(ctx context.Context, g *git.Repository, rev string) (*object.Commit, error) {
+	h, err := r.Resolve(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	c, err := g.CommitObject(plumbing.NewHash(h))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNoRef, rev, err)
+	}
+	return c, nil
+}
 
 // AheadBehind counts commits in b not in a (ahead) and in a not in b (behind).
 func (r *Repo) AheadBehind(ctx context.Context, a, b string) (ahead, behind int, err error) {
-	panic("todo")
+	out, err := r.git(ctx, "", nil, "rev-list", "--left-right", "--count", a+"..."+b, "--")
+	if err != nil {
+		return 0, 0, fmt.Errorf("compare %s and %s: %w", a, b, err)
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("compare %s and %s: unexpected output %q", a, b, out)
+	}
+	behind, _ = strconv.Atoi(f[0])
+	ahead, _ = strconv.Atoi(f[1])
+	return ahead, behind, nil
 }
 
 // Commit is one commit, for review.
@@ -151,10 +505,34 @@ type Commit struct {
 }
 
 // Commits lists commits reachable from to and not from from, newest first.
-func (r *Repo) Commits(ctx context.Context, from, to string) ([]Commit, error) { panic("todo") }
+func (r *Repo) Commits(ctx context.Context, from, to string) ([]Commit, error) {
+	// Fields split by US (0x1f), records by RS (0x1e): a body may hold any newline.
+	out, err := r.git(ctx, "", nil, "log", "--format=%H%x1f%s%x1f%b%x1f%an%x1f%ae%x1f%at%x1f%P%x1e", from+".."+to, "--")
+	if err != nil {
+		return nil, fmt.Errorf("commits %s..%s: %w", from, to, err)
+	}
+	var commits []Commit
+	for _, rec := range strings.Split(out, "\x1e") {
+		rec = strings.TrimLeft(rec, "\n")
+		f := strings.Split(rec, "\x1f")
+		if len(f) != 7 {
+			continue
+		}
+		at, _ := strconv.ParseInt(f[5], 10, 64)
+		commits = append(commits, Commit{Hash: f[0], Subject: f[1], Body: strings.TrimSpace(f[2]),
+			Author: f[3], Email: f[4], When: time.Unix(at, 0).UTC(), Parents: strings.Fields(f[6])})
+	}
+	return commits, nil
+}
 
 // ChangedFiles lists paths changed between the merge base of from and to, and to.
-func (r *Repo) ChangedFiles(ctx context.Context, from, to string) ([]string, error) { panic("todo") }
+func (r *Repo) ChangedFiles(ctx context.Context, from, to string) ([]string, error) {
+	out, err := r.git(ctx, "", nil, "diff", "--name-only", "--no-renames", "-z", from+"..."+to, "--")
+	if err != nil {
+		return nil, fmt.Errorf("changed files %s...%s: %w", from, to, err)
+	}
+	return dedupe(strings.Split(out, "\x00")), nil
+}
 
 // FileStat is one file's line counts in a diff.
 type FileStat struct {
@@ -168,9 +546,47 @@ type DiffStat struct {
 	Insertions, Deletions int
 }
 
-func (r *Repo) DiffStat(ctx context.Context, from, to string) (DiffStat, error) { panic("todo") }
+// DiffStat counts with git's own diff: go-git's line diff counts some changes differently
+// from what the person will see with `git diff --stat`.
+func (r *Repo) DiffStat(ctx context.Context, from, to string) (DiffStat, error) {
+	out, err := r.git(ctx, "", nil, "diff", "--numstat", "--no-renames", "-z", from+"..."+to, "--")
+	if err != nil {
+		return DiffStat{}, fmt.Errorf("diffstat %s...%s: %w", from, to, err)
+	}
+	var d DiffStat
+	for _, rec := range strings.Split(out, "\x00") {
+		f := strings.SplitN(rec, "\t", 3)
+		if len(f) != 3 {
+			continue
+		}
+		ins, _ := strconv.Atoi(f[0]) // "-" for a binary file counts 0
+		del, _ := strconv.Atoi(f[1])
+		d.Files = append(d.Files, FileStat{Path: f[2], Insertions: ins, Deletions: del})
+		d.Insertions += ins
+		d.Deletions += del
+	}
+	return d, nil
+}
 
 // FastForward moves branch to rev, which must descend from it. Where the branch is checked
 // out in a worktree it runs `merge --ff-only` there (refusing if that would touch
 // uncommitted work); otherwise it updates the ref, checking its old value.
-func (r *Repo) FastForward(ctx context.Context, branch, rev string) error { panic("todo") }
+func (r *Repo) FastForward(ctx context.Context, branch, rev string) error {
+	old, err := r.Resolve(ctx, branch)
+	if err != nil {
+		return err
+	}
+	wts, err := r.Worktrees(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range wts {
+		if w.Branch == branch && !w.Prunable {
+			if _, err := r.git(ctx, w.Path, nil, "merge", "--ff-only", "--quiet", rev); err != nil {
+				return fmt.Errorf("fast-forward %s in %s: %w", branch, w.Path, err)
+			}
+			return nil
+		}
+	}
+	return r.UpdateRef(ctx, branch, rev, old)
+}

@@ -1,0 +1,119 @@
+package worktree
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Runner runs one external command to completion. It is the single seam for external
+// processes: git here, the test command in merge. env is added to the current environment.
+type Runner interface {
+	Run(ctx context.Context, dir string, env []string, argv ...string) (stdout []byte, err error)
+}
+
+// ExitError is a command that ran and failed: non-zero exit, or killed (ExitCode -1).
+type ExitError struct {
+	Argv     []string
+	Dir      string
+	ExitCode int
+	Stderr   string
+}
+
+func (e *ExitError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if msg == "" {
+		msg = "no output on stderr"
+	}
+	cmd := strings.Join(e.Argv, " ")
+	if len(cmd) > 120 {
+		cmd = cmd[:117] + "..."
+	}
+	if e.ExitCode == -1 {
+		return fmt.Sprintf("%s (in %s): killed: %s", cmd, e.Dir, msg)
+	}
+	return fmt.Sprintf("%s (in %s): exit %d: %s", cmd, e.Dir, e.ExitCode, msg)
+}
+
+// killGrace is how long a command whose context ended gets between SIGTERM to its process
+// group and SIGKILL.
+const killGrace = 2 * time.Second
+
+// ExecRunner runs commands with os/exec, each in its own process group; when ctx ends the
+// whole group is killed, so a test command's children die with it.
+type ExecRunner struct{}
+
+// scrubbed are variables a process started from a git hook or alias inherits: they would
+// point every git command at the repository that started teamctl, not at the dir it names.
+var scrubbed = []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"}
+
+// Environ is the current environment without the scrubbed git variables, then env.
+func Environ(env []string) []string {
+	out := make([]string, 0, len(os.Environ())+len(env))
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		skip := false
+		for _, s := range scrubbed {
+			if k == s {
+				skip = true
+				break
+			}
+		}
+		if !skip {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
+}
+
+func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("run: empty argv")
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = Environ(env)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The default Cancel kills only the direct child; a test command's grandchildren
+	// (a test binary under `go test`, a server under a script) would live on holding the
+	// output pipes open. Signal the whole group, then SIGKILL it after a grace period.
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		go func() {
+			time.Sleep(killGrace)
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}()
+		return nil
+	}
+	cmd.WaitDelay = killGrace + time.Second
+	err := cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.Bytes(), &ExitError{Argv: argv, Dir: dir, ExitCode: ee.ExitCode(), Stderr: stderr.String()}
+	}
+	if ctx.Err() != nil {
+		return stdout.Bytes(), &ExitError{Argv: argv, Dir: dir, ExitCode: -1, Stderr: stderr.String() + ctx.Err().Error()}
+	}
+	return stdout.Bytes(), fmt.Errorf("run %s: %w", argv[0], err)
+}
+
+// exitCode is the exit code of a failed command, or 0 when err is not an *ExitError.
+func exitCode(err error) int {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode
+	}
+	return 0
+}
