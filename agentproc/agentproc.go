@@ -133,7 +133,9 @@ func (r Result) OK() bool { return r.ExitCode == 0 && !r.TimedOut && !r.Stopped 
 
 // Vanished reports whether the launch ended with no exit status recorded: its process group
 // was killed wholesale (a reboot, a kill -9 of the group) while no supervisor watched it.
-func (r Result) Vanished() bool { return r.ExitCode == -1 && r.Signal == 0 && !r.TimedOut && !r.Stopped }
+func (r Result) Vanished() bool {
+	return r.ExitCode == -1 && r.Signal == 0 && !r.TimedOut && !r.Stopped
+}
 
 func (r Result) String() string {
 	switch {

@@ -286,5 +286,3 @@ func (s *supervisor) agentAlive(agent string) bool {
 	pid, start, err := agentproc.ReadPid(s.files(agent))
 	return err == nil && agentproc.Alive(pid, start)
 }
-
-

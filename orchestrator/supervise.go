@@ -294,4 +294,3 @@ func short(h string) string {
 	}
 	return h
 }
-
