@@ -44,6 +44,7 @@ type PairChecker struct {
 
 	mu       sync.Mutex
 	tip      string                  // the leader tip the cache was built on
+	tipTree  string                  // its tree
 	branches map[string]branchMerge  // agent → its branch merged with tip
 	pairs    map[[2]string]pairCheck // agents (sorted) → result for their heads
 	merges   int                     // merge-tree runs, for tests and the benchmark
@@ -92,7 +93,11 @@ func (c *PairChecker) Check(ctx context.Context, leaderBranch string, branches m
 		return nil, fmt.Errorf("check conflicts: %w", err)
 	}
 	if tip != c.tip {
-		c.tip, c.branches, c.pairs = tip, map[string]branchMerge{}, map[[2]string]pairCheck{}
+		tree, err := c.repo.TreeOf(ctx, tip)
+		if err != nil {
+			return nil, fmt.Errorf("check conflicts: %w", err)
+		}
+		c.tip, c.tipTree, c.branches, c.pairs = tip, tree, map[string]branchMerge{}, map[[2]string]pairCheck{}
 	}
 	agents := make([]string, 0, len(branches))
 	for a := range branches {
@@ -151,9 +156,8 @@ func (c *PairChecker) mergeWithTip(ctx context.Context, head string) (branchMerg
 		bm.conflicts = conflicts
 		return bm, err
 	}
-	tipTree, err := c.repo.TreeOf(ctx, c.tip)
-	if err != nil || tree == tipTree {
-		return bm, err // nothing to merge: it cannot conflict with anyone
+	if tree == c.tipTree {
+		return bm, nil // nothing to merge: it cannot conflict with anyone
 	}
 	if bm.commit, err = c.repo.CommitTree(ctx, tree, []string{c.tip, head}, "teamctl: conflict check", virtualIdentity); err != nil {
 		return bm, err
