@@ -120,6 +120,11 @@ func (m *Merger) MergeBatch(ctx context.Context, reqs []Request) (br BatchResult
 	}()
 	for len(pending) > 0 {
 		if pending, err = m.round(ctx, reqs, &br, pending); err != nil {
+			if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+				// A git command killed by the ending context fails with its exit status;
+				// say why it was killed so callers can tell a stop from a broken git.
+				err = fmt.Errorf("%w: %w", cerr, err)
+			}
 			return br, fmt.Errorf("merge batch into %s: %w", m.Branch, err)
 		}
 	}
