@@ -169,6 +169,27 @@ func (f *fixture) checkTested() {
 	}
 }
 
+// checkBlamed: exactly the bad branches failed their tests, with the test's output, and
+// every other one landed.
+func (f *fixture) checkBlamed(br merge.BatchResult, bad ...int) {
+	f.t.Helper()
+	for i, r := range br.Results {
+		want := merge.Merged
+		if slices.Contains(bad, i) {
+			want = merge.TestsFailed
+			if !strings.Contains(r.Output, "src/ says BROKEN") {
+				f.t.Errorf("request %d: output %q", i, r.Output)
+			}
+		}
+		if r.Outcome != want {
+			f.t.Errorf("request %d: %s, want %s", i, r.Outcome, want)
+		}
+		if on := f.onTip(fmt.Sprintf("src/a%d.txt", i)); on != (want == merge.Merged) {
+			f.t.Errorf("src/a%d.txt on the leader tip: %v, want %v", i, on, !on)
+		}
+	}
+}
+
 func outcomes(br merge.BatchResult) []string {
 	var out []string
 	for _, r := range br.Results {
@@ -224,21 +245,7 @@ func TestBatchOneBadAtEveryPosition(t *testing.T) {
 			f := newFixture(t)
 			reqs := f.team(8, bad)
 			br := f.mergeBatch(f.merger(), reqs)
-			for i, r := range br.Results {
-				want := merge.Merged
-				if i == bad {
-					want = merge.TestsFailed
-				}
-				if r.Outcome != want {
-					t.Errorf("request %d: %s, want %s", i, r.Outcome, want)
-				}
-				if on := f.onTip(fmt.Sprintf("src/a%d.txt", i)); on != (i != bad) {
-					t.Errorf("src/a%d.txt on the leader tip: %v, want %v", i, on, !on)
-				}
-			}
-			if out := br.Results[bad].Output; !strings.Contains(out, "src/ says BROKEN") {
-				t.Errorf("blamed branch's output: %q", out)
-			}
+			f.checkBlamed(br, bad)
 			if br.TestRuns > 5 {
 				t.Errorf("%d test runs, want at most 5", br.TestRuns)
 			}
@@ -257,15 +264,7 @@ func TestBatchTwoBad(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			br := f.mergeBatch(f.merger(), f.team(8, bad...))
-			for i, r := range br.Results {
-				want := merge.Merged
-				if slices.Contains(bad, i) {
-					want = merge.TestsFailed
-				}
-				if r.Outcome != want {
-					t.Errorf("request %d: %s, want %s", i, r.Outcome, want)
-				}
-			}
+			f.checkBlamed(br, bad...)
 			// Two rounds of 1 + ⌈log2 8⌉ + 1, less one: the second round has 7 or fewer.
 			if br.TestRuns > 9 {
 				t.Errorf("%d test runs, want at most 9", br.TestRuns)

@@ -32,7 +32,8 @@ func ConflictPairs(ctx context.Context, repo *worktree.Repo, leaderBranch string
 }
 
 // PairChecker answers ConflictPairs again and again cheaply. Each branch is first merged
-// with the leader tip (merge-tree + commit-tree, no worktree, no ref); two branches conflict
+// with the leader tip (merge-tree, no worktree, no ref; made a commit with commit-tree only
+// when a pair needs it); two branches conflict
 // when their two merges conflict with each other — merge-tree of the two, whose merge base is
 // the leader tip, so a pair is reported even when one of them is merely behind. Results are
 // cached by the heads: after a check, only branches whose head changed (and every branch, when
@@ -53,7 +54,8 @@ type PairChecker struct {
 // branchMerge is one branch merged with the leader tip.
 type branchMerge struct {
 	head      string
-	commit    string          // the merge with the tip ("" when it conflicts or changes nothing)
+	tree      string          // the merge with the tip ("" when it conflicts or changes nothing)
+	commit    string          // that merge as a commit, made when a pair needs it
 	conflicts []string        // conflicts with the leader tip alone
 	paths     map[string]bool // paths the branch changes relative to the tip
 	dirs      map[string]bool // every directory above those paths
@@ -123,7 +125,7 @@ func (c *PairChecker) Check(ctx context.Context, leaderBranch string, branches m
 		}
 		if len(bm.conflicts) > 0 {
 			warnings = append(warnings, Warning{A: a, Files: bm.conflicts})
-		} else if bm.commit != "" {
+		} else if bm.tree != "" {
 			live = append(live, a)
 		}
 	}
@@ -159,10 +161,8 @@ func (c *PairChecker) mergeWithTip(ctx context.Context, head string) (branchMerg
 	if tree == c.tipTree {
 		return bm, nil // nothing to merge: it cannot conflict with anyone
 	}
-	if bm.commit, err = c.repo.CommitTree(ctx, tree, []string{c.tip, head}, "teamctl: conflict check", virtualIdentity); err != nil {
-		return bm, err
-	}
-	changed, err := c.repo.DiffPaths(ctx, c.tip, bm.commit)
+	bm.tree = tree
+	changed, err := c.repo.DiffPaths(ctx, c.tipTree, tree)
 	if err != nil {
 		return bm, err
 	}
@@ -185,8 +185,16 @@ func (c *PairChecker) pair(ctx context.Context, a, b string) ([]string, error) {
 	}
 	pc := pairCheck{headA: ma.head, headB: mb.head}
 	if overlap(ma, mb) {
+		ca, err := c.commit(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		cb, err := c.commit(ctx, b)
+		if err != nil {
+			return nil, err
+		}
 		c.merges++
-		_, conflicts, err := c.repo.MergeTree(ctx, ma.commit, mb.commit)
+		_, conflicts, err := c.repo.MergeTree(ctx, ca, cb)
 		if err != nil {
 			return nil, err
 		}
@@ -194,6 +202,20 @@ func (c *PairChecker) pair(ctx context.Context, a, b string) ([]string, error) {
 	}
 	c.pairs[key] = pc
 	return pc.files, nil
+}
+
+// commit returns agent's branch merged with the tip as a commit (merge-tree merges commits,
+// not trees), making it the first time a pair needs it.
+func (c *PairChecker) commit(ctx context.Context, agent string) (string, error) {
+	bm := c.branches[agent]
+	if bm.commit == "" {
+		var err error
+		if bm.commit, err = c.repo.CommitTree(ctx, bm.tree, []string{c.tip, bm.head}, "teamctl: conflict check", virtualIdentity); err != nil {
+			return "", err
+		}
+		c.branches[agent] = bm
+	}
+	return bm.commit, nil
 }
 
 // overlap reports whether two branches change a common path, or one a file where the other
