@@ -319,9 +319,11 @@ func statusCode(xy string) string {
 	return "M"
 }
 
-// noSign keeps teamctl's own commits (auto-commits, merges) from asking for a signing key
-// passphrase no one is there to type.
-var noSign = []string{"-c", "commit.gpgsign=false"}
+// noSign keeps teamctl's own commits (auto-commits, merges, syncs) from asking for a signing
+// key passphrase no one is there to type, and from running the project's hooks: --no-verify
+// skips only pre-commit, commit-msg and pre-merge-commit, while prepare-commit-msg still runs
+// and can refuse the commit, which would leave an agent's work uncommitted.
+var noSign = []string{"-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"}
 
 // CommitAll stages everything in dir (untracked too, ignored not) and commits it with msg.
 // env sets the author/committer (GIT_AUTHOR_NAME=...). ErrNothingToCommit when clean.
