@@ -578,6 +578,12 @@ func (r *Repo) FastForward(ctx context.Context, branch, rev string) error {
 	if err != nil {
 		return err
 	}
+	// update-ref below moves the ref anywhere; only merge --ff-only would have refused.
+	if ok, err := r.IsAncestor(ctx, old, rev); err != nil {
+		return fmt.Errorf("fast-forward %s: %w", branch, err)
+	} else if !ok {
+		return fmt.Errorf("fast-forward %s to %s: not a fast-forward, %s is not an ancestor of it", branch, rev, branch)
+	}
 	wts, err := r.Worktrees(ctx)
 	if err != nil {
 		return err
