@@ -45,8 +45,8 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("Status of a clean worktree = %+v, %v", got, err)
 	}
 	w := func(p, s string) { testsupport.WriteFile(t, filepath.Join(repo, filepath.FromSlash(p)), s) }
-	w("mod.txt", "changed\n")                 // modified, not staged
-	w("staged.txt", "changed\n")              // modified and staged
+	w("mod.txt", "changed\n")    // modified, not staged
+	w("staged.txt", "changed\n") // modified and staged
 	testsupport.Git(t, repo, "add", "staged.txt")
 	if err := os.Remove(filepath.Join(repo, "gone.txt")); err != nil { // deleted, not staged
 		t.Fatal(err)
