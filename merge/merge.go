@@ -101,7 +101,9 @@ func (m *Merger) Merge(ctx context.Context, req Request) (res Result, err error)
 		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
 	}
 	passed, out, err := m.RunTests(ctx)
-	res.TestRuns++
+	if strings.TrimSpace(m.Test) != "" {
+		res.TestRuns++
+	}
 	if err != nil {
 		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
 	}
