@@ -164,3 +164,31 @@ func TestExecRunnerCancelledBeforeStart(t *testing.T) {
 		t.Error("the command ran although its context was already cancelled")
 	}
 }
+
+// A command that exits leaving a process in the background (a server a test script
+// started) succeeds with its own exit code, and what it left behind is killed: nothing
+// outlives the command, and the leftover holding stdout open does not hold up Run.
+func TestExecRunnerKillsLeftovers(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{0, 4} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			pidfile := filepath.Join(dir, "pid")
+			script := `sleep 600 & echo $! > "$PIDFILE"; echo "left it running"; exit ` + strconv.Itoa(code)
+			out, err := worktree.ExecRunner{}.Run(ctx, dir, []string{"PIDFILE=" + pidfile}, "sh", "-c", script)
+			var ee *worktree.ExitError
+			switch {
+			case code == 0 && err != nil:
+				t.Errorf("Run = %v, want success", err)
+			case code != 0 && (!errors.As(err, &ee) || ee.ExitCode != code):
+				t.Errorf("Run = %v, want exit %d", err, code)
+			}
+			if string(out) != "left it running\n" {
+				t.Errorf("stdout = %q", out)
+			}
+			pid := readPID(t, pidfile)
+			testsupport.Eventually(t, 10*time.Second, "the leftover process dies", func() bool { return !alive(pid) })
+		})
+	}
+}
