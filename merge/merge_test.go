@@ -380,7 +380,7 @@ func TestMergeOwns(t *testing.T) {
 }
 
 // A crash can leave the leader worktree detached on a candidate, mid-merge, with stray
-// files: the next merge starts from the leader branch's tip all the same.
+// and half-written files: the next merge starts from the leader branch's tip all the same.
 func TestMergeAfterCrash(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -388,11 +388,15 @@ func TestMergeAfterCrash(t *testing.T) {
 	testsupport.Commit(t, f.alice, "alice", map[string]string{"src/one.txt": "one\n"})
 	f.git(f.leader, "checkout", "-q", "--detach")
 	testsupport.Commit(t, f.leader, "an untested candidate", map[string]string{"src/candidate.txt": "BROKEN\n"})
+	f.git(f.leader, "merge", "-q", "--no-ff", "--no-commit", "teamctl/t/alice")
 	testsupport.WriteFile(t, filepath.Join(f.leader, "stray.txt"), "left by a test")
 	testsupport.WriteFile(t, filepath.Join(f.leader, "src", "base.txt"), "half-written\n")
 	res, err := f.m.Merge(ctx, f.request())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if in, _ := f.m.Repo.MergeInProgress(ctx, f.leader); in {
+		t.Error("the merge the crash left in progress is still there")
 	}
 	if res.Outcome != merge.Merged || res.Before != tip {
 		t.Fatalf("Merge = %+v, want merged on top of %s", res, tip)
