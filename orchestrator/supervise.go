@@ -168,7 +168,10 @@ func (s *supervisor) shutdown(ctx context.Context) error {
 		_ = s.ws.Store.UpdateTask(uctx, s.team.Name, ev.task, func(t *store.Task) error { t.State = Queued; return nil })
 	}
 	_ = s.setTeamState(uctx, TeamStopped, "stopped")
-	return ctx.Err()
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("team %s stopped (%w): teamctl resume %s continues it", s.team.Name, ctx.Err(), s.team.Name)
 }
 
 // schedule launches every task that can start: an agent works on its tasks one after
