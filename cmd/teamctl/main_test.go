@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -60,6 +62,21 @@ func TestScripts(t *testing.T) {
 				}
 				if got != want {
 					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+				}
+			},
+			// waitfile PATH: wait (up to a minute) until PATH exists, e.g. written by an agent
+			// that a background teamctl launched. Scripts never sleep to wait.
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waitfile PATH")
+				}
+				path := ts.MkAbs(args[0])
+				err := testsupport.Poll(context.Background(), time.Minute, func() bool {
+					_, err := os.Stat(path)
+					return err == nil
+				})
+				if err != nil {
+					ts.Fatalf("%s did not appear within a minute", args[0])
 				}
 			},
 			// json PATH REGEXP: the last stdout is exactly one JSON document, and the value at
