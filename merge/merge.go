@@ -114,7 +114,9 @@ func (m *Merger) Merge(ctx context.Context, req Request) (res Result, err error)
 	if err := m.Repo.UpdateRef(ctx, m.Branch, commit, res.Before); err != nil {
 		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
 	}
-	if err := m.Repo.Checkout(ctx, m.Dir, m.Branch); err != nil {
+	// Restore, not just a checkout: what the passing test left (reports, build output) would
+	// otherwise sit in the leader worktree as uncommitted work that clean refuses to lose.
+	if err := m.Restore(ctx); err != nil {
 		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
 	}
 	res.Outcome, res.Commit = Merged, commit
