@@ -69,6 +69,14 @@ func Open(ctx context.Context, run Runner, path string) (*Repo, error) {
 		return nil, fmt.Errorf("open repository %s: %w", abs, err)
 	}
 	r.Root = wts[0].Path // the main worktree is listed first
+	if samePath(r.Root, r.CommonDir) {
+		// git lists the git dir itself as the main worktree when the two live apart
+		// (--separate-git-dir, a submodule): inside the main worktree its top level is it.
+		out, err := run.Run(ctx, abs, nil, "git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--show-toplevel")
+		if dirs := strings.Split(strings.TrimSpace(string(out)), "\n"); err == nil && len(dirs) == 2 && samePath(dirs[0], r.CommonDir) {
+			r.Root = dirs[1]
+		}
+	}
 	return r, nil
 }
 
@@ -243,6 +251,9 @@ func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) {
 	}
 	if len(wts) == 0 {
 		return nil, fmt.Errorf("list worktrees: git listed none")
+	}
+	if r.Root != "" && samePath(wts[0].Path, r.CommonDir) {
+		wts[0].Path = r.Root // see Open
 	}
 	return wts, nil
 }
