@@ -62,6 +62,55 @@ func TestOpen(t *testing.T) {
 	}
 }
 
+// A repository reached through a symlink, and one whose git dir lives elsewhere
+// (git init --separate-git-dir, as submodules and some tools make them).
+func TestOpenIndirect(t *testing.T) {
+	t.Parallel()
+	repo := testsupport.NewRepo(t)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(repo, link); err != nil {
+		t.Fatal(err)
+	}
+	if r := open(t, link); r.Root != repo || r.CommonDir != filepath.Join(repo, ".git") {
+		t.Errorf("through a symlink: Root %s, CommonDir %s", r.Root, r.CommonDir)
+	}
+
+	tmp, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep, gitdir := filepath.Join(tmp, "sep"), filepath.Join(tmp, "gitdir")
+	testsupport.Git(t, tmp, "init", "-q", "-b", "main", "--separate-git-dir="+gitdir, sep)
+	head := testsupport.Commit(t, sep, "first", map[string]string{"f.txt": "f\n"})
+	r := open(t, sep)
+	if r.Root != sep || r.CommonDir != gitdir {
+		t.Errorf("separate git dir: Root %s, CommonDir %s; want %s, %s", r.Root, r.CommonDir, sep, gitdir)
+	}
+	if got, err := r.Resolve(ctx, "main"); err != nil || got != head {
+		t.Errorf("separate git dir: Resolve(main) = %s, %v; want %s", got, err, head)
+	}
+	wt := filepath.Join(tmp, "wt")
+	if err := r.CreateBranch(ctx, "b", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddWorktree(ctx, wt, "b"); err != nil {
+		t.Fatal(err)
+	}
+	// The main worktree, where main is checked out, is found to fast-forward it. (Opened
+	// from a linked worktree, nothing points back at the main worktree: git itself then
+	// names the git dir.)
+	tip := testsupport.Commit(t, wt, "on b", map[string]string{"b.txt": "b\n"})
+	if got, _ := r.Worktrees(ctx); len(got) != 2 || got[0].Path != sep || got[0].Branch != "main" {
+		t.Errorf("separate git dir: Worktrees = %+v", got)
+	}
+	if err := r.FastForward(ctx, "main", tip); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(sep, "b.txt")); err != nil {
+		t.Errorf("the main worktree was not fast-forwarded: %v", err)
+	}
+}
+
 func TestOpenRelativePath(t *testing.T) {
 	// Not parallel: it changes the working directory of the process.
 	repo := testsupport.NewRepo(t)
