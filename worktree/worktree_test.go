@@ -428,6 +428,19 @@ func TestPrune(t *testing.T) {
 	if err := r.AddWorktree(ctx, wt, "gone"); err != nil {
 		t.Errorf("AddWorktree after Prune: %v", err)
 	}
+	// RemoveWorktree of one deleted by hand prunes it, and its branch can then be deleted.
+	if err := os.RemoveAll(keep); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RemoveWorktree(ctx, keep); err != nil {
+		t.Fatalf("RemoveWorktree of a worktree deleted by hand: %v", err)
+	}
+	if got, _ := r.Worktrees(ctx); len(got) != 2 || got[1].Path != wt {
+		t.Errorf("Worktrees = %+v", got)
+	}
+	if err := r.DeleteBranch(ctx, "kept"); err != nil {
+		t.Errorf("DeleteBranch after its worktree was removed: %v", err)
+	}
 }
 
 func TestDetachAndCheckout(t *testing.T) {
