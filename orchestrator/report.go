@@ -67,8 +67,10 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		Supervised: supervised(w.Repo.CommonDir, t.Name),
 		Agents:     []AgentStatus{}, Tasks: []TaskStatus{}, Blockers: []BlockerStatus{}, Queue: []string{},
 	}
-	if (t.State == TeamRunning || t.State == TeamWaiting) && !st.Supervised {
-		st.State = "crashed" // recorded as running but no supervisor holds it: resume continues it
+	// Recorded as running but no supervisor holds it: resume continues it. A waiting team
+	// without a supervisor is not crashed: run --exit-when-blocked leaves it so on purpose.
+	if t.State == TeamRunning && !st.Supervised {
+		st.State = "crashed"
 	}
 	agents, err := w.Store.Agents(ctx, t.Name)
 	if err != nil {

@@ -25,6 +25,7 @@ type fixture struct {
 	t      *testing.T
 	repo   string
 	agents string
+	binDir string // Env.BinDir: first on the agents' PATH
 	logs   syncBuffer
 	out    syncBuffer
 }
@@ -58,7 +59,7 @@ func (f *fixture) agent(name, body string) string {
 }
 
 func (f *fixture) env() orchestrator.Env {
-	return orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(&f.logs), Out: &f.out}
+	return orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(&f.logs), Out: &f.out, BinDir: f.binDir}
 }
 
 // writePlan writes the plan (with repo: pointing at the fixture's repository) and returns its path.
@@ -373,5 +374,203 @@ func TestRunRefusesExistingTeamAndCleans(t *testing.T) {
 	}
 	if err := f.run(p); err != nil {
 		t.Fatalf("run after clean: %v", err)
+	}
+}
+
+// An agent that has nothing to change exits 0 with a clean worktree and no commits: its
+// task is done with nothing to merge, and a task after it starts all the same.
+func TestRunNothingToDo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.agent("a", `if [ "$TEAMCTL_TASK_ID" = idle ]; then echo "nothing to do"; exit 0; fi
+echo next > src/next.txt && git add -A && git commit -qm next`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: idle, prompt: p}, {id: next, prompt: p, after: [idle]}]}
+`, a))
+	if err := f.run(p); err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	st := f.status("t")
+	if got := f.taskState(st, "idle"); got.State != orchestrator.Done || got.Detail != "no commits to merge" || got.Attempt != 1 {
+		t.Errorf("task idle: %+v, want done with nothing to merge after one launch", got)
+	}
+	if got := f.taskState(st, "next"); got.State != orchestrator.Merged {
+		t.Errorf("task next: %+v, want merged", got)
+	}
+	if st.State != orchestrator.TeamFinished {
+		t.Errorf("team %s, want finished", st.State)
+	}
+}
+
+// Launches that are repeated carry the reason and what it needs: a retry after a crash,
+// and a nudge the agent answers by committing (then no auto-commit is needed).
+func TestRunRetryAndNudgeAnswered(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	prompts := t.TempDir()
+	retry := f.agent("retry", fmt.Sprintf(`echo "$TEAMCTL_PROMPT" > "%s/retry-$TEAMCTL_ATTEMPT"
+if [ "$TEAMCTL_ATTEMPT" = 1 ]; then echo half > src/r.txt; exit 3; fi
+echo whole > src/r.txt && git add -A && git commit -qm "retry: done on attempt $TEAMCTL_ATTEMPT"`, prompts))
+	nudged := f.agent("nudged", fmt.Sprintf(`echo "$TEAMCTL_PROMPT" > "%s/nudged-$TEAMCTL_ATTEMPT"
+echo n > "src/n $TEAMCTL_ATTEMPT.txt"
+if [ "$TEAMCTL_REASON" = nudge ]; then git add -A && git commit -qm "nudged: committed when asked"; fi`, prompts))
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: retried, prompt: do the retried task}]}
+  - {name: b, command: ['%s'], tasks: [{id: nudged, prompt: do the nudged task}]}
+`, retry, nudged))
+	if err := f.run(p); err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	st := f.status("t")
+	for _, id := range []string{"retried", "nudged"} {
+		if got := f.taskState(st, id); got.State != orchestrator.Merged || got.Attempt != 2 {
+			t.Errorf("task %s: %+v, want merged on the second launch", id, got)
+		}
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(prompts, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if p := read("retry-2"); !strings.Contains(p, "do the retried task") || !strings.Contains(p, "exited with code 3") {
+		t.Errorf("the retry's prompt does not say the last launch failed:\n%s", p)
+	}
+	if p := read("nudged-2"); !strings.Contains(p, "do the nudged task") || !strings.Contains(p, "uncommitted") || !strings.Contains(p, "src/n 1.txt") {
+		t.Errorf("the nudge's prompt does not list what was left uncommitted:\n%s", p)
+	}
+	if got := f.git("log", "--format=%s", "teamctl/t/b"); strings.Contains(got, "auto-commit") || !strings.Contains(got, "nudged: committed when asked") {
+		t.Errorf("b's branch:\n%s", got)
+	}
+	// The half-done work of the crashed launch was not lost: the retry continued over it.
+	if got := f.git("show", "teamctl/t/lead:src/r.txt"); got != "whole" {
+		t.Errorf("r.txt on the leader branch: %q", got)
+	}
+}
+
+// A conflict the agent does not resolve, whether it leaves the merge half-done or aborts
+// it, ends the task in conflict for a human after the fix rounds; the other work stays
+// merged and the leader branch tested.
+func TestRunConflictNeverFixed(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, onFix, detail string
+	}{
+		{"leaves the conflict", `echo "not resolving"; exit 0`, "the agent left unresolved conflicts in src/base.txt"},
+		{"aborts the merge", `git merge --abort; exit 0`, "conflicts with the leader branch in src/base.txt"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			first := f.agent("first", `echo first > src/base.txt && git commit -qam first`)
+			second := f.agent("second", `if [ "$TEAMCTL_REASON" = fix-conflict ] || [ "$TEAMCTL_REASON" = nudge ]; then `+c.onFix+`; fi
+while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
+echo second > src/base.txt && git commit -qam second`)
+			p := f.load(header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: first, prompt: p}]}
+  - {name: b, command: ['%s'], tasks: [{id: second, prompt: p}]}
+`, first, second))
+			if err := f.run(p); !errors.Is(err, orchestrator.ErrWaiting) {
+				t.Fatalf("run: %v, want ErrWaiting\nlog:\n%s", err, f.logs.String())
+			}
+			st := f.status("t")
+			if got := f.taskState(st, "second"); got.State != orchestrator.Conflict || !strings.Contains(got.Detail, c.detail) {
+				t.Errorf("task second: %+v, want conflict saying %q", got, c.detail)
+			}
+			if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "first" {
+				t.Errorf("base.txt on the leader branch: %q", got)
+			}
+			// b's own commit is still on its branch for the human to resolve.
+			if got := f.git("show", "teamctl/t/b:src/base.txt"); got != "second" {
+				t.Errorf("base.txt on b's branch: %q", got)
+			}
+			rv, err := f.workspace().Review(context.Background(), "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rv.Tested {
+				t.Error("the leader branch's tip is not the tested one")
+			}
+		})
+	}
+}
+
+// A failing test with retries: 0 ends the task at once, with the test's output, and
+// the agent is not relaunched.
+func TestRunTestsFailedNoRetries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	broken := f.agent("broken", `echo "launch $TEAMCTL_ATTEMPT"; echo BROKEN > src/b.txt && git add -A && git commit -qm broken`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], retries: 0, tasks: [{id: x, prompt: p}]}
+`, broken))
+	if err := f.run(p); !errors.Is(err, orchestrator.ErrWaiting) {
+		t.Fatalf("run: %v, want ErrWaiting", err)
+	}
+	if got := f.taskState(f.status("t"), "x"); got.State != orchestrator.TestsFailed || got.Attempt != 1 || !strings.Contains(got.Detail, "test exited with code 1") {
+		t.Errorf("task x: %+v, want tests-failed after one launch", got)
+	}
+	if got := f.git("rev-parse", "teamctl/t/lead"); got != f.git("rev-parse", "main") {
+		t.Error("the leader branch moved to a failing merge")
+	}
+}
+
+// Agents get the environment of DESIGN.md §4, and their commits carry their own name
+// (or the one the plan's env gives them).
+func TestRunAgentEnvironment(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.binDir = t.TempDir()
+	envs := t.TempDir()
+	a := f.agent("env", fmt.Sprintf(`env | grep -E '^(TEAMCTL_[A-Z_]*|GIT_AUTHOR_[A-Z]*|PATH|PLAN_VAR)=' | grep -v '^TEAMCTL_PROMPT=' > "%s/$TEAMCTL_AGENT"
+echo "$TEAMCTL_PROMPT" > "%s/$TEAMCTL_AGENT.prompt"
+echo "$TEAMCTL_AGENT" > "src/$TEAMCTL_AGENT.txt" && git add -A && git commit -qm "work of $TEAMCTL_AGENT"`, envs, envs))
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: alice, command: ['%s'], tasks: [{id: x, prompt: the task of alice}]}
+  - {name: bob, command: ['%s'], env: {GIT_AUTHOR_NAME: Bob Real, PLAN_VAR: "from the plan"}, tasks: [{id: y, prompt: p}]}
+`, a, a))
+	if err := f.run(p); err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	st := f.status("t")
+	b, err := os.ReadFile(filepath.Join(envs, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		env[k] = v
+	}
+	want := map[string]string{
+		"TEAMCTL_TEAM": "t", "TEAMCTL_AGENT": "alice", "TEAMCTL_ROLE": "dev", "TEAMCTL_TASK_ID": "x",
+		"TEAMCTL_WORKTREE": st.Agents[1].Worktree, "TEAMCTL_BRANCH": "teamctl/t/alice",
+		"TEAMCTL_LEADER_BRANCH": "teamctl/t/lead", "TEAMCTL_ATTEMPT": "1", "TEAMCTL_REASON": "task",
+		"GIT_AUTHOR_NAME": "alice", "GIT_AUTHOR_EMAIL": "alice@t.teamctl.invalid",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s=%q, want %q", k, env[k], v)
+		}
+	}
+	if !strings.HasPrefix(env["PATH"], f.binDir+":") {
+		t.Errorf("PATH=%s, want teamctl's directory %s first", env["PATH"], f.binDir)
+	}
+	if b, _ := os.ReadFile(filepath.Join(envs, "alice.prompt")); !strings.Contains(string(b), "the task of alice") {
+		t.Errorf("TEAMCTL_PROMPT lacks the task's prompt:\n%s", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(envs, "bob")); !strings.Contains(string(b), "PLAN_VAR=from the plan") || !strings.Contains(string(b), "GIT_AUTHOR_NAME=Bob Real") {
+		t.Errorf("bob's env lacks the plan's env:\n%s", b)
+	}
+	if got := f.git("log", "-1", "--format=%an <%ae>", "teamctl/t/alice"); got != "alice <alice@t.teamctl.invalid>" {
+		t.Errorf("alice's commit by %s", got)
+	}
+	if got := f.git("log", "-1", "--format=%an", "teamctl/t/bob"); got != "Bob Real" {
+		t.Errorf("bob's commit by %s, want the plan's Bob Real", got)
+	}
+	if got := f.git("log", "--format=%s", "--author=alice", "teamctl/t/lead"); got != "work of alice" {
+		t.Errorf("git log --author=alice on the leader branch: %q", got)
 	}
 }

@@ -209,7 +209,10 @@ func (s *supervisor) shutdown(ctx context.Context, why string) error {
 	if t, err := s.ws.Store.Team(uctx, s.team.Name); err == nil && t.State != TeamFinished && t.State != TeamWaiting {
 		_ = s.setTeamState(uctx, TeamStopped, why)
 	}
-	return ctx.Err()
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("team %s stopped (%w): teamctl resume %s continues it", s.team.Name, ctx.Err(), s.team.Name)
 }
 
 // watch reports the end of a launch to the loop.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -79,8 +81,34 @@ func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...str
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = Environ(env)
+	// Our own pipes, not exec's: with an io.Writer exec copies in goroutines and Wait blocks
+	// until every holder of the pipe exits, so a server a test script left in the background
+	// held Run up (then failed it on WaitDelay) and lived on. With *os.File ends Wait returns
+	// when the command exits; what is left of its process group is killed after.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", argv[0], err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("run %s: %w", argv[0], err)
+	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var copying sync.WaitGroup
+	for _, c := range []struct {
+		dst *bytes.Buffer
+		src *os.File
+	}{{&stdout, outR}, {&stderr, errR}} {
+		copying.Add(1)
+		go func() {
+			defer copying.Done()
+			_, _ = io.Copy(c.dst, c.src)
+			c.src.Close()
+		}()
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The default Cancel kills only the direct child; a test command's grandchildren
 	// (a test binary under `go test`, a server under a script) would live on holding the
@@ -95,7 +123,16 @@ func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...str
 		return nil
 	}
 	cmd.WaitDelay = killGrace + time.Second
-	err := cmd.Run()
+	err = cmd.Start()
+	outW.Close() // the child has its copies; ours would keep the readers from seeing EOF
+	errW.Close()
+	if err == nil {
+		err = cmd.Wait()
+		// The group outlives its leader only through leftovers; while one lives, the
+		// group id cannot be reused, so this reaches only them.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	copying.Wait()
 	if err == nil {
 		return stdout.Bytes(), nil
 	}

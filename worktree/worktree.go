@@ -69,6 +69,14 @@ func Open(ctx context.Context, run Runner, path string) (*Repo, error) {
 		return nil, fmt.Errorf("open repository %s: %w", abs, err)
 	}
 	r.Root = wts[0].Path // the main worktree is listed first
+	if samePath(r.Root, r.CommonDir) {
+		// git lists the git dir itself as the main worktree when the two live apart
+		// (--separate-git-dir, a submodule): inside the main worktree its top level is it.
+		out, err := run.Run(ctx, abs, nil, "git", "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--show-toplevel")
+		if dirs := strings.Split(strings.TrimSpace(string(out)), "\n"); err == nil && len(dirs) == 2 && samePath(dirs[0], r.CommonDir) {
+			r.Root = dirs[1]
+		}
+	}
 	return r, nil
 }
 
@@ -247,6 +255,9 @@ func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) {
 	if len(wts) == 0 {
 		return nil, fmt.Errorf("list worktrees: git listed none")
 	}
+	if r.Root != "" && samePath(wts[0].Path, r.CommonDir) {
+		wts[0].Path = r.Root // see Open
+	}
 	return wts, nil
 }
 
@@ -322,9 +333,11 @@ func statusCode(xy string) string {
 	return "M"
 }
 
-// noSign keeps teamctl's own commits (auto-commits, merges) from asking for a signing key
-// passphrase no one is there to type.
-var noSign = []string{"-c", "commit.gpgsign=false"}
+// noSign keeps teamctl's own commits (auto-commits, merges, syncs) from asking for a signing
+// key passphrase no one is there to type, and from running the project's hooks: --no-verify
+// skips only pre-commit, commit-msg and pre-merge-commit, while prepare-commit-msg still runs
+// and can refuse the commit, which would leave an agent's work uncommitted.
+var noSign = []string{"-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"}
 
 // CommitAll stages everything in dir (untracked too, ignored not) and commits it with msg.
 // env sets the author/committer (GIT_AUTHOR_NAME=...). ErrNothingToCommit when clean.
@@ -583,6 +596,12 @@ func (r *Repo) FastForward(ctx context.Context, branch, rev string) error {
 	old, err := r.Resolve(ctx, branch)
 	if err != nil {
 		return err
+	}
+	// update-ref below moves the ref anywhere; only merge --ff-only would have refused.
+	if ok, err := r.IsAncestor(ctx, old, rev); err != nil {
+		return fmt.Errorf("fast-forward %s: %w", branch, err)
+	} else if !ok {
+		return fmt.Errorf("fast-forward %s to %s: not a fast-forward, %s is not an ancestor of it", branch, rev, branch)
 	}
 	wts, err := r.Worktrees(ctx)
 	if err != nil {

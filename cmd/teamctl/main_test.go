@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -59,6 +64,76 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 				}
 			},
+			// waitfile PATH: wait (up to a minute) until PATH exists, e.g. written by an agent
+			// that a background teamctl launched. Scripts never sleep to wait.
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waitfile PATH")
+				}
+				path := ts.MkAbs(args[0])
+				err := testsupport.Poll(context.Background(), time.Minute, func() bool {
+					_, err := os.Stat(path)
+					return err == nil
+				})
+				if err != nil {
+					ts.Fatalf("%s did not appear within a minute", args[0])
+				}
+			},
+			// json PATH REGEXP: the last stdout is exactly one JSON document, and the value at
+			// PATH (keys and indexes joined by dots: agents.1.state; "." is the whole
+			// document) matches REGEXP. Strings match as they are, anything else as compact
+			// JSON. With !, PATH must be missing or not match.
+			"json": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: json PATH REGEXP")
+				}
+				v, found := jsonAt(ts, ts.ReadFile("stdout"), args[0])
+				re, err := regexp.Compile(args[1])
+				ts.Check(err)
+				ok := found && re.MatchString(v)
+				if ok == neg {
+					ts.Fatalf("json %s = %q (found: %v), want %s%q", args[0], v, found, map[bool]string{true: "not "}[neg], args[1])
+				}
+			},
 		},
 	})
+}
+
+// jsonAt decodes doc, which must be exactly one JSON document, and returns the value at
+// path formatted for matching, and whether path exists.
+func jsonAt(ts *testscript.TestScript, doc, path string) (string, bool) {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		ts.Fatalf("stdout is not JSON: %v\n%s", err, doc)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		ts.Fatalf("stdout holds more than one JSON document:\n%s", doc)
+	}
+	if path != "." {
+		for _, k := range strings.Split(path, ".") {
+			switch c := v.(type) {
+			case map[string]any:
+				var ok bool
+				if v, ok = c[k]; !ok {
+					return "", false
+				}
+			case []any:
+				i, err := strconv.Atoi(k)
+				if err != nil || i < 0 || i >= len(c) {
+					return "", false
+				}
+				v = c[i]
+			default:
+				return "", false
+			}
+		}
+	}
+	if s, ok := v.(string); ok {
+		return s, true
+	}
+	b, err := json.Marshal(v)
+	ts.Check(err)
+	return string(b), true
 }

@@ -77,7 +77,7 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 	tw.Flush()
 	fmt.Fprintln(out, "\nTASKS")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tAGENT\tSTATE\tFOR\tLAUNCHES\tWAITS ON / WHY")
+	fmt.Fprintln(tw, "ID\tAGENT\tSTATE\tFOR\tLAUNCHES\tWHY")
 	for _, t := range st.Tasks {
 		why := t.Waiting
 		if why == "" {
