@@ -149,9 +149,9 @@ func (s *Store) AnswerBlocker(ctx context.Context, team string, id int64, by, an
 		}
 		_, err = appendEvent(ctx, tx, Event{Team: team, At: at, Kind: "blocker.answered", Agent: by, Task: b.Task,
 			Data: mustJSON(struct {
-				ID     int64  `json:"id"`
-				To     string `json:"to"`
-				Answer string `json:"answer"`
+				ID      int64  `json:"id"`
+				Blocked string `json:"blocked"` // the agent waiting for the answer
+				Answer  string `json:"answer"`
 			}{b.ID, b.Agent, answer})})
 		return err
 	})

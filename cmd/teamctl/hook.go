@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+)
+
+// HookOptions are the options of the hidden `teamctl hook pre-commit`.
+type HookOptions struct {
+	Factory *Factory
+	Team    string
+	Agent   string
+}
+
+// NewCmdHook is `teamctl hook pre-commit`: run by the pre-commit hook teamctl installs in
+// each agent worktree, it refuses (exit 4) a commit that changes a path another agent has
+// reserved. Hidden: people never type it.
+func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cobra.Command {
+	opts := &HookOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:    "hook",
+		Short:  "Git hooks of agent worktrees",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE:   func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	pre := &cobra.Command{
+		Use:   "pre-commit --team TEAM --agent NAME",
+		Short: "Check the staged files against the team's reservations",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return preCommitRun(cmd.Context(), opts)
+		},
+	}
+	pre.Flags().StringVar(&opts.Team, "team", "", "the team")
+	pre.Flags().StringVar(&opts.Agent, "agent", "", "the agent whose worktree this is")
+	cmd.AddCommand(pre)
+	return cmd
+}
+
+func preCommitRun(ctx context.Context, opts *HookOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		// git runs a hook at the top of the worktree that commits: that is the dir to check.
+		_, err := ws.CheckCommit(ctx, opts.Team, opts.Agent, opts.Factory.Dir)
+		return err
+	})
+}
