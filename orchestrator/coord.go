@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -312,6 +314,10 @@ func feedEntry(e store.Event) FeedEntry {
 			Path  string `json:"path"`
 			Token int64  `json:"token"`
 		} `json:"granted"`
+		Kept []struct {
+			Path  string `json:"path"`
+			Token int64  `json:"token"`
+		} `json:"kept"`
 		Paths []struct {
 			Path  string `json:"path"`
 			Token int64  `json:"token"`
@@ -329,7 +335,7 @@ func feedEntry(e store.Event) FeedEntry {
 	case "intent":
 		f.Text, f.Files = d.Text, d.Files
 	case "reserve":
-		for _, g := range d.Granted {
+		for _, g := range append(d.Granted, d.Kept...) {
 			f.Files = append(f.Files, g.Path)
 		}
 		f.Text = "reserved " + strings.Join(f.Files, ", ")
@@ -449,11 +455,41 @@ func (w *Workspace) Reserve(ctx context.Context, c Caller, paths []string, reaso
 	if err != nil {
 		return nil, err
 	}
-	rs, err := w.Store.Reserve(ctx, store.ReserveRequest{Team: p.team.Name, Agent: p.me, Paths: ps, Reason: reason, Alive: agentproc.Alive})
-	if errors.Is(err, store.ErrReserved) {
-		return nil, fmt.Errorf("nothing reserved: %w; ask the holder (teamctl msg send --to NAME) or work elsewhere", err)
+	req := store.ReserveRequest{Team: p.team.Name, Agent: p.me, Paths: ps, Reason: reason, Alive: agentproc.Alive}
+	req.PID, req.ProcStart = agentGroup(c, p.me)
+	rs, err := w.Store.Reserve(ctx, req)
+	if re, ok := errors.AsType[*store.ReservedError](err); ok {
+		holder := re.Conflicts[0].Held.Agent
+		return nil, fmt.Errorf("nothing reserved: %w; ask %s (teamctl msg send --to %s) or work elsewhere", err, holder, holder)
 	}
 	return rs, err
+}
+
+// agentGroup is the agent process this command runs under, when it runs under one: an
+// agent is started as the leader of its own process group (agentproc), and the commands it
+// runs stay in that group. It matters only in the moment after a launch, before the
+// supervisor has recorded the agent's pid; the store prefers the recorded one. Only a
+// caller identified by TEAMCTL_AGENT (not --as) counts, and never a group this process
+// leads itself (a command typed in an interactive shell).
+func agentGroup(c Caller, me string) (int, int64) {
+	if c.As != "" || me == Human || os.Getenv("TEAMCTL_AGENT") != me {
+		return 0, 0
+	}
+	pgid := syscall.Getpgrp()
+	if pgid == os.Getpid() || pgid <= 1 {
+		return 0, 0
+	}
+	// The group leader must be the agent itself: started by teamctl with TEAMCTL_AGENT=me
+	// in the environment it was executed with.
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pgid))
+	if err != nil || !bytes.Contains(append([]byte{0}, env...), []byte("\x00TEAMCTL_AGENT="+me+"\x00")) {
+		return 0, 0
+	}
+	start, err := agentproc.StartTime(pgid)
+	if err != nil {
+		return 0, 0
+	}
+	return pgid, start
 }
 
 // Release ends the caller's reservations of paths (as reserved), or all of its
@@ -705,6 +741,31 @@ func (w *Workspace) InstallCommitHook(ctx context.Context, team, agent, worktree
 	return w.Repo.InstallAgentHooks(ctx, worktreeDir, []string{bin, "hook", "pre-commit", "--team", team, "--agent", agent})
 }
 
+// InstallCommitHooks installs the commit hook (InstallCommitHook) in every agent worktree
+// of the team that exists, the leader's included; resume can use it for a team created
+// before the hooks existed. It returns the worktrees it installed in.
+func (w *Workspace) InstallCommitHooks(ctx context.Context, team string) ([]string, error) {
+	t, err := w.ResolveTeam(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	agents, err := w.Store.Agents(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, a := range agents {
+		if _, err := os.Stat(a.Worktree); err != nil {
+			continue
+		}
+		if err := w.InstallCommitHook(ctx, t.Name, a.Name, a.Worktree); err != nil {
+			return done, err
+		}
+		done = append(done, a.Worktree)
+	}
+	return done, nil
+}
+
 // CommitCheck is what the pre-commit hook checked: the files of the commit against the
 // team's reservations. Tokens are the fencing tokens of the agent's own reservations that
 // cover some of the files; Seen the newest token granted in the store when it checked, so
@@ -764,8 +825,15 @@ func (w *Workspace) CheckCommit(ctx context.Context, team, agent, dir string) (C
 	}
 	if cc.Refused != "" {
 		f, r, _ := store.FirstConflict(files, agent, res)
-		return cc, fmt.Errorf("commit refused: it %s: %w; unstage it (git restore --staged -- %s) or ask %s (teamctl msg send --to %s)",
-			cc.Refused, ErrReserved, f, r.Agent, r.Agent)
+		return cc, reservedError(fmt.Sprintf("commit refused: it %s; unstage it (git restore --staged -- %s) or ask %s (teamctl msg send --to %s)",
+			cc.Refused, f, r.Agent, r.Agent))
 	}
 	return cc, nil
 }
+
+// reservedError is a refusal because of another agent's reservation, said in full by its
+// text: errors.Is(err, ErrReserved) holds.
+type reservedError string
+
+func (e reservedError) Error() string        { return string(e) }
+func (e reservedError) Is(target error) bool { return target == ErrReserved }

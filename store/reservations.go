@@ -115,6 +115,11 @@ type ReserveRequest struct {
 	Reason string
 	// Alive tells a live holder from a dead one; nil takes every holder as alive.
 	Alive Alive
+	// PID and ProcStart name the process to lease the grant to when the store has no live
+	// process recorded for the agent (it was just launched and the supervisor has not
+	// recorded it yet); 0: none.
+	PID       int
+	ProcStart int64
 }
 
 // leaseState is what a transaction knows about the team's agents: the process and the
@@ -148,15 +153,18 @@ func (ls leaseState) ended(r Reservation) string {
 	return ""
 }
 
-// holder is the process a new grant to agent is leased to: the agent's recorded process
-// while it lives, else none (pid 0).
-func (ls leaseState) holder(agent string) (pid int, start int64, task string) {
-	a, ok := ls.agents[agent]
+// holder is the process a new grant of req is leased to: the agent's recorded process
+// while it lives, else the one the request names while it lives, else none (pid 0).
+func (ls leaseState) holder(req ReserveRequest) (pid int, start int64, task string) {
+	a, ok := ls.agents[req.Agent]
 	if !ok {
 		return 0, 0, ""
 	}
 	if a.PID > 0 && (ls.alive == nil || ls.alive(a.PID, a.ProcStart)) {
 		return a.PID, a.ProcStart, a.Task
+	}
+	if req.PID > 0 && (ls.alive == nil || ls.alive(req.PID, req.ProcStart)) {
+		return req.PID, req.ProcStart, a.Task
 	}
 	return 0, 0, a.Task
 }
@@ -258,7 +266,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) ([]Reservation,
 			return errAborted{&ReservedError{Conflicts: conflicts}}
 		}
 
-		pid, start, task := ls.holder(req.Agent)
+		pid, start, task := ls.holder(req)
 		held := map[string]Reservation{}
 		var renewed []Reservation
 		for _, r := range mine {

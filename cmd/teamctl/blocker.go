@@ -159,7 +159,7 @@ func answerRun(ctx context.Context, opts *BlockerOptions) error {
 		if opts.JSON {
 			return writeJSON(opts.Factory.IO.Out, b)
 		}
-		fmt.Fprintf(opts.Factory.IO.Out, "answered blocker %d: %s is launched again with the answer\n", b.ID, b.Agent)
+		fmt.Fprintf(opts.Factory.IO.Out, "answered blocker %d: %s is launched again with the answer (by the team's supervisor, or by teamctl resume %s)\n", b.ID, b.Agent, b.Team)
 		return nil
 	})
 }

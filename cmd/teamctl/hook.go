@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -40,8 +41,30 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 	}
 	pre.Flags().StringVar(&opts.Team, "team", "", "the team")
 	pre.Flags().StringVar(&opts.Agent, "agent", "", "the agent whose worktree this is")
-	cmd.AddCommand(pre)
+	install := &cobra.Command{
+		Use:   "install [--team TEAM]",
+		Short: "Install the pre-commit hook in every agent worktree of the team (run does it itself)",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return hookInstallRun(cmd.Context(), opts)
+		},
+	}
+	install.Flags().StringVar(&opts.Team, "team", "", "the team (default: $TEAMCTL_TEAM, or the repository's only team)")
+	cmd.AddCommand(pre, install)
 	return cmd
+}
+
+func hookInstallRun(ctx context.Context, opts *HookOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		done, err := ws.InstallCommitHooks(ctx, opts.Team)
+		for _, wt := range done {
+			fmt.Fprintln(opts.Factory.IO.Out, "installed the pre-commit hook in", wt)
+		}
+		return err
+	})
 }
 
 func preCommitRun(ctx context.Context, opts *HookOptions) error {

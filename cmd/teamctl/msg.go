@@ -180,7 +180,7 @@ func msgFeedRun(ctx context.Context, opts *MsgOptions) error {
 			if len(e.To) > 0 {
 				who += " → " + strings.Join(e.To, ", ")
 			}
-			lines[i] = fmt.Sprintf("%s  %-17s %s: %s", clock(e.At), e.Kind, who, e.Text)
+			lines[i] = fmt.Sprintf("%s  %-17s %s: %s", clock(e.At), e.Kind, who, oneLine(e.Text, 300))
 			if e.Kind == "intent" && len(e.Files) > 0 {
 				lines[i] += " [" + strings.Join(e.Files, ", ") + "]"
 			}
