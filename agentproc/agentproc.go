@@ -4,7 +4,6 @@ package agentproc
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/template"
 	"time"
@@ -46,6 +46,7 @@ type Launch struct {
 	Env               map[string]string
 	Timeout           time.Duration // 0 = none
 	LogPath           string
+	Files             Files  // where the wrapper records the launch's pid and exit status
 	BinDir            string // directory of the running teamctl binary, put first on PATH
 }
 
@@ -121,7 +122,8 @@ func Environ(l Launch) []string {
 
 // Result is how a launch ended.
 type Result struct {
-	ExitCode int  // -1 when killed by a signal
+	ExitCode int  // the agent's exit status; -1 when it is unknown (the process vanished without a word)
+	Signal   int  // the signal that killed the agent, 0 when it exited
 	TimedOut bool // killed because it ran past Launch.Timeout
 	Stopped  bool // stopped on request (Proc.Stop)
 }
@@ -129,38 +131,86 @@ type Result struct {
 // OK reports whether the agent said its task is done (exit 0).
 func (r Result) OK() bool { return r.ExitCode == 0 && !r.TimedOut && !r.Stopped }
 
+// Vanished reports whether the launch ended with no exit status recorded: its process group
+// was killed wholesale (a reboot, a kill -9 of the group) while no supervisor watched it.
+func (r Result) Vanished() bool {
+	return r.ExitCode == -1 && r.Signal == 0 && !r.TimedOut && !r.Stopped
+}
+
 func (r Result) String() string {
 	switch {
 	case r.TimedOut:
 		return "timed out"
 	case r.Stopped:
 		return "stopped"
+	case r.Signal != 0:
+		return fmt.Sprintf("killed by signal %d (%s)", r.Signal, syscall.Signal(r.Signal))
 	case r.ExitCode == -1:
-		return "killed by a signal"
+		return "vanished without an exit status"
 	default:
 		return fmt.Sprintf("exited with code %d", r.ExitCode)
 	}
 }
 
-// Proc is one running agent process, the leader of its own process group.
+// Files are where a launch's wrapper leaves its traces, one pair per agent: the pid file
+// ("PID STARTTIME", written before the agent runs) and the exit file (its exit status,
+// written after). Both are renamed into place, so a reader never sees half a line. They
+// outlive the supervisor: that is how a later one re-adopts the agent or learns how it ended.
+type Files struct{ Pid, Exit string }
+
+// FilesIn are the files of agent under dir.
+func FilesIn(dir, agent string) Files {
+	return Files{Pid: filepath.Join(dir, agent+".pid"), Exit: filepath.Join(dir, agent+".exit")}
+}
+
+// wrapper runs the agent under sh, which leads the agent's process group and outlives the
+// supervisor: the agent's exit status survives a supervisor killed with SIGKILL, which no
+// wait() in the supervisor could give. Field 22 of /proc/$$/stat is the start time that
+// guards a later reader against pid reuse (sh's comm, "(sh)", holds no space).
+const wrapper = `# teamctl agent wrapper: records the agent's pid and exit status (see agentproc).
+pidf=$1; exitf=$2; shift 2
+read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ st _ < /proc/$$/stat
+echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
+"$@" </dev/null
+rc=$?
+echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
+exit $rc
+`
+
+// Proc is one running agent launch: the wrapper process, leader of the agent's process group.
 type Proc struct {
 	Pid   int
 	Start int64 // start time in clock ticks since boot (/proc/PID/stat), against PID reuse
 
-	cmd     *exec.Cmd
-	log     *os.File
+	files   Files
+	logPath string
 	done    chan struct{}
 	result  Result
-	stopped chan struct{}
+	stop    chan time.Duration
+	once    sync.Once
 }
 
 // Start launches the agent: its worktree as working directory, stdin closed, stdout and
-// stderr appended to its log after a header line, in a new process group. It returns
-// ErrStart (wrapped) when the program cannot be started; the log says so too.
+// stderr appended to its log after a header line, in a new process group, under the wrapper
+// that records its pid and exit status in l.Files. It returns ErrStart (wrapped) when the
+// program cannot be started; the log says so too.
 func Start(l Launch) (*Proc, error) {
 	argv, err := Argv(l)
 	if err != nil {
 		return nil, err
+	}
+	env := Environ(l)
+	if err := checkProgram(argv[0], l.Worktree, env); err != nil {
+		appendLog(l.LogPath, fmt.Sprintf("=== teamctl %s: cannot start agent %s: %v\n", stamp(), l.Agent, err))
+		return nil, fmt.Errorf("%w %s: %v", ErrStart, l.Agent, err)
+	}
+	for _, p := range []string{l.Files.Pid, l.Files.Exit} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(l.LogPath), 0o755); err != nil {
 		return nil, fmt.Errorf("agent %s log: %w", l.Agent, err)
@@ -169,30 +219,213 @@ func Start(l Launch) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent %s log: %w", l.Agent, err)
 	}
+	defer logf.Close() // the child has its own descriptor
 	fmt.Fprintf(logf, "=== teamctl %s: launch agent=%s task=%s attempt=%d reason=%s argv=%q\n",
-		time.Now().UTC().Format(time.RFC3339), l.Agent, l.TaskID, l.Attempt, l.Reason, argv)
+		stamp(), l.Agent, l.TaskID, l.Attempt, l.Reason, argv)
 
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if filepath.Base(argv[0]) == argv[0] {
-		// Look the program up on the agent's PATH (teamctl first), not the supervisor's.
-		if p, err := lookPath(argv[0], Environ(l)); err == nil {
-			cmd.Path, cmd.Err = p, nil
-		}
+	// The wrapper lives in a file so `ps` shows "sh .../teamctl-agent.sh PIDFILE EXITFILE argv".
+	script := filepath.Join(filepath.Dir(l.Files.Pid), "teamctl-agent.sh")
+	if err := writeIfChanged(script, wrapper); err != nil {
+		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
+	args := append([]string{script, l.Files.Pid, l.Files.Exit}, argv...)
+	cmd := exec.Command("/bin/sh", args...)
 	cmd.Dir = l.Worktree
-	cmd.Env = Environ(l)
+	cmd.Env = env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(logf, "=== teamctl: cannot start %q: %v\n", argv[0], err)
-		logf.Close()
 		return nil, fmt.Errorf("%w %s: %s: %v", ErrStart, l.Agent, argv[0], err)
 	}
-	p := &Proc{Pid: cmd.Process.Pid, cmd: cmd, log: logf, done: make(chan struct{}), stopped: make(chan struct{})}
+	p := newProc(cmd.Process.Pid, l.Files, l.LogPath)
 	p.Start, _ = StartTime(p.Pid)
-	go p.wait(l.Timeout)
+	exited := make(chan Result, 1)
+	go func() {
+		// The status comes from the exit file: it is the agent's, not sh's. sh's own status
+		// is only what is left when sh was killed before it could write the file.
+		err := cmd.Wait()
+		var res Result
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				res = Result{ExitCode: -1, Signal: int(ws.Signal())}
+			} else {
+				res = Result{ExitCode: ee.ExitCode()}
+			}
+		}
+		exited <- res
+	}()
+	go p.watch(exited, time.Now(), l.Timeout)
 	return p, nil
+}
+
+// Adopt watches a launch that an earlier supervisor started and that still runs, so its end
+// is reported like any other; its timeout runs from when it was started. It returns ErrGone
+// when the launch's process is not alive any more.
+func Adopt(files Files, logPath string, timeout time.Duration) (*Proc, error) {
+	pid, start, err := ReadPid(files)
+	if err != nil || !Alive(pid, start) {
+		return nil, ErrGone
+	}
+	started, err := StartedAt(start)
+	if err != nil {
+		started = time.Now()
+	}
+	p := newProc(pid, files, logPath)
+	p.Start = start
+	exited := make(chan Result, 1)
+	go func() {
+		// Not our child: no wait(); poll the process table. Its status is in the exit file.
+		for Alive(pid, start) {
+			time.Sleep(pollAdopted)
+		}
+		exited <- Result{ExitCode: -1}
+	}()
+	go p.watch(exited, started, timeout)
+	return p, nil
+}
+
+// pollAdopted is how often an adopted agent's liveness is checked; its end is noticed
+// within this much.
+const pollAdopted = 200 * time.Millisecond
+
+// ErrGone is a launch whose process is not alive.
+var ErrGone = errors.New("agent process is gone")
+
+// ReadPid reads a launch's pid file: the wrapper's pid and start time.
+func ReadPid(files Files) (pid int, start int64, err error) {
+	b, err := os.ReadFile(files.Pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err != nil {
+		return 0, 0, fmt.Errorf("pid file %s: %w", files.Pid, err)
+	}
+	return pid, start, nil
+}
+
+// Ended is how a launch whose process is gone ended, from its exit file: an exit status, a
+// signal (status 128+N, as sh reports it), or Vanished when the wrapper died before writing it.
+func Ended(files Files) Result {
+	b, err := os.ReadFile(files.Exit)
+	if err != nil {
+		return Result{ExitCode: -1}
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return Result{ExitCode: -1}
+	}
+	if code > 128 && code < 128+65 {
+		return Result{ExitCode: code, Signal: code - 128}
+	}
+	return Result{ExitCode: code}
+}
+
+func newProc(pid int, files Files, logPath string) *Proc {
+	return &Proc{Pid: pid, files: files, logPath: logPath, done: make(chan struct{}), stop: make(chan time.Duration, 1)}
+}
+
+// watch waits for the launch to end, its timeout, or a stop request, and records the result.
+// exited delivers what is known of the wrapper's end when the exit file is missing.
+func (p *Proc) watch(exited <-chan Result, started time.Time, timeout time.Duration) {
+	var timer <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(time.Until(started.Add(timeout)))
+		defer t.Stop()
+		timer = t.C
+	}
+	var res Result
+	select {
+	case fallback := <-exited:
+		res = Ended(p.files)
+		if res.Vanished() {
+			res = fallback
+		}
+	case <-timer:
+		res.TimedOut = true
+		killGroup(p.Pid, p.Start, 0)
+		<-exited
+	case grace := <-p.stop:
+		res.Stopped = true
+		killGroup(p.Pid, p.Start, grace)
+		<-exited
+	}
+	if res.TimedOut || res.Stopped {
+		res.ExitCode = Ended(p.files).ExitCode
+	}
+	p.result = res
+	appendLog(p.logPath, fmt.Sprintf("=== teamctl %s: agent %s\n", stamp(), res))
+	close(p.done)
+}
+
+// Done is closed when the launch has ended.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Result is how the launch ended; it blocks until Done is closed.
+func (p *Proc) Result() Result { <-p.done; return p.result }
+
+// Stop ends the agent gracefully: SIGTERM to its whole process group, SIGKILL after grace.
+// It returns once the launch has ended.
+func (p *Proc) Stop(grace time.Duration) {
+	p.once.Do(func() { p.stop <- grace })
+	<-p.done
+}
+
+// killGroup sends SIGTERM to the group and SIGKILL after grace (at once when grace is 0).
+// The whole group: an agent CLI runs tools (shells, test runners) as its children. The
+// leader's start time is checked first, so a reused pid is never signalled.
+func killGroup(pgid int, start int64, grace time.Duration) {
+	if !Alive(pgid, start) && !groupAlive(pgid) {
+		return
+	}
+	if grace > 0 {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		deadline := time.Now().Add(grace)
+		for time.Now().Before(deadline) {
+			if !groupAlive(pgid) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// groupAlive reports whether any process of group pgid is left.
+func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
+
+// StopGroup stops a process group this process did not start (an agent left by a
+// supervisor that died), if pid still names the process that started at start.
+func StopGroup(pid int, start int64, grace time.Duration) {
+	if !Alive(pid, start) {
+		return
+	}
+	killGroup(pid, start, grace)
+}
+
+// checkProgram fails when the agent's program does not exist or cannot run, so a typo in
+// the plan fails the task with a clear message instead of a cryptic exit 127.
+func checkProgram(prog, dir string, env []string) error {
+	if strings.Contains(prog, "/") {
+		p := prog
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		fi, err := os.Stat(p)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s: no such file (relative to the worktree %s)", prog, dir)
+		case fi.IsDir() || fi.Mode()&0o111 == 0:
+			return fmt.Errorf("%s: not an executable file", prog)
+		}
+		return nil
+	}
+	if _, err := lookPath(prog, env); err != nil {
+		return fmt.Errorf("%s: not found on the agent's PATH", prog)
+	}
+	return nil
 }
 
 func lookPath(name string, env []string) (string, error) {
@@ -209,84 +442,32 @@ func lookPath(name string, env []string) (string, error) {
 	return "", exec.ErrNotFound
 }
 
-func (p *Proc) wait(timeout time.Duration) {
-	var timer <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		timer = t.C
+// writeIfChanged writes content to path unless it already holds it, through a rename so a
+// launch starting beside it never reads half a script.
+func writeIfChanged(path, content string) error {
+	if b, err := os.ReadFile(path); err == nil && string(b) == content {
+		return nil
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
-	var err error
-	select {
-	case err = <-exited:
-	case <-timer:
-		p.result.TimedOut = true
-		killGroup(p.Pid, 0)
-		err = <-exited
-	case <-p.stopped:
-		p.result.Stopped = true
-		err = <-exited
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return err
 	}
-	p.result.ExitCode = exitCode(err)
-	fmt.Fprintf(p.log, "=== teamctl %s: agent %s\n", time.Now().UTC().Format(time.RFC3339), p.result)
-	p.log.Close()
-	close(p.done)
+	return os.Rename(tmp, path)
 }
 
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode() // -1 when signalled
-	}
-	return -1
-}
+func stamp() string { return time.Now().UTC().Format(time.RFC3339) }
 
-// Done is closed when the process has exited.
-func (p *Proc) Done() <-chan struct{} { return p.done }
-
-// Result is how the process ended; valid once Done is closed.
-func (p *Proc) Result() Result { <-p.done; return p.result }
-
-// Stop ends the agent gracefully: SIGTERM to its whole process group, SIGKILL after grace.
-// It returns once the process has exited.
-func (p *Proc) Stop(grace time.Duration) {
-	select {
-	case <-p.stopped:
-	default:
-		close(p.stopped)
-	}
-	killGroup(p.Pid, grace)
-	<-p.done
-}
-
-// killGroup sends SIGTERM to the group and SIGKILL after grace (at once when grace is 0).
-// The whole group: an agent CLI runs tools (shells, test runners) as its children.
-func killGroup(pgid int, grace time.Duration) {
-	if grace > 0 {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		deadline := time.Now().Add(grace)
-		for time.Now().Before(deadline) {
-			if syscall.Kill(-pgid, 0) != nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// StopGroup stops a process group this process did not start (an agent left by a
-// supervisor that died), if pid still names the process that started at start.
-func StopGroup(ctx context.Context, pid int, start int64, grace time.Duration) {
-	if !Alive(pid, start) {
+// appendLog adds a line of teamctl's own to an agent's log; the log is best effort.
+func appendLog(path, line string) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return
 	}
-	killGroup(pid, grace)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	f.WriteString(line)
+	f.Close()
 }
 
 // StartTime reads the start time of process pid (field 22 of /proc/PID/stat, in clock
@@ -330,4 +511,38 @@ func Alive(pid int, start int64) bool {
 	}
 	st, err := StartTime(pid)
 	return err == nil && st == start
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's start time: 100 on every Linux
+// architecture Go supports (the kernel fixes it for userspace whatever its own HZ).
+const clockTicks = 100
+
+// StartedAt turns a start time read from /proc (clock ticks since boot) into wall-clock
+// time, with the boot time in /proc/stat. A re-adopted launch's timeout runs from there.
+func StartedAt(start int64) (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("parse /proc/stat btime: %w", err)
+			}
+			return time.Unix(boot, 0).Add(time.Duration(start) * time.Second / clockTicks), nil
+		}
+	}
+	return time.Time{}, errors.New("no btime in /proc/stat")
+}
+
+// Clear removes the files of an earlier launch, before a new launch is recorded: a crash
+// between the two must not let the earlier launch's exit status pass for the new one's.
+func (f Files) Clear() error {
+	for _, p := range []string{f.Pid, f.Exit} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

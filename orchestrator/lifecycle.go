@@ -73,15 +73,21 @@ func (w *Workspace) Stop(ctx context.Context, name string) error {
 			}
 		}
 	}
+	// Agents a dead supervisor left running: stop them directly.
 	agents, err := w.Store.Agents(ctx, t.Name)
 	if err != nil {
 		return err
 	}
 	for _, a := range agents {
-		if a.PID > 0 {
-			agentproc.StopGroup(ctx, a.PID, a.ProcStart, stopGrace)
+		files := agentproc.FilesIn(RunDir(w.Repo.CommonDir, t.Name), a.Name)
+		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
+			// Recorded first: resume must relaunch this agent, not take its end for its word.
+			if err := w.Store.UpdateAgent(ctx, t.Name, a.Name, func(a *store.Agent) error { a.State = AgentStopped; return nil }); err != nil {
+				return err
+			}
+			agentproc.StopGroup(pid, start, stopGrace)
 			if err := w.Store.UpdateAgent(ctx, t.Name, a.Name, func(a *store.Agent) error {
-				a.State, a.PID, a.ProcStart = TeamStopped, 0, 0
+				a.PID, a.ProcStart = 0, 0
 				return nil
 			}); err != nil {
 				return err
@@ -123,8 +129,9 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	}
 	var dirty []string
 	for _, a := range agents {
-		if agentproc.Alive(a.PID, a.ProcStart) {
-			return out, fmt.Errorf("%w: agent %s (pid %d) of team %s still runs: teamctl stop %s first", ErrUsage, a.Name, a.PID, t.Name, t.Name)
+		files := agentproc.FilesIn(RunDir(w.Repo.CommonDir, t.Name), a.Name)
+		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
+			return out, fmt.Errorf("%w: agent %s (pid %d) of team %s still runs: teamctl stop %s first", ErrUsage, a.Name, pid, t.Name, t.Name)
 		}
 		if _, err := os.Stat(a.Worktree); err != nil {
 			continue
@@ -153,6 +160,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	}
 	_ = os.Remove(filepath.Dir(t.LeaderWorktree)) // the team's folder, if empty now
 	_ = os.RemoveAll(filepath.Dir(LogPath(w.Repo.CommonDir, t.Name, "x")))
+	_ = os.RemoveAll(RunDir(w.Repo.CommonDir, t.Name))
 	_ = os.Remove(lockPath(w.Repo.CommonDir, t.Name))
 	return out, w.Store.DeleteTeam(ctx, t.Name)
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
-	"github.com/teamctl/teamctl/worktree"
 )
 
 // RunOptions are the options of `teamctl run`.
@@ -43,7 +42,10 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 	if err := ws.create(ctx, p, team); err != nil {
 		return err
 	}
-	return ws.supervise(ctx, p, team.Name, opts)
+	if team, err = ws.Store.Team(ctx, team.Name); err != nil {
+		return err
+	}
+	return ws.newSupervisor(p, team, opts).loop(ctx)
 }
 
 // prepare checks the plan against the disk and returns the team row to create. It writes
@@ -167,5 +169,3 @@ func identity(team, agent string) []string {
 	email := agent + "@" + team + ".teamctl.invalid"
 	return []string{"GIT_AUTHOR_NAME=" + agent, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + agent, "GIT_COMMITTER_EMAIL=" + email}
 }
-
-var _ = worktree.ErrNoRef

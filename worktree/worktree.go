@@ -506,10 +506,15 @@ type Commit struct {
 
 // Commits lists commits reachable from to and not from from, newest first.
 func (r *Repo) Commits(ctx context.Context, from, to string) ([]Commit, error) {
+	return r.log(ctx, from+".."+to)
+}
+
+func (r *Repo) log(ctx context.Context, args ...string) ([]Commit, error) {
 	// Fields split by US (0x1f), records by RS (0x1e): a body may hold any newline.
-	out, err := r.git(ctx, "", nil, "log", "--format=%H%x1f%s%x1f%b%x1f%an%x1f%ae%x1f%at%x1f%P%x1e", from+".."+to, "--")
+	argv := append([]string{"log", "--format=%H%x1f%s%x1f%b%x1f%an%x1f%ae%x1f%at%x1f%P%x1e"}, args...)
+	out, err := r.git(ctx, "", nil, append(argv, "--")...)
 	if err != nil {
-		return nil, fmt.Errorf("commits %s..%s: %w", from, to, err)
+		return nil, fmt.Errorf("log %s: %w", strings.Join(args, " "), err)
 	}
 	var commits []Commit
 	for _, rec := range strings.Split(out, "\x1e") {
@@ -589,4 +594,41 @@ func (r *Repo) FastForward(ctx context.Context, branch, rev string) error {
 		}
 	}
 	return r.UpdateRef(ctx, branch, rev, old)
+}
+
+// WorktreeAt finds the registered worktree at path (symlinks resolved), if any.
+func (r *Repo) WorktreeAt(ctx context.Context, path string) (Worktree, bool, error) {
+	wts, err := r.Worktrees(ctx)
+	if err != nil {
+		return Worktree{}, false, err
+	}
+	for _, w := range wts {
+		if samePath(w.Path, path) {
+			return w, true, nil
+		}
+	}
+	return Worktree{}, false, nil
+}
+
+// MainLine lists the commits on to's first-parent line down to (not including) from,
+// newest first: the merges a branch received, not the commits they brought.
+func (r *Repo) MainLine(ctx context.Context, from, to string) ([]Commit, error) {
+	return r.log(ctx, "--first-parent", from+".."+to)
+}
+
+// RemoveStaleLock removes dir's index.lock, left by a git command that was killed half-way
+// (git then refuses every later command until the file is gone). Only call it when no
+// process can be working in dir. It reports whether there was one.
+func (r *Repo) RemoveStaleLock(ctx context.Context, dir string) (bool, error) {
+	p, err := r.git(ctx, dir, nil, "rev-parse", "--path-format=absolute", "--git-path", "index.lock")
+	if err != nil {
+		return false, fmt.Errorf("index lock of %s: %w", dir, err)
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("remove stale %s: %w", p, err)
+	}
+	return true, nil
 }

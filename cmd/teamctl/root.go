@@ -119,6 +119,7 @@ project's tests run, and a person reviews and accepts the result.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(
 		NewCmdRun(f, nil),
+		NewCmdResume(f, nil),
 		NewCmdStatus(f, nil),
 		NewCmdReview(f, nil),
 		NewCmdAccept(f, nil),

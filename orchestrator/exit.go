@@ -1,0 +1,139 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// onExit applies the commit policy of DESIGN.md §4 to a launch that ended. It is safe to
+// apply twice to the same end (resume may, after a crash half-way through it): every step
+// looks at the worktree and the branch as they are, not at what it did before.
+func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
+	delete(s.procs, ev.agent)
+	if ctx.Err() != nil {
+		return nil // stopping: the task stays as it is and resume relaunches it
+	}
+	if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, ev.agent, func(a *store.Agent) error {
+		a.State, a.PID, a.ProcStart = AgentIdle, 0, 0
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := s.ws.Store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "agent.exit", Agent: ev.agent, Task: ev.task,
+		Data: fmt.Sprintf(`{"result":%q,"exit_code":%d}`, ev.result.String(), ev.result.ExitCode)}); err != nil {
+		return err
+	}
+	t, err := s.ws.Store.Task(ctx, s.team.Name, ev.task)
+	if err != nil {
+		return err
+	}
+	if t.State != Running && t.State != Nudging {
+		return nil // already moved on (a second look at the same end)
+	}
+	a, _ := s.p.Agent(ev.agent)
+	sa, err := s.ws.Store.Agent(ctx, s.team.Name, ev.agent)
+	if err != nil {
+		return err
+	}
+	s.log().Info("agent ended", "agent", ev.agent, "task", ev.task, "result", ev.result.String())
+
+	if !ev.result.OK() {
+		if t.Failures < a.Retries {
+			extra := fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",
+				ev.result, s.worktreeSummary(ctx, sa))
+			return s.launch(ctx, t, t.Reason, extra, func(t *store.Task) { t.Failures++ })
+		}
+		detail := fmt.Sprintf("agent %s on its last launch (%d launches failed); its log: teamctl logs %s", ev.result, t.Failures+1, ev.agent)
+		return s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
+			t.Failures++
+			t.State, t.Detail = Failed, detail
+			return nil
+		})
+	}
+
+	changes, err := s.ws.Repo.Status(ctx, sa.Worktree)
+	if err != nil {
+		return err
+	}
+	inMerge, err := s.ws.Repo.MergeInProgress(ctx, sa.Worktree)
+	if err != nil {
+		return err
+	}
+	if len(changes) > 0 || inMerge {
+		if t.Nudges < a.Nudge.Max {
+			return s.launch(ctx, t, agentproc.ReasonNudge, "Uncommitted in your worktree:\n"+changeList(changes),
+				func(t *store.Task) { t.Nudges++ })
+		}
+		if unmerged := unmergedPaths(changes); len(unmerged) > 0 {
+			return s.setTask(ctx, t.ID, Conflict, "the agent left unresolved conflicts in "+strings.Join(unmerged, ", "))
+		}
+		if !a.Nudge.AutoCommit {
+			return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("the agent left %d uncommitted file(s) and auto_commit is off: commit or discard them in %s", len(changes), sa.Worktree))
+		}
+		if err := s.autoCommit(ctx, ev.agent, t.ID, sa.Worktree, changes); err != nil {
+			return err
+		}
+	}
+	ahead, _, err := s.ws.Repo.AheadBehind(ctx, s.team.LeaderBranch, sa.Branch)
+	if err != nil {
+		return err
+	}
+	if ahead == 0 {
+		return s.setTask(ctx, t.ID, Done, "no commits to merge")
+	}
+	return s.setTask(ctx, t.ID, Queued, "")
+}
+
+// autoCommit commits everything an agent left (untracked too, ignored not) under its name,
+// with the message resume and review recognise. A merge the agent left concluded (every
+// conflict resolved) is committed as the merge it is.
+func (s *supervisor) autoCommit(ctx context.Context, agent, task, dir string, changes []worktree.Change) error {
+	a, _ := s.p.Agent(agent)
+	hash, err := s.ws.Repo.CommitAll(ctx, dir, AutoCommitMessage(agent, task, changes), gitIdentity(s.team.Name, a))
+	if errors.Is(err, worktree.ErrNothingToCommit) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("auto-commit for %s: %w", agent, err)
+	}
+	s.log().Warn("auto-committed work left uncommitted", "agent", agent, "task", task, "files", len(changes), "commit", short(hash))
+	_, err = s.ws.Store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "commit.auto", Agent: agent, Task: task,
+		Data: fmt.Sprintf(`{"commit":%q,"files":%d}`, hash, len(changes))})
+	return err
+}
+
+// AutoCommitMessage is the subject resume and review recognise an auto-commit by.
+func AutoCommitMessage(agent, task string, changes []worktree.Change) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, autoCommitPrefix+" work left uncommitted by %s (task %s)\n\n", agent, task)
+	b.WriteString(changeList(changes))
+	return b.String()
+}
+
+func changeList(changes []worktree.Change) string {
+	var b strings.Builder
+	for i, c := range changes {
+		if i == 50 {
+			fmt.Fprintf(&b, "  ... and %d more\n", len(changes)-50)
+			break
+		}
+		fmt.Fprintf(&b, "  %s %s\n", c.Code, c.Path)
+	}
+	return b.String()
+}
+
+func unmergedPaths(changes []worktree.Change) []string {
+	var out []string
+	for _, c := range changes {
+		if c.Code == "U" {
+			out = append(out, c.Path)
+		}
+	}
+	return out
+}

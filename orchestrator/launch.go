@@ -1,0 +1,198 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+)
+
+// Agent states (store.Agent.State).
+const (
+	AgentIdle    = "idle"
+	AgentRunning = "running"
+	AgentStopped = "stopped" // stopped by teamctl (stop, Ctrl-C): its task resumes later
+)
+
+// schedule launches every task that can start: an agent works on its tasks one after
+// another; a task starts once the tasks it comes after are merged or done.
+func (s *supervisor) schedule(ctx context.Context) error {
+	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	state := map[string]string{}
+	for _, t := range tasks {
+		state[t.ID] = t.State
+	}
+	for _, a := range s.p.Agents {
+		if _, busy := s.procs[a.Name]; busy {
+			continue
+		}
+		if s.p.MaxParallel > 0 && len(s.procs) >= s.p.MaxParallel {
+			return nil
+		}
+		t, ok := currentTask(tasks, a.Name)
+		if !ok || t.State != Pending {
+			continue
+		}
+		ready := true
+		for _, dep := range t.After {
+			if !Finished(state[dep]) {
+				ready = false
+			}
+		}
+		if ready {
+			if err := s.launch(ctx, t, agentproc.ReasonTask, "", nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// currentTask is the agent's first task that is not merged or done.
+func currentTask(tasks []store.Task, agent string) (store.Task, bool) {
+	for _, t := range tasks {
+		if t.Agent == agent && !Finished(t.State) {
+			return t, true
+		}
+	}
+	return store.Task{}, false
+}
+
+// launch starts the task's agent for reason, with extra in its prompt. count, when not nil,
+// changes the task's counters (nudges, failures, rounds) in the same transaction that
+// records the launch, so a crash never counts a launch that was not recorded or the reverse.
+// A program that cannot start fails the task, not the run.
+func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra string, count func(*store.Task)) error {
+	a, ok := s.p.Agent(t.Agent)
+	if !ok {
+		return fmt.Errorf("task %s: agent %s is not in the plan", t.ID, t.Agent)
+	}
+	sa, err := s.ws.Store.Agent(ctx, s.team.Name, a.Name)
+	if err != nil {
+		return err
+	}
+	if reason == agentproc.ReasonTask && t.Attempt == 0 {
+		s.syncFromLeader(ctx, sa)
+	}
+	files := s.files(a.Name)
+	// Before the launch is recorded: an earlier launch's exit status must never be read as
+	// this one's (see resume).
+	if err := files.Clear(); err != nil {
+		return fmt.Errorf("launch %s: %w", a.Name, err)
+	}
+	state := Running
+	if reason == agentproc.ReasonNudge {
+		state = Nudging
+	}
+	if err := s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
+		t.State, t.Reason, t.Detail = state, reason, ""
+		t.Attempt++
+		if count != nil {
+			count(t)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if t, err = s.ws.Store.Task(ctx, s.team.Name, t.ID); err != nil {
+		return err
+	}
+	l := agentproc.Launch{
+		Team: s.team.Name, Agent: a.Name, Role: a.Role, TaskID: t.ID,
+		Prompt: agentproc.Prompt(agentproc.PromptInput{
+			Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
+			Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
+		}),
+		Worktree: sa.Worktree, Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
+		Attempt: t.Attempt, Reason: reason, Command: command(a), Env: a.Env, Timeout: a.Timeout,
+		LogPath: s.logPath(a.Name), Files: files, BinDir: s.ws.env.BinDir,
+	}
+	proc, err := agentproc.Start(l)
+	if errors.Is(err, agentproc.ErrStart) {
+		s.log().Error("agent cannot start", "agent", a.Name, "task", t.ID, "err", err)
+		return s.setTask(ctx, t.ID, Failed, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	s.log().Info("agent launched", "agent", a.Name, "task", t.ID, "attempt", t.Attempt, "reason", reason, "pid", proc.Pid)
+	if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, a.Name, func(sa *store.Agent) error {
+		sa.State, sa.Task, sa.PID, sa.ProcStart = AgentRunning, t.ID, proc.Pid, proc.Start
+		return nil
+	}); err != nil {
+		proc.Stop(stopGrace) // never an agent the store does not know of
+		return err
+	}
+	s.watch(a.Name, t.ID, proc)
+	return nil
+}
+
+// command is the argv template of an agent: its own command, or its preset's.
+func command(a plan.Agent) []string {
+	if len(a.Command) == 0 && a.Preset != "" {
+		cmd, _ := agentproc.PresetArgv(a.Preset)
+		return cmd
+	}
+	return a.Command
+}
+
+// syncFromLeader brings what the team has merged into an agent's branch before it starts a
+// task, so a task that comes after another sees its work. It never forces: a dirty worktree
+// or a conflict leaves the branch as it was.
+func (s *supervisor) syncFromLeader(ctx context.Context, a store.Agent) {
+	ahead, _, err := s.ws.Repo.AheadBehind(ctx, a.Branch, s.team.LeaderBranch)
+	if err != nil || ahead == 0 {
+		return
+	}
+	if ch, err := s.ws.Repo.Status(ctx, a.Worktree); err != nil || len(ch) > 0 {
+		return
+	}
+	if err := s.ws.Repo.Sync(ctx, a.Worktree, s.team.LeaderBranch, identity(s.team.Name, a.Name)); err != nil {
+		s.log().Warn("could not bring the leader branch into the agent's branch", "agent", a.Name, "err", err)
+		_ = s.ws.Repo.AbortMerge(ctx, a.Worktree)
+	}
+}
+
+// worktreeSummary says what an agent's worktree holds, for the prompt of a launch that
+// continues earlier work (resume): commits not yet merged, a merge in progress, changes.
+func (s *supervisor) worktreeSummary(ctx context.Context, a store.Agent) string {
+	var b strings.Builder
+	if commits, err := s.ws.Repo.Commits(ctx, s.team.LeaderBranch, a.Branch); err == nil && len(commits) > 0 {
+		fmt.Fprintf(&b, "Your branch %s has %d commit(s) not yet merged:\n", a.Branch, len(commits))
+		for i, c := range commits {
+			if i == 20 {
+				fmt.Fprintf(&b, "  ... and %d more\n", len(commits)-20)
+				break
+			}
+			fmt.Fprintf(&b, "  %s %s\n", short(c.Hash), c.Subject)
+		}
+	}
+	if in, err := s.ws.Repo.MergeInProgress(ctx, a.Worktree); err == nil && in {
+		b.WriteString("A merge is in progress in your worktree (resolve it and commit).\n")
+	}
+	if ch, err := s.ws.Repo.Status(ctx, a.Worktree); err == nil && len(ch) > 0 {
+		b.WriteString("Uncommitted in your worktree:\n" + changeList(ch))
+	}
+	if b.Len() == 0 {
+		return "Your worktree holds no work for this task yet."
+	}
+	return b.String()
+}
+
+// gitIdentity is the identity an agent's commits carry: the plan's env wins.
+func gitIdentity(team string, a plan.Agent) []string {
+	env := identity(team, a.Name)
+	for _, k := range []string{"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"} {
+		if v, ok := a.Env[k]; ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

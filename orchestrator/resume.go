@@ -1,0 +1,288 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/store"
+)
+
+// Resume continues a stopped or crashed team: it takes the team's supervisor lock (refused
+// while another supervisor holds it), reconciles the store with the disk and the process
+// table — worktrees, the leader branch and its merges, agent processes — and supervises the
+// team as Run does. A finished team is left as it is (nil, and it says so).
+func (w *Workspace) Resume(ctx context.Context, name string, opts RunOptions) error {
+	t, err := w.ResolveTeam(ctx, name)
+	if err != nil {
+		return err
+	}
+	lk, err := acquireLock(w.Repo.CommonDir, t.Name)
+	if err != nil {
+		return err
+	}
+	defer lk.release()
+	// Read again under the lock: a supervisor that just ended may have changed it.
+	if t, err = w.Store.Team(ctx, t.Name); err != nil {
+		return err
+	}
+	if t.State == TeamFinished {
+		fmt.Fprintf(w.env.out(), "team %s is finished: nothing to resume (teamctl review %s shows what it merged)\n", t.Name, t.Name)
+		return nil
+	}
+	p, err := loadPlan(t)
+	if err != nil {
+		return err
+	}
+	if err := w.Store.UpdateTeam(ctx, t.Name, func(t *store.Team) error { t.SupervisorPID = os.Getpid(); return nil }); err != nil {
+		return err
+	}
+	s := w.newSupervisor(p, t, opts)
+	if err := s.reconcile(ctx); err != nil {
+		return fmt.Errorf("resume team %s: %w", t.Name, err)
+	}
+	return s.loop(ctx)
+}
+
+// reconcile brings the store, the disk and the process table back in line after the team's
+// last supervisor ended, however it ended. Each kind of thing has its own function; each is
+// idempotent, so a crash during resume is resumed in turn.
+func (s *supervisor) reconcile(ctx context.Context) error {
+	if err := s.reconcileWorktrees(ctx); err != nil {
+		return err
+	}
+	if err := s.reconcileMerges(ctx); err != nil {
+		return err
+	}
+	if err := s.reconcileProcesses(ctx); err != nil {
+		return err
+	}
+	_, err := s.ws.Store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "team.resumed",
+		Data: fmt.Sprintf(`{"adopted":%d,"ended":%d}`, len(s.procs), len(s.pending))})
+	return err
+}
+
+// reconcileWorktrees makes sure every agent has its branch and its worktree: a team whose
+// creation was cut off is completed, a worktree deleted by hand is made again from its
+// branch (its commits are all there), and a stale index.lock a killed git left is removed.
+func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
+	agents, err := s.ws.Store.Agents(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	repo := s.ws.Repo
+	for _, a := range agents {
+		ok, err := repo.BranchExists(ctx, a.Branch)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Only a creation cut off leaves a branch missing (or a person deleted it): start
+			// it from the last tested leader tip, which holds everything merged so far.
+			s.log().Warn("branch missing: creating it", "agent", a.Name, "branch", a.Branch, "from", short(s.team.TestedHead))
+			if err := repo.CreateBranch(ctx, a.Branch, s.team.TestedHead); err != nil {
+				return err
+			}
+		}
+		wt, registered, err := repo.WorktreeAt(ctx, a.Worktree)
+		if err != nil {
+			return err
+		}
+		_, statErr := os.Stat(a.Worktree)
+		switch {
+		case registered && statErr == nil && !wt.Prunable:
+			// In place. A git command killed half-way may have left its lock behind; no one
+			// works here now (agents are adopted after this), so it is stale.
+			if !s.agentAlive(a.Name) {
+				if removed, err := repo.RemoveStaleLock(ctx, a.Worktree); err != nil {
+					return err
+				} else if removed {
+					s.log().Warn("removed a stale index.lock", "agent", a.Name, "worktree", a.Worktree)
+				}
+			}
+			continue
+		case registered:
+			if err := repo.Prune(ctx); err != nil {
+				return err
+			}
+		case statErr == nil:
+			return fmt.Errorf("%w: %s exists but is not a worktree of %s: move it away, then resume again", ErrUsage, a.Worktree, repo.Root)
+		}
+		s.log().Warn("worktree missing: adding it again from its branch", "agent", a.Name, "worktree", a.Worktree)
+		if err := repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcileMerges puts the leader worktree back on the leader branch's tip (a merge or a
+// test cut off half-way is undone), recognises merges that landed but were not recorded
+// (the leader ref only ever moves to a tested merge commit, whose trailers name the task),
+// and queues again the merges that were cut off.
+func (s *supervisor) reconcileMerges(ctx context.Context) error {
+	if err := s.merger.Restore(ctx); err != nil {
+		return err
+	}
+	repo := s.ws.Repo
+	tip, err := repo.Resolve(ctx, s.team.LeaderBranch)
+	if err != nil {
+		return err
+	}
+	landed := map[string]string{} // task → merge commit
+	if tip != s.team.TestedHead {
+		ours, err := s.oursSince(ctx, s.team.TestedHead, tip, landed)
+		if err != nil {
+			return err
+		}
+		if !ours {
+			s.log().Warn("the leader branch has commits teamctl did not make since its last tested tip: it is not counted as tested",
+				"branch", s.team.LeaderBranch, "tested", short(s.team.TestedHead), "tip", short(tip))
+		} else {
+			if err := s.ws.Store.UpdateTeam(ctx, s.team.Name, func(t *store.Team) error { t.TestedHead = tip; return nil }); err != nil {
+				return err
+			}
+			s.team.TestedHead = tip
+		}
+	}
+	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if commit, ok := landed[t.ID]; ok && t.State != Merged {
+			s.log().Info("merge had landed before the crash", "task", t.ID, "commit", short(commit))
+			if err := s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
+				t.State, t.MergeCommit, t.Detail = Merged, commit, ""
+				return nil
+			}); err != nil {
+				return err
+			}
+			continue
+		}
+		if t.State == Merging {
+			if err := s.setTask(ctx, t.ID, Queued, "the merge was cut off: queued again"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// oursSince reports whether every commit on the leader branch's first-parent line from
+// tested to tip is a merge teamctl made for this team, and collects the task each merged.
+func (s *supervisor) oursSince(ctx context.Context, tested, tip string, landed map[string]string) (bool, error) {
+	if ok, err := s.ws.Repo.IsAncestor(ctx, tested, tip); err != nil || !ok {
+		return false, err
+	}
+	line, err := s.ws.Repo.MainLine(ctx, tested, tip)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range line {
+		team, task := trailer(c.Body, "Teamctl-Team"), trailer(c.Body, "Teamctl-Task")
+		if len(c.Parents) < 2 || team != s.team.Name || task == "" {
+			return false, nil
+		}
+		if _, seen := landed[task]; !seen {
+			landed[task] = c.Hash // MainLine is newest first: keep the newest merge of a task
+		}
+	}
+	return true, nil
+}
+
+// trailer returns the value of a "Key: value" trailer line in a commit body.
+func trailer(body, key string) string {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, key+": "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// reconcileProcesses finds out, for every agent whose task was running, what became of its
+// launch: still alive → adopted (watched to its end, its timeout still counted); ended with
+// an exit status → that end is applied as if it had just happened; stopped by teamctl, or
+// gone without a word → relaunched with reason resume and a prompt that says what its
+// worktree holds. Never two live processes for one agent: a live one is always adopted.
+func (s *supervisor) reconcileProcesses(ctx context.Context) error {
+	agents, err := s.ws.Store.Agents(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	var relaunch []store.Task
+	for _, sa := range agents {
+		a, ok := s.p.Agent(sa.Name)
+		if !ok {
+			continue
+		}
+		var task *store.Task
+		for i := range tasks {
+			if tasks[i].Agent == sa.Name && (tasks[i].State == Running || tasks[i].State == Nudging) {
+				task = &tasks[i]
+				break
+			}
+		}
+		files := s.files(sa.Name)
+		proc, err := agentproc.Adopt(files, s.logPath(sa.Name), a.Timeout)
+		if err == nil {
+			if task == nil {
+				// A launch with no task to report to: it must not work on unsupervised.
+				s.log().Warn("stopping an agent process that has no running task", "agent", sa.Name, "pid", proc.Pid)
+				proc.Stop(stopGrace)
+				continue
+			}
+			s.log().Info("agent still running: adopted", "agent", sa.Name, "task", task.ID, "pid", proc.Pid)
+			if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, sa.Name, func(x *store.Agent) error {
+				x.State, x.Task, x.PID, x.ProcStart = AgentRunning, task.ID, proc.Pid, proc.Start
+				return nil
+			}); err != nil {
+				proc.Stop(stopGrace)
+				return err
+			}
+			s.watch(sa.Name, task.ID, proc)
+			continue
+		}
+		if task == nil {
+			if sa.PID != 0 || sa.State == AgentRunning {
+				if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, sa.Name, func(x *store.Agent) error {
+					x.State, x.PID, x.ProcStart = AgentIdle, 0, 0
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		res := agentproc.Ended(files)
+		if sa.State == AgentStopped || res.Vanished() {
+			relaunch = append(relaunch, *task)
+			continue
+		}
+		s.log().Info("agent ended while no supervisor watched", "agent", sa.Name, "task", task.ID, "result", res.String())
+		s.pending = append(s.pending, exitEvent{agent: sa.Name, task: task.ID, result: res})
+	}
+	for _, t := range relaunch {
+		sa, err := s.ws.Store.Agent(ctx, s.team.Name, t.Agent)
+		if err != nil {
+			return err
+		}
+		if err := s.launch(ctx, t, agentproc.ReasonResume, s.worktreeSummary(ctx, sa), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// agentAlive reports whether the agent's last launch still has a live process.
+func (s *supervisor) agentAlive(agent string) bool {
+	pid, start, err := agentproc.ReadPid(s.files(agent))
+	return err == nil && agentproc.Alive(pid, start)
+}
