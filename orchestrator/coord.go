@@ -36,7 +36,7 @@ const (
 type Caller struct {
 	Team string // --team; "" = $TEAMCTL_TEAM, else the repository's only team
 	As   string // --as; "" = $TEAMCTL_AGENT, else Human
-	Dir  string // where the command runs: relative paths resolve against it; "" = the process's
+	Dir  string // where the command runs: relative paths resolve against it; "" = the repository root
 }
 
 // party is a caller resolved against the store: its team, its name, and the team as it is now.
@@ -376,8 +376,9 @@ func feedEntry(e store.Event) FeedEntry {
 }
 
 // repoPath turns a path typed in dir into a repo-relative one: relative to the worktree
-// that holds dir (any worktree of the repository has the same layout), a trailing "/" kept
-// (a directory prefix). Absolute paths and paths that leave the repository are refused.
+// that holds dir (any worktree of the repository has the same layout; dir "" is the top of
+// one), a trailing "/" kept (a directory prefix). Absolute paths and paths that leave the
+// repository are refused.
 func repoPath(dir, p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("%w: empty path: name a file, or a directory with a trailing /", ErrUsage)
@@ -385,14 +386,16 @@ func repoPath(dir, p string) (string, error) {
 	if filepath.IsAbs(p) {
 		return "", fmt.Errorf("%w: path %q is absolute: give it relative to the repository root (or to the current directory inside a worktree)", ErrUsage, p)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", p, err)
-	}
 	prefix := ""
-	if top, ok := worktreeTop(abs); ok {
-		if prefix, err = filepath.Rel(top, abs); err != nil {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
 			return "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		if top, ok := worktreeTop(abs); ok {
+			if prefix, err = filepath.Rel(top, abs); err != nil {
+				return "", fmt.Errorf("resolve %s: %w", p, err)
+			}
 		}
 	}
 	slash := filepath.ToSlash(p)
