@@ -38,6 +38,7 @@ const (
 	// helperAgent is the agent a helper acts for: testsupport.Main clears TEAMCTL_AGENT in
 	// every test process, so the helper sets it again from this.
 	helperAgent = "TEAMCTL_COORD_AGENT"
+	helperHold  = "TEAMCTL_COORD_HOLD" // reserve-loop: hold each grant up to 3ms (1) or not at all
 )
 
 // helperDeadline bounds every wait on a helper process: a shared 2-core machine can be slow.
@@ -83,8 +84,10 @@ func TestCoordHelper(t *testing.T) {
 		time.Sleep(time.Hour)
 	case "reserve-loop": // claim random overlapping sets, release what was granted
 		n, _ := strconv.Atoi(os.Getenv(helperN))
+		hold := os.Getenv(helperHold) == "1"
 		rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 7))
 		granted, refused := 0, 0
+		start := time.Now()
 		for range n {
 			var want []string
 			for _, p := range paths {
@@ -104,13 +107,15 @@ func TestCoordHelper(t *testing.T) {
 				t.Fatal(err)
 			}
 			granted++
-			// Hold it a moment, as an agent would while it works, so claims overlap in time.
-			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+			if hold {
+				// Hold it a moment, as an agent would while it works, so claims overlap in time.
+				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+			}
 			if _, err := ws.Release(ctx, orchestrator.Caller{Team: "t", As: me}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		fmt.Printf("granted %d refused %d\n", granted, refused)
+		fmt.Printf("granted %d refused %d seconds %f\n", granted, refused, time.Since(start).Seconds())
 	case "inbox-reader": // read the inbox until told to stop and it is empty; print each id
 		stop := os.Getenv(helperStop)
 		for {
@@ -132,7 +137,7 @@ func TestCoordHelper(t *testing.T) {
 }
 
 // helper starts this test binary in a helper mode as agent with the extra environment.
-func helper(t *testing.T, repo, agent, mode string, env ...string) *exec.Cmd {
+func helper(t testing.TB, repo, agent, mode string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCoordHelper$", "-test.count=1", "-test.v=false")
 	cmd.Env = append(os.Environ(), append([]string{helperMode + "=" + mode, helperRepo + "=" + repo,
@@ -156,7 +161,7 @@ func TestReserveProcessesOneOwner(t *testing.T) {
 	var wg sync.WaitGroup
 	outs := make([]string, len(devs))
 	for i, d := range devs {
-		cmd := helper(t, repo, d, "reserve-loop", helperPaths+"="+universe, helperN+"="+strconv.Itoa(rounds))
+		cmd := helper(t, repo, d, "reserve-loop", helperPaths+"="+universe, helperN+"="+strconv.Itoa(rounds), helperHold+"=1")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -391,4 +396,45 @@ func TestInboxTwoReaderProcesses(t *testing.T) {
 		t.Errorf("readers got %d messages (%v...), want the %d sent", len(got), got[:min(len(got), 5)], n)
 	}
 	t.Logf("reader 1 got %d, reader 2 got %d", per[0], per[1])
+}
+
+// BenchmarkReserve8Processes: reservation operations (a reserve, granted or refused, and
+// the release of a grant) per second of the store, with 8 processes claiming overlapping
+// paths at once, each with its own connection as every teamctl command has.
+func BenchmarkReserve8Processes(b *testing.B) {
+	if os.Getenv(helperMode) != "" {
+		b.Skip("in a helper process")
+	}
+	devs := []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"}
+	for b.Loop() {
+		b.StopTimer()
+		_, repo := coordTeam(b, false, devs...)
+		b.StartTimer()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ops, slowest := 0, 0.0
+		for _, d := range devs {
+			cmd := helper(b, repo, d, "reserve-loop", helperPaths+"=src/,src/a.go,src/b.go,docs/,docs/x.md,README", helperN+"=200")
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := cmd.Output()
+				if err != nil {
+					b.Errorf("helper %s: %v\n%s", d, err, cmd.Stderr)
+					return
+				}
+				var g, r int
+				var secs float64
+				for _, line := range strings.Split(string(out), "\n") {
+					fmt.Sscanf(line, "granted %d refused %d seconds %f", &g, &r, &secs)
+				}
+				mu.Lock()
+				ops += 2*g + r
+				slowest = max(slowest, secs)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(ops)/slowest, "ops/s")
+	}
 }

@@ -21,7 +21,7 @@ import (
 // a leader (with a program when leader is set) and the named dev agents, each with one
 // pending task "task-NAME" and a worktree path (created only by the tests that need one).
 // It returns the workspace and the repository.
-func coordTeam(t *testing.T, leader bool, devs ...string) (*orchestrator.Workspace, string) {
+func coordTeam(t testing.TB, leader bool, devs ...string) (*orchestrator.Workspace, string) {
 	t.Helper()
 	repo := testsupport.NewRepo(t)
 	var b strings.Builder
