@@ -2,6 +2,8 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -42,6 +44,7 @@ type TaskStatus struct {
 	Detail  string    `json:"detail,omitempty"`
 	Since   time.Time `json:"since"`
 	After   []string  `json:"after,omitempty"`
+	Waiting string    `json:"waiting,omitempty"` // why it does not move on, when it waits
 }
 
 type BlockerStatus struct {
@@ -94,12 +97,49 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 	}
 	for _, tk := range tasks {
 		st.Tasks = append(st.Tasks, TaskStatus{ID: tk.ID, Agent: tk.Agent, State: tk.State, Attempt: tk.Attempt,
-			Reason: tk.Reason, Detail: tk.Detail, Since: tk.Updated, After: tk.After})
+			Reason: tk.Reason, Detail: tk.Detail, Since: tk.Updated, After: tk.After, Waiting: waitingFor(tk, tasks, st.Supervised)})
 		if tk.State == Queued || tk.State == Merging {
 			st.Queue = append(st.Queue, tk.ID)
 		}
 	}
 	return st, nil
+}
+
+// waitingFor says why a task does not move on, or "" when it is moving (or finished).
+func waitingFor(t store.Task, tasks []store.Task, supervised bool) string {
+	state := map[string]string{}
+	for _, o := range tasks {
+		state[o.ID] = o.State
+	}
+	switch {
+	case WaitsOnHuman(t.State):
+		return "a human: " + firstLine(t.Detail)
+	case Finished(t.State):
+		return ""
+	case !supervised:
+		return "a supervisor: teamctl resume " + t.Team
+	case t.State == Queued:
+		return "its turn in the merge queue"
+	case t.State != Pending:
+		return ""
+	}
+	for _, o := range tasks {
+		if o.Agent == t.Agent && o.ID != t.ID && !Finished(o.State) {
+			if o.Seq < t.Seq {
+				return fmt.Sprintf("%s's earlier task %s (%s)", t.Agent, o.ID, o.State)
+			}
+		}
+	}
+	var deps []string
+	for _, d := range t.After {
+		if !Finished(state[d]) {
+			deps = append(deps, fmt.Sprintf("%s (%s)", d, state[d]))
+		}
+	}
+	if len(deps) > 0 {
+		return "after " + strings.Join(deps, ", ")
+	}
+	return "a free agent slot"
 }
 
 // Review is what a team merged, for the person who accepts it: `teamctl review`.

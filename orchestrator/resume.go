@@ -96,10 +96,12 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 			// In place. A git command killed half-way may have left its lock behind; no one
 			// works here now (agents are adopted after this), so it is stale.
 			if !s.agentAlive(a.Name) {
-				if removed, err := repo.RemoveStaleLock(ctx, a.Worktree); err != nil {
+				removed, err := repo.RemoveStaleLocks(ctx, a.Worktree, a.Branch)
+				if err != nil {
 					return err
-				} else if removed {
-					s.log().Warn("removed a stale index.lock", "agent", a.Name, "worktree", a.Worktree)
+				}
+				for _, p := range removed {
+					s.log().Warn("removed a lock file a killed git left", "agent", a.Name, "file", p)
 				}
 			}
 			continue

@@ -20,8 +20,6 @@ import (
 	"github.com/teamctl/teamctl/worktree"
 )
 
-func TestMain(m *testing.M) { testsupport.Main(m) }
-
 // fixture is a real repository, a folder of scripted agents outside it, and a plan.
 type fixture struct {
 	t      *testing.T
@@ -63,8 +61,8 @@ func (f *fixture) env() orchestrator.Env {
 	return orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(&f.logs), Out: &f.out}
 }
 
-// load writes the plan (with repo: pointing at the fixture's repository) and loads it.
-func (f *fixture) load(yaml string) *plan.Plan {
+// writePlan writes the plan (with repo: pointing at the fixture's repository) and returns its path.
+func (f *fixture) writePlan(yaml string) string {
 	f.t.Helper()
 	path := filepath.Join(f.agents, "team.yaml")
 	yaml = strings.ReplaceAll(yaml, "$REPO", f.repo)
@@ -72,7 +70,13 @@ func (f *fixture) load(yaml string) *plan.Plan {
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
-	p, err := plan.Load(path)
+	return path
+}
+
+// load writes the plan and loads it.
+func (f *fixture) load(yaml string) *plan.Plan {
+	f.t.Helper()
+	p, err := plan.Load(f.writePlan(yaml))
 	if err != nil {
 		f.t.Fatalf("plan: %v", err)
 	}
@@ -242,6 +246,9 @@ func TestRunWaitsOnHuman(t *testing.T) {
 			x := f.taskState(st, "x")
 			if x.State != c.state || !strings.Contains(x.Detail, c.detail) {
 				t.Errorf("task x: %s %q, want %s containing %q", x.State, x.Detail, c.state, c.detail)
+			}
+			if !strings.HasPrefix(x.Waiting, "a human: ") {
+				t.Errorf("task x waits on %q, want a human", x.Waiting)
 			}
 			// The other agent's work is merged all the same: one failure does not stop the team.
 			if got := f.taskState(st, "ok").State; got != orchestrator.Merged {

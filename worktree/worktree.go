@@ -616,19 +616,23 @@ func (r *Repo) MainLine(ctx context.Context, from, to string) ([]Commit, error) 
 	return r.log(ctx, "--first-parent", from+".."+to)
 }
 
-// RemoveStaleLock removes dir's index.lock, left by a git command that was killed half-way
-// (git then refuses every later command until the file is gone). Only call it when no
-// process can be working in dir. It reports whether there was one.
-func (r *Repo) RemoveStaleLock(ctx context.Context, dir string) (bool, error) {
-	p, err := r.git(ctx, dir, nil, "rev-parse", "--path-format=absolute", "--git-path", "index.lock")
+// RemoveStaleLocks removes the lock files a git command killed half-way leaves in the
+// worktree at dir — its index.lock and HEAD.lock, and the lock of the branch checked out
+// there — after which git refuses every later command until they are gone. Only call it
+// when no process can be working in dir. It returns the files it removed.
+func (r *Repo) RemoveStaleLocks(ctx context.Context, dir, branch string) ([]string, error) {
+	out, err := r.git(ctx, dir, nil, "rev-parse", "--path-format=absolute",
+		"--git-path", "index.lock", "--git-path", "HEAD.lock", "--git-path", "refs/heads/"+branch+".lock")
 	if err != nil {
-		return false, fmt.Errorf("index lock of %s: %w", dir, err)
+		return nil, fmt.Errorf("lock files of %s: %w", dir, err)
 	}
-	if err := os.Remove(p); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
+	var removed []string
+	for _, p := range strings.Split(out, "\n") {
+		if err := os.Remove(p); err == nil {
+			removed = append(removed, p)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("remove stale %s: %w", p, err)
 		}
-		return false, fmt.Errorf("remove stale %s: %w", p, err)
 	}
-	return true, nil
+	return removed, nil
 }

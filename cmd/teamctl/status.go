@@ -77,11 +77,11 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 	tw.Flush()
 	fmt.Fprintln(out, "\nTASKS")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tAGENT\tSTATE\tFOR\tLAUNCHES\tWHY")
+	fmt.Fprintln(tw, "ID\tAGENT\tSTATE\tFOR\tLAUNCHES\tWAITS ON / WHY")
 	for _, t := range st.Tasks {
-		why := t.Detail
-		if why == "" && t.State == orchestrator.Pending && len(t.After) > 0 {
-			why = "after " + strings.Join(t.After, ", ")
+		why := t.Waiting
+		if why == "" {
+			why = t.Detail
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Agent, t.State, since(now, t.Since), t.Attempt, dash(oneLine(why, 70)))
 	}

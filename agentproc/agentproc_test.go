@@ -1,0 +1,274 @@
+package agentproc_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/testsupport"
+)
+
+func TestMain(m *testing.M) { testsupport.Main(m) }
+
+// launch is a launch of a scripted agent in a fresh directory.
+func launch(t *testing.T, body string) agentproc.Launch {
+	t.Helper()
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog := testsupport.Script(t, dir, "agent.sh", body)
+	return agentproc.Launch{
+		Team: "t", Agent: "alice", Role: "dev", TaskID: "x", Prompt: "do x", Worktree: work,
+		Branch: "teamctl/t/alice", LeaderBranch: "teamctl/t/lead", Attempt: 1, Reason: agentproc.ReasonTask,
+		Command: []string{prog, "{{.TaskID}}", "{{.Prompt}}"}, Env: map[string]string{"EXTRA": "yes"},
+		LogPath: filepath.Join(dir, "logs", "alice.log"), Files: agentproc.FilesIn(filepath.Join(dir, "run"), "alice"),
+		BinDir: filepath.Join(dir, "bin"),
+	}
+}
+
+func readLog(t *testing.T, l agentproc.Launch) string {
+	t.Helper()
+	b, err := os.ReadFile(l.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestArgv(t *testing.T) {
+	t.Parallel()
+	l := agentproc.Launch{Agent: "a", TaskID: "t1", Prompt: "p q", Command: []string{"x", "--task={{.TaskID}}", "{{.Prompt}}"}}
+	got, err := agentproc.Argv(l)
+	if err != nil || strings.Join(got, "|") != "x|--task=t1|p q" {
+		t.Errorf("Argv: %q, %v", got, err)
+	}
+	for _, bad := range [][]string{nil, {"x", "{{.Nope}}"}, {"x", "{{"}} {
+		l.Command = bad
+		if _, err := agentproc.Argv(l); !errors.Is(err, agentproc.ErrStart) {
+			t.Errorf("Argv(%q): %v, want ErrStart", bad, err)
+		}
+	}
+}
+
+func TestEnviron(t *testing.T) {
+	t.Parallel()
+	l := launch(t, "")
+	l.Env["GIT_AUTHOR_NAME"] = "Alice Real"
+	env := map[string]string{}
+	for _, kv := range agentproc.Environ(l) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	want := map[string]string{
+		"TEAMCTL_TEAM": "t", "TEAMCTL_AGENT": "alice", "TEAMCTL_ROLE": "dev", "TEAMCTL_TASK_ID": "x",
+		"TEAMCTL_PROMPT": "do x", "TEAMCTL_WORKTREE": l.Worktree, "TEAMCTL_BRANCH": "teamctl/t/alice",
+		"TEAMCTL_LEADER_BRANCH": "teamctl/t/lead", "TEAMCTL_ATTEMPT": "1", "TEAMCTL_REASON": "task",
+		"GIT_AUTHOR_NAME": "Alice Real", "GIT_AUTHOR_EMAIL": "alice@t.teamctl.invalid", "EXTRA": "yes",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s=%q, want %q", k, env[k], v)
+		}
+	}
+	if !strings.HasPrefix(env["PATH"], l.BinDir+":") {
+		t.Errorf("PATH %q does not start with teamctl's directory", env["PATH"])
+	}
+}
+
+func TestStartRunsAgentAndRecordsItsEnd(t *testing.T) {
+	t.Parallel()
+	l := launch(t, `echo "args: $1 / $2"; echo "cwd: $(pwd)"; echo "to stderr" >&2
+if read -r line; then echo "stdin gave: $line"; else echo "stdin closed"; fi
+exit 3`)
+	p, err := agentproc.Start(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := p.Result()
+	if res.ExitCode != 3 || res.OK() || res.String() != "exited with code 3" {
+		t.Errorf("result %+v (%s), want exit 3", res, res)
+	}
+	log := readLog(t, l)
+	for _, want := range []string{"=== teamctl ", "launch agent=alice task=x attempt=1 reason=task", "args: x / do x",
+		"cwd: " + l.Worktree, "to stderr", "stdin closed", "agent exited with code 3"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	// The end survives in the exit file, for a supervisor that was not there to see it.
+	if got := agentproc.Ended(l.Files); got.ExitCode != 3 {
+		t.Errorf("Ended: %+v", got)
+	}
+	// A second launch appends to the same log.
+	l.Attempt, l.Reason = 2, agentproc.ReasonNudge
+	p, err = agentproc.Start(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Result()
+	if n := strings.Count(readLog(t, l), "=== teamctl "); n != 4 {
+		t.Errorf("log has %d teamctl lines after two launches, want 4", n)
+	}
+}
+
+func TestStartMissingProgram(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"no-such-agent-program", "./not/here.sh"} {
+		l := launch(t, "")
+		l.Command = []string{cmd}
+		_, err := agentproc.Start(l)
+		if !errors.Is(err, agentproc.ErrStart) || !strings.Contains(err.Error(), cmd) {
+			t.Errorf("Start(%s): %v, want ErrStart naming it", cmd, err)
+		}
+		if !strings.Contains(readLog(t, l), "cannot start agent alice") {
+			t.Errorf("the log does not say the agent could not start")
+		}
+	}
+}
+
+// grandchild starts a sleeping grandchild of the agent and records its pid.
+const grandchild = `sleep 600 & echo $! > "$TEAMCTL_WORKTREE/grandchild.pid"; `
+
+func grandchildPid(t *testing.T, l agentproc.Launch) int {
+	t.Helper()
+	var pid int
+	testsupport.Eventually(t, 10*time.Second, "grandchild started", func() bool {
+		b, err := os.ReadFile(filepath.Join(l.Worktree, "grandchild.pid"))
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	return pid
+}
+
+func processGone(pid int) func() bool {
+	return func() bool { return !agentproc.Alive(pid, 0) }
+}
+
+func TestTimeoutKillsWholeGroup(t *testing.T) {
+	t.Parallel()
+	l := launch(t, grandchild+"exec sleep 600")
+	l.Timeout = 300 * time.Millisecond
+	p, err := agentproc.Start(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := grandchildPid(t, l)
+	if res := p.Result(); !res.TimedOut || res.String() != "timed out" {
+		t.Errorf("result %+v", res)
+	}
+	testsupport.Eventually(t, 10*time.Second, "the agent's grandchild killed", processGone(gc))
+}
+
+func TestStopIsGracefulThenForced(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, body string
+	}{
+		{"obeys SIGTERM", grandchild + "exec sleep 600"},
+		{"ignores SIGTERM", grandchild + "trap '' TERM; while :; do sleep 0.05; done"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			l := launch(t, c.body)
+			p, err := agentproc.Start(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gc := grandchildPid(t, l)
+			p.Stop(200 * time.Millisecond)
+			if res := p.Result(); !res.Stopped {
+				t.Errorf("result %+v, want stopped", res)
+			}
+			if agentproc.Alive(p.Pid, p.Start) {
+				t.Error("the agent still runs after Stop")
+			}
+			testsupport.Eventually(t, 10*time.Second, "the agent's grandchild stopped", processGone(gc))
+		})
+	}
+}
+
+// TestAdoptAfterTheStarterIsGone plays a supervisor that died: a second one adopts the
+// still-running launch from its pid file, sees its end and its exit status.
+func TestAdoptAfterTheStarterIsGone(t *testing.T) {
+	t.Parallel()
+	l := launch(t, `while [ ! -f "$TEAMCTL_WORKTREE/go" ]; do sleep 0.02; done; exit 5`)
+	first, err := agentproc.Start(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, 10*time.Second, "pid file written", func() bool {
+		_, _, err := agentproc.ReadPid(l.Files)
+		return err == nil
+	})
+	adopted, err := agentproc.Adopt(l.Files, l.LogPath, time.Minute)
+	if err != nil {
+		t.Fatalf("Adopt: %v", err)
+	}
+	if adopted.Pid != first.Pid || adopted.Start != first.Start {
+		t.Errorf("adopted %d/%d, started %d/%d", adopted.Pid, adopted.Start, first.Pid, first.Start)
+	}
+	testsupport.WriteFile(t, filepath.Join(l.Worktree, "go"), "")
+	if res := adopted.Result(); res.ExitCode != 5 {
+		t.Errorf("adopted result %+v, want exit 5", res)
+	}
+	if _, err := agentproc.Adopt(l.Files, l.LogPath, time.Minute); !errors.Is(err, agentproc.ErrGone) {
+		t.Errorf("Adopt of an ended launch: %v, want ErrGone", err)
+	}
+}
+
+func TestEndedAndVanished(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := agentproc.FilesIn(dir, "a")
+	if r := agentproc.Ended(files); !r.Vanished() {
+		t.Errorf("no exit file: %+v, want vanished", r)
+	}
+	testsupport.WriteFile(t, files.Exit, "137\n")
+	if r := agentproc.Ended(files); r.Signal != 9 || r.OK() || !strings.Contains(r.String(), "signal 9") {
+		t.Errorf("exit 137: %+v (%s), want killed by signal 9", r, r)
+	}
+	testsupport.WriteFile(t, files.Exit, "0\n")
+	if r := agentproc.Ended(files); !r.OK() {
+		t.Errorf("exit 0: %+v", r)
+	}
+	if err := files.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(files.Exit); !errors.Is(err, os.ErrNotExist) {
+		t.Error("Clear left the exit file")
+	}
+}
+
+// TestAliveGuardsPidReuse: a pid whose process started at another time is not ours.
+func TestAliveGuardsPidReuse(t *testing.T) {
+	t.Parallel()
+	self := os.Getpid()
+	start, err := agentproc.StartTime(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !agentproc.Alive(self, start) {
+		t.Error("Alive(self) = false")
+	}
+	if agentproc.Alive(self, start+1) {
+		t.Error("Alive with another start time = true: a reused pid would pass for the agent")
+	}
+	at, err := agentproc.StartedAt(start)
+	if err != nil || time.Since(at) < 0 || time.Since(at) > time.Hour {
+		t.Errorf("StartedAt(self) = %v, %v: not a recent past time", at, err)
+	}
+	if agentproc.Alive(0, 0) || agentproc.Alive(-1, 0) {
+		t.Error("pid 0 or -1 alive")
+	}
+}

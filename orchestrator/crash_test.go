@@ -1,0 +1,307 @@
+package orchestrator_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// superviseEnv, set in a child of this test binary, makes the child a supervisor process:
+// it runs the plan the variable names, as `teamctl run --exit-when-blocked` would, and exits.
+// The crash tests SIGKILL it.
+const superviseEnv = "TEAMCTL_TEST_SUPERVISE"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(superviseEnv); path != "" {
+		os.Exit(superviseMain(path))
+	}
+	testsupport.Main(m)
+}
+
+func superviseMain(path string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	p, err := plan.Load(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	env := orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(os.Stderr)}
+	if err := orchestrator.Run(ctx, env, p, orchestrator.RunOptions{ExitWhenBlocked: true}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if errors.Is(err, orchestrator.ErrWaiting) {
+			return 3
+		}
+		return 1
+	}
+	return 0
+}
+
+// crashTeam is a team whose agents take every path a crash can cut: a clean commit, a
+// forgotten commit (nudge, then auto-commit), a broken test fixed on request, a slow agent,
+// and a task that comes after another. Every agent script can be relaunched at any point
+// (resume) and still do the right thing, as a real agent looking at its worktree would.
+func crashTeam(t *testing.T, f *fixture) string {
+	t.Helper()
+	// The project's test takes a little while, so kills land in the middle of test runs too.
+	testsupport.Script(t, f.repo, "check.sh", "sleep 0.05\n! grep -rq BROKEN src/ 2>/dev/null")
+	f.git("add", "-A")
+	f.git("commit", "-qm", "slower test")
+	commit := `git add -A; git diff --cached --quiet || git commit -qm "$TEAMCTL_AGENT: $TEAMCTL_TASK_ID"`
+	alice := f.agent("alice", `case "$TEAMCTL_TASK_ID" in
+one) echo one > src/one.txt ;;
+four) test -f src/three.txt || { echo "three.txt missing: after: not respected"; exit 1; }; echo four > src/four.txt ;;
+esac
+`+commit)
+	bob := f.agent("bob", `echo two > src/two.txt`) // never commits
+	carol := f.agent("carol", `if [ "$TEAMCTL_REASON" = task ]; then echo BROKEN > src/three.txt; else echo fixed > src/three.txt; fi
+`+commit)
+	dave := f.agent("dave", `sleep 0.2; echo five > src/five.txt
+`+commit)
+	return header + fmt.Sprintf(`agents:
+  - {name: alice, command: ['%s'], tasks: [{id: one, prompt: p}, {id: four, prompt: p, after: [three]}]}
+  - {name: bob, command: ['%s'], tasks: [{id: two, prompt: p}]}
+  - {name: carol, command: ['%s'], tasks: [{id: three, prompt: p}]}
+  - {name: dave, command: ['%s'], tasks: [{id: five, prompt: p}]}
+`, alice, bob, carol, dave)
+}
+
+var crashFiles = map[string]string{"one": "one", "two": "two", "three": "fixed", "four": "four", "five": "five"}
+
+// startSupervisor runs the plan in a child supervisor process.
+func (f *fixture) startSupervisor(planPath string) *exec.Cmd {
+	f.t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), superviseEnv+"="+planPath)
+	cmd.Stdout, cmd.Stderr = &f.logs, &f.logs
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	return cmd
+}
+
+// events counts the team's journal entries, 0 while the store does not exist yet.
+func (f *fixture) events(team string) int {
+	path := store.Path(filepath.Join(f.repo, ".git"))
+	if _, err := os.Stat(path); err != nil {
+		return 0
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer st.Close()
+	ev, err := st.Events(context.Background(), team, 0, 0)
+	if err != nil {
+		return 0
+	}
+	return len(ev)
+}
+
+// killAgents SIGKILLs every agent process group of the team, as a machine whose processes
+// all died would leave it.
+func (f *fixture) killAgents(team string) {
+	dir := orchestrator.RunDir(filepath.Join(f.repo, ".git"), team)
+	pids, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+	for _, p := range pids {
+		files := agentproc.Files{Pid: p, Exit: strings.TrimSuffix(p, ".pid") + ".exit"}
+		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (f *fixture) resume(team string) error {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := f.workspace().Resume(ctx, team, orchestrator.RunOptions{ExitWhenBlocked: true})
+	if ctx.Err() != nil {
+		f.t.Fatalf("resume did not finish: %v\nlog:\n%s", err, f.logs.String())
+	}
+	return err
+}
+
+// checkCrashInvariants checks what must hold however the team was cut off: every task
+// merged exactly once, every file every agent wrote on the leader branch, its tip tested
+// and passing, the leader worktree clean on its branch, no worktree broken, no agent alive.
+func (f *fixture) checkCrashInvariants(team string) {
+	t := f.t
+	t.Helper()
+	st := f.status(team)
+	if st.State != orchestrator.TeamFinished {
+		t.Errorf("team state %s, want finished", st.State)
+	}
+	for id := range crashFiles {
+		if got := f.taskState(st, id); got.State != orchestrator.Merged {
+			t.Errorf("task %s: %s (%s), want merged", id, got.State, got.Detail)
+		}
+	}
+	// Exactly once: each task's merge commit appears once on the leader's first-parent line.
+	line := f.git("log", "--first-parent", "--format=%(trailers:key=Teamctl-Task,valueonly)", "main..teamctl/"+team+"/lead")
+	count := map[string]int{}
+	for _, id := range strings.Fields(line) {
+		count[id]++
+	}
+	for id := range crashFiles {
+		if count[id] != 1 {
+			t.Errorf("task %s merged %d times on the leader branch (first-parent line: %q)", id, count[id], line)
+		}
+	}
+	for id, want := range crashFiles {
+		path := id
+		if got, err := exec.Command("git", "-C", f.repo, "show", "teamctl/"+team+"/lead:src/"+path+".txt").Output(); err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("src/%s.txt on the leader branch: %q (%v), want %q", path, got, err, want)
+		}
+	}
+	rv, err := f.workspace().Review(context.Background(), team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rv.Tested {
+		t.Error("the leader branch's tip is not the tested one")
+	}
+	cmd := exec.Command("sh", "-c", "./check.sh")
+	cmd.Dir = st.LeaderWorktree
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("the leader worktree fails the test: %v\n%s", err, out)
+	}
+	if s := testsupport.Git(t, st.LeaderWorktree, "status", "--porcelain"); s != "" {
+		t.Errorf("leader worktree not clean:\n%s", s)
+	}
+	if b := testsupport.Git(t, st.LeaderWorktree, "symbolic-ref", "--short", "HEAD"); b != st.LeaderBranch {
+		t.Errorf("leader worktree on %q, want %s", b, st.LeaderBranch)
+	}
+	if wts := f.git("worktree", "list", "--porcelain"); strings.Contains(wts, "prunable") {
+		t.Errorf("a worktree is broken:\n%s", wts)
+	}
+	for _, a := range st.Agents {
+		files := agentproc.FilesIn(orchestrator.RunDir(filepath.Join(f.repo, ".git"), team), a.Name)
+		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
+			t.Errorf("agent %s still has a live process %d", a.Name, pid)
+		}
+		if a.State == "running" {
+			t.Errorf("agent %s is recorded running", a.Name)
+		}
+	}
+}
+
+// TestCrashAnywhere kills the supervisor (SIGKILL) after each entry of the journal of a
+// whole run — every kind of event: creation, launches, exits, nudges, auto-commits, merges,
+// test runs — then resumes and checks the invariants. On every other kill point the agents
+// die too, as after a reboot.
+func TestCrashAnywhere(t *testing.T) {
+	t.Parallel()
+	// A reference run says how many journal entries a whole run makes.
+	ref := newFixture(t)
+	refPlan := ref.writePlan(crashTeam(t, ref))
+	if err := ref.startSupervisor(refPlan).Wait(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, ref.logs.String())
+	}
+	ref.checkCrashInvariants("t")
+	points := killPoints(t, ref)
+	if len(points) < 12 {
+		t.Fatalf("the reference run journaled %d kinds of event: too few to be a whole run", len(points))
+	}
+	t.Logf("%d kill points: %v", len(points), points)
+	for i, pt := range points {
+		k, i := pt.index, i
+		t.Run(fmt.Sprintf("after-%02d-%s", k, pt.kind), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			planPath := f.writePlan(crashTeam(t, f))
+			child := f.startSupervisor(planPath)
+			exited := make(chan error, 1)
+			go func() { exited <- child.Wait() }()
+			reached := false
+			testsupport.Eventually(t, time.Minute, fmt.Sprintf("event %d or the end of the run", k), func() bool {
+				select {
+				case err := <-exited:
+					exited <- err
+					return true
+				default:
+				}
+				reached = f.events("t") >= k
+				return reached
+			})
+			_ = child.Process.Kill()
+			<-exited
+			if i%2 == 1 {
+				f.killAgents("t")
+			}
+			if err := f.resume("t"); err != nil {
+				t.Fatalf("resume after a kill at event %d: %v\nlog:\n%s", k, err, f.logs.String())
+			}
+			f.checkCrashInvariants("t")
+			if t.Failed() {
+				t.Logf("log:\n%s", f.logs.String())
+			}
+		})
+	}
+}
+
+type killPoint struct {
+	index int    // kill once the journal holds this many events
+	kind  string // the kind of the last of them, with the state it moved to
+}
+
+func (k killPoint) String() string { return fmt.Sprintf("%d:%s", k.index, k.kind) }
+
+// killPoints are the journal positions to kill a supervisor at: right after the first event
+// of each kind (and, for state changes, each state reached) in a whole run.
+func killPoints(t *testing.T, f *fixture) []killPoint {
+	t.Helper()
+	st, err := store.Open(store.Path(filepath.Join(f.repo, ".git")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	events, err := st.Events(context.Background(), "t", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var points []killPoint
+	for i, e := range events {
+		kind := e.Kind
+		var data struct{ To, Reason, Outcome string }
+		if json.Unmarshal([]byte(e.Data), &data) == nil {
+			if data.To != "" {
+				kind += "->" + data.To
+			}
+			if data.Reason != "" && data.To == "running" || data.To == "nudging" {
+				kind += "(" + data.Reason + ")"
+			}
+			if data.Outcome != "" {
+				kind += ":" + data.Outcome
+			}
+		}
+		if !seen[kind] {
+			seen[kind] = true
+			points = append(points, killPoint{index: i + 1, kind: kind})
+		}
+	}
+	return points
+}
