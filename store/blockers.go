@@ -61,6 +61,16 @@ func readBlocker(ctx context.Context, q queryer, team string, id int64) (Blocker
 		`SELECT `+blockerCols+` FROM blockers WHERE team = ? AND id = ?`, team, id)
 }
 
+// readUnanswered reads a blocker that still waits for its answer; ErrAnswered (through
+// the transaction untouched) when it has one.
+func readUnanswered(ctx context.Context, tx *sql.Tx, team string, id int64) (Blocker, error) {
+	b, err := readBlocker(ctx, tx, team, id)
+	if err == nil && b.State == BlockerAnswered {
+		err = errAborted{fmt.Errorf("%w: blocker %d was answered by %s: %q", ErrAnswered, id, b.AnsweredBy, b.Answer)}
+	}
+	return b, err
+}
+
 // RaiseBlocker records b (ID, State "open" and Created assigned) and journals
 // "blocker.raised"; it returns the stored blocker. ErrNotFound if the team does not exist.
 func (s *Store) RaiseBlocker(ctx context.Context, b Blocker) (Blocker, error) {
@@ -130,11 +140,8 @@ func (s *Store) AnswerBlocker(ctx context.Context, team string, id int64, by, an
 	var b Blocker
 	err := s.update(ctx, blockerWhat(team, id), func(tx *sql.Tx, at time.Time) error {
 		var err error
-		if b, err = readBlocker(ctx, tx, team, id); err != nil {
+		if b, err = readUnanswered(ctx, tx, team, id); err != nil {
 			return err
-		}
-		if b.State == BlockerAnswered {
-			return errAborted{fmt.Errorf("%w: blocker %d was answered by %s: %q", ErrAnswered, id, b.AnsweredBy, b.Answer)}
 		}
 		b.State, b.Answer, b.AnsweredBy, b.Answered = BlockerAnswered, answer, by, at
 		if _, err := tx.ExecContext(ctx, `UPDATE blockers SET state = ?, answer = ?, answered_by = ?, answered_at = ?
@@ -165,11 +172,8 @@ func (s *Store) EscalateBlocker(ctx context.Context, team string, id int64, by s
 	var b Blocker
 	err := s.update(ctx, blockerWhat(team, id), func(tx *sql.Tx, at time.Time) error {
 		var err error
-		if b, err = readBlocker(ctx, tx, team, id); err != nil {
+		if b, err = readUnanswered(ctx, tx, team, id); err != nil {
 			return err
-		}
-		if b.State == BlockerAnswered {
-			return errAborted{fmt.Errorf("%w: blocker %d was answered by %s: %q", ErrAnswered, id, b.AnsweredBy, b.Answer)}
 		}
 		b.State, b.Human, b.Escalated, b.Notified = BlockerEscalated, true, at, time.Time{}
 		if _, err := tx.ExecContext(ctx, `UPDATE blockers SET state = ?, human = 1, escalated_at = ?, notified_at = 0
