@@ -27,5 +27,7 @@ demo:
 smoke:
 	bash ../shared/acceptance/smoke.sh
 
+# Benchmarks print their tables (bench/: the merge queue against a one-at-a-time queue, and
+# the orchestrator's overhead over plain git); they take a few minutes.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...

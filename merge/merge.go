@@ -1,7 +1,10 @@
-// Package merge owns merging finished branches into the leader worktree: the ownership
-// check, the --no-ff merge, the test command, and putting the leader branch back exactly
-// where it was when either fails. The leader branch ref only ever moves to a merge whose
-// tests passed: the candidate is built and tested on a detached HEAD.
+// Package merge is the merge queue: it merges finished branches into the leader branch —
+// ownership check, conflict pre-check with `git merge-tree` (no worktree), one --no-ff merge
+// commit per branch, the test command run once per batch in the leader worktree, bisection
+// to find the branch that broke it, flaky-test detection — and puts the leader worktree back
+// exactly where it was whatever happens. The leader branch ref only ever moves to a candidate
+// whose tests passed: candidates are built and tested on a detached HEAD. It also warns early
+// of branches that will conflict with each other (ConflictPairs).
 package merge
 
 import (
@@ -31,6 +34,8 @@ type Merger struct {
 	Test        string // shell command; "" = no test
 	TestTimeout time.Duration
 	Env         []string // identity for merge commits (GIT_AUTHOR_*, GIT_COMMITTER_*)
+	Batch       int      // most requests one MergeBatch takes (plan merge.batch); 0 = all
+	TestRetries int      // reruns before a failure is blamed on a branch (plan merge.test_retries)
 }
 
 // Request is one branch to merge.
@@ -42,13 +47,13 @@ type Request struct {
 
 // Result is what one merge attempt did.
 type Result struct {
-	Outcome    string
-	Before     string   // leader tip before (and after, unless merged)
+	Outcome    string   // Merged, Conflict, TestsFailed, Refused or NotAttempted
+	Before     string   // the leader tip this branch was merged onto: its merge commit's first parent when merged
 	Commit     string   // the merge commit, when merged
-	BranchHead string   // the branch's commit that was merged or refused
-	Conflicts  []string // conflicting paths
+	BranchHead string   // the branch's commit that was merged, tried or refused
+	Conflicts  []string // conflicting paths (conflict)
 	Output     string   // the test output's tail (tests-failed), or why it was refused
-	TestRuns   int
+	TestRuns   int      // test runs whose candidate held this branch
 }
 
 // Message is the merge commit's message. Its trailers let resume recognise the merge.
@@ -57,66 +62,14 @@ func Message(req Request) string {
 		req.Branch, req.Task, req.Agent, req.Team, req.Task, req.Agent)
 }
 
-// Merge merges req.Branch into the leader branch if its changes stay inside req.Owns, it
-// merges cleanly, and the tests pass on the result. Otherwise the leader branch and its
-// worktree are exactly where they were. An error means merging itself failed (git broke);
-// the leader worktree is restored then too.
-func (m *Merger) Merge(ctx context.Context, req Request) (res Result, err error) {
-	if res.Before, err = m.Repo.Resolve(ctx, m.Branch); err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	if res.BranchHead, err = m.Repo.Resolve(ctx, req.Branch); err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	if why, err := m.outsideOwns(ctx, res.Before, res.BranchHead, req.Owns); err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	} else if why != "" {
-		res.Outcome, res.Output = Refused, why
-		return res, nil
-	}
-	if err := m.Restore(ctx); err != nil {
-		return res, err
-	}
-	// Build the candidate on a detached HEAD: the branch ref stays on the tested tip until
-	// the tests pass, so a crash mid-test never leaves an untested tip behind.
-	if err := m.Repo.Detach(ctx, m.Dir); err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	defer func() {
-		if res.Outcome != Merged {
-			// Restore even when ctx was cancelled mid-test: the leader worktree must not be
-			// left on an untested candidate.
-			if rerr := m.Restore(context.WithoutCancel(ctx)); rerr != nil && err == nil {
-				err = rerr
-			}
-		}
-	}()
-	commit, err := m.Repo.Merge(ctx, m.Dir, res.BranchHead, Message(req), m.Env)
-	var ce *worktree.ConflictError
-	if errors.As(err, &ce) {
-		res.Outcome, res.Conflicts = Conflict, ce.Files
-		return res, nil
-	}
-	if err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	passed, out, err := m.RunTests(ctx)
-	res.TestRuns++
-	if err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	if !passed {
-		res.Outcome, res.Output = TestsFailed, out
-		return res, nil
-	}
-	if err := m.Repo.UpdateRef(ctx, m.Branch, commit, res.Before); err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	if err := m.Repo.Checkout(ctx, m.Dir, m.Branch); err != nil {
-		return res, fmt.Errorf("merge %s: %w", req.Branch, err)
-	}
-	res.Outcome, res.Commit = Merged, commit
-	return res, nil
+// Merge merges one branch: MergeBatch with one request. req.Branch lands if its changes
+// stay inside req.Owns, it merges cleanly and the tests pass on the result (a failure that
+// passes on a rerun is flaky and does not count against it). Otherwise the leader branch and
+// its worktree are exactly where they were. An error means merging itself failed (git broke,
+// ctx ended); the leader worktree is restored then too.
+func (m *Merger) Merge(ctx context.Context, req Request) (Result, error) {
+	br, err := m.MergeBatch(ctx, []Request{req})
+	return br.Results[0], err
 }
 
 // Restore puts the leader worktree back on the leader branch's tip: a merge in progress is

@@ -154,6 +154,7 @@ type Review struct {
 	Diffstat     Diffstat        `json:"diffstat"` // base...tip
 	Tasks        []ReviewTask    `json:"tasks"`    // every task, in plan order
 	Refused      []ReviewMerge   `json:"refused"`  // merges refused, conflicting or failing, and why
+	Flaky        []ReviewMerge   `json:"flaky"`    // test failures that passed on a rerun of the same tree: blamed on no branch
 	Blockers     []BlockerStatus `json:"blockers"` // open blockers
 }
 
@@ -220,7 +221,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		return Review{}, err
 	}
 	rv := Review{Team: t.Name, Base: t.Base, LeaderBranch: t.LeaderBranch, Tip: tip, Tested: tip == t.TestedHead, Test: p.Test,
-		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Blockers: []BlockerStatus{}}
+		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}}
 	if commits, err := w.Repo.Commits(ctx, t.BaseHead, tip); err == nil {
 		rv.Commits = len(commits)
 	}
@@ -235,6 +236,10 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	}
 	runs := map[string]int{}
 	for _, m := range merges {
+		if m.Outcome == Flaky {
+			rv.Flaky = append(rv.Flaky, ReviewMerge{Task: m.Task, Outcome: m.Outcome, Why: m.Output, At: m.Ended})
+			continue
+		}
 		runs[m.Task] += m.TestRuns
 		if m.Outcome != "merged" {
 			why := m.Output

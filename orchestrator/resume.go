@@ -8,6 +8,7 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
 )
 
 // Resume continues a stopped or crashed team: it takes the team's supervisor lock (refused
@@ -73,12 +74,17 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 		return err
 	}
 	repo := s.ws.Repo
+	// One listing of each for the whole team: resume time grows with the team.
+	branches, err := repo.Branches(ctx, "teamctl/"+s.team.Name+"/")
+	if err != nil {
+		return err
+	}
+	wts, err := repo.Worktrees(ctx)
+	if err != nil {
+		return err
+	}
 	for _, a := range agents {
-		ok, err := repo.BranchExists(ctx, a.Branch)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		if _, ok := branches[a.Branch]; !ok {
 			// Only a creation cut off leaves a branch missing (or a person deleted it): start
 			// it from the last tested leader tip, which holds everything merged so far.
 			s.log().Warn("branch missing: creating it", "agent", a.Name, "branch", a.Branch, "from", short(s.team.TestedHead))
@@ -86,17 +92,19 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 				return err
 			}
 		}
-		wt, registered, err := repo.WorktreeAt(ctx, a.Worktree)
-		if err != nil {
-			return err
+		var wt *worktree.Worktree
+		for i := range wts {
+			if worktree.SamePath(wts[i].Path, a.Worktree) {
+				wt = &wts[i]
+			}
 		}
 		_, statErr := os.Stat(a.Worktree)
 		switch {
-		case registered && statErr == nil && !wt.Prunable:
-			// In place. A git command killed half-way may have left its lock behind; no one
-			// works here now (agents are adopted after this), so it is stale.
+		case wt != nil && statErr == nil && !wt.Prunable:
+			// In place. A git command killed half-way may have left its locks behind; no one
+			// works here now (agents are adopted after this), so they are stale.
 			if !s.agentAlive(a.Name) {
-				removed, err := repo.RemoveStaleLocks(ctx, a.Worktree, a.Branch)
+				removed, err := repo.RemoveStaleLocks(a.Worktree, a.Branch)
 				if err != nil {
 					return err
 				}
@@ -105,7 +113,7 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 				}
 			}
 			continue
-		case registered:
+		case wt != nil:
 			if err := repo.Prune(ctx); err != nil {
 				return err
 			}

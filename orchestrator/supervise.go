@@ -28,9 +28,8 @@ type exitEvent struct {
 }
 
 type mergeEvent struct {
-	task string
-	req  merge.Request
-	res  merge.Result
+	reqs []merge.Request
+	br   merge.BatchResult
 	err  error
 }
 
@@ -68,6 +67,7 @@ func (w *Workspace) newSupervisor(p *plan.Plan, team store.Team, opts RunOptions
 		merger: &merge.Merger{
 			Repo: w.Repo, Run: w.env.Runner, Dir: team.LeaderWorktree, Branch: team.LeaderBranch,
 			Test: p.Test, TestTimeout: p.TestTimeout, Env: identity(team.Name, p.Leader.Name),
+			Batch: p.Merge.Batch, TestRetries: p.Merge.TestRetries,
 		},
 	}
 }
@@ -200,9 +200,11 @@ func (s *supervisor) shutdown(ctx context.Context, why string) error {
 		delete(s.procs, name)
 	}
 	if s.merging {
-		ev := <-s.merges // the merge restores the leader worktree before it returns
+		// The merge queue restores the leader worktree before it returns; what landed is
+		// recorded, the rest queued again.
+		ev := <-s.merges
 		s.merging = false
-		_ = s.setTask(uctx, ev.task, Queued, "")
+		_ = s.onMerge(ctx, ev)
 	}
 	if t, err := s.ws.Store.Team(uctx, s.team.Name); err == nil && t.State != TeamFinished && t.State != TeamWaiting {
 		_ = s.setTeamState(uctx, TeamStopped, why)

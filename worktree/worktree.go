@@ -193,6 +193,9 @@ func (r *Repo) RemoveWorktree(ctx context.Context, path string) error {
 	return r.Prune(ctx)
 }
 
+// SamePath reports whether a and b name the same directory, symlinks resolved.
+func SamePath(a, b string) bool { return samePath(a, b) }
+
 // samePath compares two paths after resolving symlinks (a temp dir may be reached through one).
 func samePath(a, b string) bool {
 	if filepath.Clean(a) == filepath.Clean(b) {
@@ -619,15 +622,19 @@ func (r *Repo) MainLine(ctx context.Context, from, to string) ([]Commit, error) 
 // RemoveStaleLocks removes the lock files a git command killed half-way leaves in the
 // worktree at dir — its index.lock and HEAD.lock, and the lock of the branch checked out
 // there — after which git refuses every later command until they are gone. Only call it
-// when no process can be working in dir. It returns the files it removed.
-func (r *Repo) RemoveStaleLocks(ctx context.Context, dir, branch string) ([]string, error) {
-	out, err := r.git(ctx, dir, nil, "rev-parse", "--path-format=absolute",
-		"--git-path", "index.lock", "--git-path", "HEAD.lock", "--git-path", "refs/heads/"+branch+".lock")
+// when no process can be working in dir. It returns the files it removed. No git process:
+// the worktree's git dir is read from its .git file.
+func (r *Repo) RemoveStaleLocks(dir, branch string) ([]string, error) {
+	gitDir, err := worktreeGitDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("lock files of %s: %w", dir, err)
+		return nil, err
 	}
 	var removed []string
-	for _, p := range strings.Split(out, "\n") {
+	for _, p := range []string{
+		filepath.Join(gitDir, "index.lock"),
+		filepath.Join(gitDir, "HEAD.lock"),
+		filepath.Join(r.CommonDir, "refs", "heads", filepath.FromSlash(branch)+".lock"),
+	} {
 		if err := os.Remove(p); err == nil {
 			removed = append(removed, p)
 		} else if !errors.Is(err, os.ErrNotExist) {
@@ -635,4 +642,44 @@ func (r *Repo) RemoveStaleLocks(ctx context.Context, dir, branch string) ([]stri
 		}
 	}
 	return removed, nil
+}
+
+// worktreeGitDir is the git dir of the worktree at dir: dir/.git itself for a main
+// worktree, the "gitdir: PATH" its .git file names for a linked one.
+func worktreeGitDir(dir string) (string, error) {
+	dotgit := filepath.Join(dir, ".git")
+	fi, err := os.Stat(dotgit)
+	if err != nil {
+		return "", fmt.Errorf("git dir of %s: %w", dir, err)
+	}
+	if fi.IsDir() {
+		return dotgit, nil
+	}
+	b, err := os.ReadFile(dotgit)
+	if err != nil {
+		return "", fmt.Errorf("git dir of %s: %w", dir, err)
+	}
+	p, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+	if !ok {
+		return "", fmt.Errorf("git dir of %s: %s does not name one", dir, dotgit)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	return p, nil
+}
+
+// Branches lists the branches under prefix ("teamctl/t/"), short names to their tips.
+func (r *Repo) Branches(ctx context.Context, prefix string) (map[string]string, error) {
+	out, err := r.git(ctx, "", nil, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/"+prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list branches %s*: %w", prefix, err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if name, hash, ok := strings.Cut(line, " "); ok {
+			m[name] = hash
+		}
+	}
+	return m, nil
 }

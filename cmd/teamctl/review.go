@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -92,6 +93,12 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 			fmt.Fprintf(out, "   %s (%s) %s: %s\n", r.Task, r.Agent, r.Outcome, oneLine(r.Why, 160))
 		}
 	}
+	if len(rv.Flaky) > 0 {
+		fmt.Fprintln(out, "\nFlaky test runs (failed, then passed on a rerun of the same tree; blamed on no branch):")
+		for _, r := range rv.Flaky {
+			fmt.Fprintf(out, "   with %s: %s\n", r.Task, oneLine(r.Why, 160))
+		}
+	}
 	for _, b := range rv.Blockers {
 		fmt.Fprintf(out, "\nOPEN BLOCKER %d from %s: %s\n", b.ID, b.Agent, b.Text)
 	}
@@ -108,24 +115,9 @@ func shortHash(h string) string {
 }
 
 func indent(s, pre string) string {
-	out := ""
-	for _, l := range splitLines(s) {
-		out += pre + l + "\n"
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(pre + l + "\n")
 	}
-	return out
-}
-
-func splitLines(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
+	return b.String()
 }
