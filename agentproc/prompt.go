@@ -32,11 +32,34 @@ func Prompt(in PromptInput) string {
 	fmt.Fprintf(&b, `
 ## teamctl protocol
 You are agent %s of team %s, working on task %s on branch %s, in your own git worktree.
-- Commit your work with git (git add -A && git commit -m "...") before you exit. Uncommitted
-  work gets you relaunched, then is auto-committed under your name.
-- When the task is done, exit with status 0. teamctl then merges your branch into %s and
-  runs the project's tests there.
+Other agents work on the same repository at the same time, each in its own worktree.
+- Commit as you go: git add -A && git commit -m "what and why". Work left uncommitted when
+  you exit gets you launched again, then is auto-committed under your name.
+- Before you change files another agent may also change, reserve them:
+  teamctl reserve PATH... --reason "why"   (dir/ reserves everything under it)
+  Exit code 4 means another agent holds one: the message names who and why; work elsewhere
+  or ask them. A commit that changes a path another agent reserved is refused.
+  teamctl release [PATH...] gives back what you no longer need (all of it without PATH).
+- Say what you are about to do: teamctl intent "TEXT" --files PATH,...  (reserves nothing)
+- Messages: teamctl msg inbox reads yours (look between steps); teamctl msg send --to NAME
+  "TEXT" writes to another agent or to human; teamctl msg broadcast "TEXT" to every agent;
+  teamctl msg feed shows what the team did lately.
+- If you cannot go on without an answer: teamctl blocker "QUESTION" (add --human when only
+  a person can answer), commit what you have, and exit 0. You are launched again with the
+  answer.
+- When the task is done, commit everything, report with
+    teamctl done --summary - <<'REPORT'
+    ## Summary
+    ## Files Changed
+    ## Validation
+    ## Notes
+    REPORT
+  (what you did; the files; how you checked it; anything the reviewer should know), then
+  exit with status 0. teamctl merges your branch into %s and runs the project's tests there.
 - If you cannot finish, exit non-zero; you may be retried.
+- If you are the team's leader: teamctl task add --agent NAME --id ID "TEXT" delegates work;
+  teamctl blockers lists questions, teamctl answer ID "TEXT" answers one, teamctl escalate ID
+  passes it on to the person running the team.
 `, in.Agent, in.Team, in.TaskID, in.Branch, in.LeaderBranch)
 	return b.String()
 }

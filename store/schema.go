@@ -142,6 +142,35 @@ CREATE TABLE blockers (
 ) STRICT;
 CREATE INDEX blockers_by_state ON blockers (team, state);
 `,
+	// 2: coordination. A reservation is a lease held by its agent's process (pid, proc_start
+	// at grant time, 0 = no process: the human, or a person acting as an agent that is not
+	// running) for one task; release_why says how it ended. A blocker keeps who answered it
+	// and when the supervisor handed it on: notified_at (the leader launched for it, or the
+	// plan's escalate: command run; reset on escalation) and delivered_at (the answer given
+	// to the blocked agent by relaunching it). intents are what agents say they are about to do.
+	`
+ALTER TABLE reservations ADD COLUMN task TEXT NOT NULL DEFAULT '';
+ALTER TABLE reservations ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reservations ADD COLUMN proc_start INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reservations ADD COLUMN release_why TEXT NOT NULL DEFAULT '';
+CREATE INDEX reservations_by_agent ON reservations (team, agent) WHERE released_at = 0;
+
+ALTER TABLE blockers ADD COLUMN answered_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE blockers ADD COLUMN escalated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blockers ADD COLUMN notified_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blockers ADD COLUMN delivered_at INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE intents (
+	id    INTEGER PRIMARY KEY AUTOINCREMENT,
+	team  TEXT NOT NULL REFERENCES teams(name) ON DELETE CASCADE,
+	agent TEXT NOT NULL,
+	task  TEXT NOT NULL DEFAULT '',
+	text  TEXT NOT NULL,
+	files TEXT NOT NULL DEFAULT '[]', -- JSON array of repo-relative paths
+	at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX intents_by_team ON intents (team, id);
+`,
 }
 
 // migrate brings the schema to the latest version. Several processes may open a new store

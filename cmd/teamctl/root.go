@@ -81,6 +81,8 @@ func exitCode(err error) int {
 		return exitWaiting
 	case errors.Is(err, orchestrator.ErrNoTeam):
 		return exitNoTeam
+	case errors.Is(err, orchestrator.ErrReserved):
+		return exitReservation
 	default:
 		return exitError
 	}
@@ -127,6 +129,18 @@ project's tests run, and a person reviews and accepts the result.`,
 		NewCmdValidate(f, nil),
 		NewCmdInit(f, nil),
 		NewCmdDemo(f, nil),
+		NewCmdMsg(f, nil),
+		NewCmdReserve(f, nil),
+		NewCmdRelease(f, nil),
+		NewCmdReservations(f, nil),
+		NewCmdIntent(f, nil),
+		NewCmdBlocker(f, nil),
+		NewCmdBlockers(f, nil),
+		NewCmdAnswer(f, nil),
+		NewCmdEscalate(f, nil),
+		NewCmdTask(f, nil),
+		NewCmdDone(f, nil),
+		NewCmdHook(f, nil),
 	)
 	return root
 }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/teamctl/teamctl/internal/testsupport"
+)
+
+// benchTeam builds the real teamctl binary and records team t in a fresh repository: agent
+// x's task fails at once, so the devs a1..a8 wait after it, and nothing runs while the
+// benchmark measures. It returns the binary and the repository.
+func benchTeam(b *testing.B) (string, string) {
+	b.Helper()
+	vars, err := testsupport.Hermetic(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		b.Setenv(k, v)
+	}
+	bin := filepath.Join(b.TempDir(), "teamctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	repo := testsupport.NewRepo(b)
+	var plan strings.Builder
+	fmt.Fprintf(&plan, "version: 1\nteam: t\nrepo: %s\ndefaults: {retries: 0}\nagents:\n", repo)
+	plan.WriteString("  - {name: x, command: [sh, -c, 'exit 1'], tasks: [{id: fail, prompt: p}]}\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&plan, "  - {name: a%d, command: ['true'], tasks: [{id: t%d, prompt: p, after: [fail]}]}\n", i, i)
+	}
+	path := filepath.Join(b.TempDir(), "team.yaml")
+	testsupport.WriteFile(b, path, plan.String())
+	cmd := exec.Command(bin, "run", path, "--exit-when-blocked")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); exitOf(err) != exitWaiting {
+		b.Fatalf("teamctl run: %v, want exit %d\n%s", err, exitWaiting, out)
+	}
+	return bin, repo
+}
+
+func exitOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// timed runs bin args in dir and returns how long the process took; exit codes in ok pass.
+func timed(b *testing.B, bin, dir string, ok []int, args ...string) time.Duration {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	code := exitOf(err)
+	for _, c := range ok {
+		if c == code {
+			return d
+		}
+	}
+	b.Fatalf("teamctl %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	return d
+}
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+// BenchmarkCoordProcesses times coordination commands as the separate processes agents
+// run: the median of `teamctl msg send` and `teamctl reserve`, and reservation operations
+// per second with 8 processes at once (make bench).
+func BenchmarkCoordProcesses(b *testing.B) {
+	bin, repo := benchTeam(b)
+	const samples = 40
+	b.Run("msg-send", func(b *testing.B) {
+		for b.Loop() {
+			ds := make([]time.Duration, samples)
+			for i := range ds {
+				ds[i] = timed(b, bin, repo, []int{0}, "msg", "send", "--as", "a1", "--to", "a2", "hello")
+			}
+			b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms/median")
+		}
+	})
+	b.Run("reserve", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			ds := make([]time.Duration, samples)
+			for i := range ds {
+				n++
+				ds[i] = timed(b, bin, repo, []int{0}, "reserve", "--as", "a1", fmt.Sprintf("bench/%d.txt", n))
+			}
+			b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms/median")
+		}
+		timed(b, bin, repo, []int{0}, "release", "--as", "a1")
+	})
+	b.Run("reserve-8-procs", func(b *testing.B) {
+		universe := []string{"src/", "src/a.go", "src/b.go", "docs/", "docs/x.md", "README.md"}
+		const rounds = 15
+		for b.Loop() {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ops, refused := 0, 0
+			start := time.Now()
+			for i := 1; i <= 8; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(i), 1))
+					me := fmt.Sprintf("a%d", i)
+					for range rounds {
+						p := universe[rng.IntN(len(universe))]
+						cmd := exec.Command(bin, "reserve", "--as", me, p)
+						cmd.Dir = repo
+						code := exitOf(cmd.Run())
+						rel := exec.Command(bin, "release", "--as", me)
+						rel.Dir = repo
+						relCode := exitOf(rel.Run())
+						mu.Lock()
+						ops += 2
+						if code == exitReservation {
+							refused++
+						} else if code != 0 || relCode != 0 {
+							b.Errorf("reserve exit %d, release exit %d", code, relCode)
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.ReportMetric(float64(ops)/el.Seconds(), "ops/s")
+			b.ReportMetric(float64(refused), "refused")
+		}
+	})
+	_ = os.Remove(bin)
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+)
+
+// HookOptions are the options of the hidden `teamctl hook pre-commit`.
+type HookOptions struct {
+	Factory *Factory
+	Team    string
+	Agent   string
+}
+
+// NewCmdHook is `teamctl hook pre-commit`: run by the pre-commit hook teamctl installs in
+// each agent worktree, it refuses (exit 4) a commit that changes a path another agent has
+// reserved. Hidden: people never type it.
+func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cobra.Command {
+	opts := &HookOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:    "hook",
+		Short:  "Git hooks of agent worktrees",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE:   func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	pre := &cobra.Command{
+		Use:   "pre-commit --team TEAM --agent NAME",
+		Short: "Check the staged files against the team's reservations",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return preCommitRun(cmd.Context(), opts)
+		},
+	}
+	pre.Flags().StringVar(&opts.Team, "team", "", "the team")
+	pre.Flags().StringVar(&opts.Agent, "agent", "", "the agent whose worktree this is")
+	install := &cobra.Command{
+		Use:   "install [--team TEAM]",
+		Short: "Install the pre-commit hook in every agent worktree of the team (run does it itself)",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return hookInstallRun(cmd.Context(), opts)
+		},
+	}
+	install.Flags().StringVar(&opts.Team, "team", "", "the team (default: $TEAMCTL_TEAM, or the repository's only team)")
+	cmd.AddCommand(pre, install)
+	return cmd
+}
+
+func hookInstallRun(ctx context.Context, opts *HookOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		done, err := ws.InstallCommitHooks(ctx, opts.Team)
+		for _, wt := range done {
+			fmt.Fprintln(opts.Factory.IO.Out, "installed the pre-commit hook in", wt)
+		}
+		return err
+	})
+}
+
+func preCommitRun(ctx context.Context, opts *HookOptions) error {
+	err := withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		// git runs a hook at the top of the worktree that commits: that is the dir to check.
+		_, err := ws.CheckCommit(ctx, opts.Team, opts.Agent, opts.Factory.Dir)
+		return err
+	})
+	if err == nil || errors.Is(err, orchestrator.ErrReserved) {
+		return err
+	}
+	// Only a reservation refuses a commit. A check that could not run (the store busy past
+	// its timeout, the team cleaned away) lets it through with a word: refusing would leave
+	// the agent's work uncommitted, and the merge step checks reservations again.
+	fmt.Fprintf(opts.Factory.IO.ErrOut, "teamctl hook: the commit was not checked against reservations: %v\n", err)
+	return nil
+}

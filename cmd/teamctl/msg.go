@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
+)
+
+// MsgOptions are the options of the `teamctl msg` commands.
+type MsgOptions struct {
+	Factory *Factory
+	Caller  orchestrator.Caller
+	To      string // send
+	Peer    string // thread
+	Text    string
+	Limit   int
+	JSON    bool
+}
+
+// NewCmdMsg is `teamctl msg`: send, broadcast, inbox, feed, thread. runF, when set, runs
+// instead of every subcommand's own run function, with the subcommand's name.
+func NewCmdMsg(f *Factory, runF func(context.Context, string, *MsgOptions) error) *cobra.Command {
+	opts := &MsgOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "msg",
+		Short: "Send and read messages between the agents and the human",
+		Long: `Messages between the team's participants: its agents and the human. An agent's identity is
+$TEAMCTL_AGENT; a person's shell is "human" (or --as NAME).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	addCallerFlags(cmd.PersistentFlags(), &opts.Caller)
+	cmd.PersistentFlags().BoolVar(&opts.JSON, "json", false, "print one JSON document")
+	sub := func(name string, run func(context.Context, *MsgOptions) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), name, opts)
+			}
+			return run(cmd.Context(), opts)
+		}
+	}
+	send := &cobra.Command{
+		Use:   "send --to NAME TEXT",
+		Short: "Send a message to one agent, or to the human",
+		Args:  minArgs(1, "the message text"),
+	}
+	send.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.Text = text(args)
+		if opts.To == "" {
+			return &usageError{fmt.Errorf("msg send: --to NAME is required")}
+		}
+		return sub("send", msgSendRun)(cmd, args)
+	}
+	send.Flags().StringVar(&opts.To, "to", "", "the recipient: an agent of the team, or human")
+
+	broadcast := &cobra.Command{
+		Use:   "broadcast TEXT",
+		Short: "Send a message to every other agent still at work",
+		Args:  minArgs(1, "the message text"),
+	}
+	broadcast.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.Text = text(args)
+		return sub("broadcast", msgBroadcastRun)(cmd, args)
+	}
+	inbox := &cobra.Command{
+		Use:   "inbox",
+		Short: "Print your unread messages and mark them read",
+		Args:  exactArgs(0),
+		RunE:  sub("inbox", msgInboxRun),
+	}
+	feed := &cobra.Command{
+		Use:   "feed",
+		Short: "Print the team's newest coordination acts: messages, intents, reservations, blockers",
+		Args:  exactArgs(0),
+		RunE:  sub("feed", msgFeedRun),
+	}
+	feed.Flags().IntVar(&opts.Limit, "limit", 0, fmt.Sprintf("how many (default %d, at most %d)", orchestrator.DefaultLimit, orchestrator.MaxLimit))
+	thread := &cobra.Command{
+		Use:   "thread NAME",
+		Short: "Print the messages between you and NAME",
+		Args:  exactArgs(1),
+	}
+	thread.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.Peer = args[0]
+		return sub("thread", msgThreadRun)(cmd, args)
+	}
+	thread.Flags().IntVar(&opts.Limit, "limit", 0, fmt.Sprintf("how many (default %d, at most %d)", orchestrator.DefaultLimit, orchestrator.MaxLimit))
+	cmd.AddCommand(send, broadcast, inbox, feed, thread)
+	return cmd
+}
+
+func msgSendRun(ctx context.Context, opts *MsgOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		m, err := ws.Send(ctx, caller(opts.Factory, opts.Caller), opts.To, opts.Text)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return writeJSON(opts.Factory.IO.Out, m)
+		}
+		fmt.Fprintf(opts.Factory.IO.Out, "sent to %s (message %d)\n", m.To, m.ID)
+		return nil
+	})
+}
+
+func msgBroadcastRun(ctx context.Context, opts *MsgOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		ms, err := ws.Broadcast(ctx, caller(opts.Factory, opts.Caller), opts.Text)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return writeJSON(opts.Factory.IO.Out, ms)
+		}
+		to := make([]string, len(ms))
+		for i, m := range ms {
+			to[i] = m.To
+		}
+		fmt.Fprintf(opts.Factory.IO.Out, "sent to %s\n", strings.Join(to, ", "))
+		return nil
+	})
+}
+
+func msgInboxRun(ctx context.Context, opts *MsgOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		ms, err := ws.Inbox(ctx, caller(opts.Factory, opts.Caller))
+		if err != nil {
+			return err
+		}
+		return printMessages(opts, ms, "no unread messages")
+	})
+}
+
+func msgThreadRun(ctx context.Context, opts *MsgOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		ms, err := ws.Thread(ctx, caller(opts.Factory, opts.Caller), opts.Peer, opts.Limit)
+		if err != nil {
+			return err
+		}
+		return printMessages(opts, ms, "no messages with "+opts.Peer)
+	})
+}
+
+func printMessages(opts *MsgOptions, ms []store.Message, none string) error {
+	if opts.JSON {
+		return writeJSON(opts.Factory.IO.Out, orEmpty(ms))
+	}
+	lines := make([]string, len(ms))
+	for i, m := range ms {
+		to := m.To
+		if m.Broadcast {
+			to = "all"
+		}
+		lines[i] = fmt.Sprintf("%s  %s → %s: %s", clock(m.At), m.From, to, m.Text)
+	}
+	printLines(opts.Factory.IO.Out, none, lines)
+	return nil
+}
+
+func msgFeedRun(ctx context.Context, opts *MsgOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		entries, err := ws.Feed(ctx, caller(opts.Factory, opts.Caller), opts.Limit)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return writeJSON(opts.Factory.IO.Out, orEmpty(entries))
+		}
+		lines := make([]string, len(entries))
+		for i, e := range entries {
+			who := e.From
+			if who == "" {
+				who = "teamctl"
+			}
+			if len(e.To) > 0 {
+				who += " → " + strings.Join(e.To, ", ")
+			}
+			lines[i] = fmt.Sprintf("%s  %-17s %s: %s", clock(e.At), e.Kind, who, oneLine(e.Text, 300))
+			if e.Kind == "intent" && len(e.Files) > 0 {
+				lines[i] += " [" + strings.Join(e.Files, ", ") + "]"
+			}
+		}
+		printLines(opts.Factory.IO.Out, "nothing in the feed yet", lines)
+		return nil
+	})
+}
+
+// IntentOptions are the options of `teamctl intent`.
+type IntentOptions struct {
+	Factory *Factory
+	Caller  orchestrator.Caller
+	Text    string
+	Files   []string
+	JSON    bool
+}
+
+func NewCmdIntent(f *Factory, runF func(context.Context, *IntentOptions) error) *cobra.Command {
+	opts := &IntentOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "intent TEXT [--files PATH,...]",
+		Short: "Say what you are about to do (shown in the feed; reserves nothing)",
+		Args:  minArgs(1, "the text"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Text = text(args)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return intentRun(cmd.Context(), opts)
+		},
+	}
+	addCallerFlags(cmd.Flags(), &opts.Caller)
+	cmd.Flags().StringSliceVar(&opts.Files, "files", nil, "the paths it is about (repeat, or separate with commas)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document")
+	return cmd
+}
+
+func intentRun(ctx context.Context, opts *IntentOptions) error {
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		in, err := ws.Intent(ctx, caller(opts.Factory, opts.Caller), opts.Text, opts.Files)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return writeJSON(opts.Factory.IO.Out, in)
+		}
+		fmt.Fprintf(opts.Factory.IO.Out, "intent %d recorded\n", in.ID)
+		return nil
+	})
+}
