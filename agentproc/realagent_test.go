@@ -145,8 +145,7 @@ func TestRealAgentWritesCommitsAndResumes(t *testing.T) {
 			}
 			if got := testsupport.Git(t, a.worktree, "log", "-1", "--format=%an %s"); got != "alice add hello" {
 				log, _ := os.ReadFile(a.log)
-				t.Fatalf("log:\n%s", log)
-				t.Errorf("last commit %q, want alice's \"add hello\"", got)
+				t.Fatalf("last commit %q, want alice's \"add hello\"; log:\n%s", got, log)
 			}
 			before := len(fake.Conversations())
 
