@@ -1,7 +1,9 @@
 package agentproc_test
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,5 +169,69 @@ func TestRealAgentWritesCommitsAndResumes(t *testing.T) {
 				t.Errorf("usage did not grow over the second launch: %+v then %+v", first.Usage, second.Usage)
 			}
 		})
+	}
+}
+
+// TestRealClaudeInTmux runs Claude Code's own interface (mode: tmux) in a tmux session on
+// a socket of the test's: the prompt given on its command line runs, then a multi-line
+// nudge typed in with Tmux.Type is submitted (not left typed in the input box), and the
+// agent commits in its worktree.
+func TestRealClaudeInTmux(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	fake := fakeanthropic.Start(t, fakeanthropic.Steps("Done.",
+		func(string) fakeanthropic.Reply {
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash("echo one > one.txt")}}
+		},
+		func(string) fakeanthropic.Reply { return fakeanthropic.Reply{Text: "Wrote one.txt."} },
+		func(string) fakeanthropic.Reply {
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash(`git add -A && git commit -qm "commit one"`)}}
+		},
+	))
+	a := newRealAgent(t, "claude", fake)
+	home := a.env["HOME"]
+	// What a person's ~/.claude.json holds after first use: onboarding done, this key
+	// approved. The worktree's trust is what teamctl itself must grant.
+	testsupport.WriteFile(t, filepath.Join(home, ".claude.json"), `{"hasCompletedOnboarding": true, "bypassPermissionsModeAccepted": true,
+  "customApiKeyResponses": {"approved": ["sk-ant-fake-key"], "rejected": []}}`)
+	if err := agentproc.TrustClaudeWorktree(filepath.Join(home, ".claude.json"), a.worktree); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, t.TempDir(), "team")
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
+	l := agentproc.Launch{Team: "team", Agent: "alice", Prompt: "Write one.txt.", Worktree: a.worktree, Env: a.env,
+		Command: a.preset.Command(agentproc.ModeTmux, "", false)}
+	argv, err := agentproc.Argv(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(agentproc.Environ(l), "TERM=xterm-256color")
+	sess := agentproc.SessionName("team", "alice")
+	if err := tm.Start(ctx, sess, a.worktree, env, argv); err != nil {
+		t.Fatal(err)
+	}
+	screen := func() string { s, _ := tm.Capture(ctx, sess); return s }
+	testsupport.Eventually(t, time.Minute, "claude runs the prompt from its command line", func() bool {
+		return strings.Contains(screen(), "Wrote one.txt.")
+	})
+	if err := tm.Type(ctx, sess, "You left one.txt uncommitted.\nCommit it now.", a.preset.Submit); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, time.Minute, "the typed nudge is submitted and the agent commits", func() bool {
+		out, _ := exec.Command("git", "-C", a.worktree, "log", "-1", "--format=%s").Output()
+		return strings.TrimSpace(string(out)) == "commit one"
+	})
+	convs := fake.Conversations()
+	last := convs[len(convs)-1]
+	if texts := strings.Join(last.UserTexts(), "\n"); !strings.Contains(texts, "You left one.txt uncommitted.\nCommit it now.") {
+		t.Errorf("the nudge did not reach the model as one message: %q\nscreen:\n%s", texts, screen())
+	}
+	st, err := tm.State(ctx, sess)
+	if err != nil || st.Dead {
+		t.Errorf("claude's interface should still run, waiting for input: %+v, %v", st, err)
 	}
 }
