@@ -1,6 +1,7 @@
 package agentproc
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -50,7 +51,7 @@ func renderEntry(ew *errWriter, e Entry, opts RenderOptions) {
 		ew.printf("%s\n", indent("  ", e.Text))
 	case KindTool:
 		tc := e.Tool
-		ew.printf("  ▸ %s %s\n", tc.Name, oneLine(tc.Input, 200))
+		ew.printf("  ▸ %s %s\n", tc.Name, oneLine(toolSummary(tc.Input), 200))
 		switch {
 		case !tc.Done:
 			ew.printf("    … running\n")
@@ -92,6 +93,27 @@ func usageText(u Usage) string {
 		s += fmt.Sprintf(" · $%.4f", u.CostUSD)
 	}
 	return s
+}
+
+// toolSummary is what a person needs of a tool's input: the command a shell tool ran,
+// the file a file tool touched; anything else as it came.
+func toolSummary(input string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(input), &m) != nil {
+		return input
+	}
+	if c, ok := m["command"].(string); ok {
+		return c
+	}
+	for _, k := range []string{"file_path", "filePath", "path"} {
+		if p, ok := m[k].(string); ok {
+			if c, ok := m["content"].(string); ok {
+				return fmt.Sprintf("%s (%d lines)", p, strings.Count(strings.TrimRight(c, "\n"), "\n")+1)
+			}
+			return p
+		}
+	}
+	return input
 }
 
 func firstLines(s string, n int) string {

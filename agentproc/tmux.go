@@ -184,7 +184,9 @@ func (t *Tmux) State(ctx context.Context, session string) (PaneState, error) {
 	}
 	f := strings.Fields(string(out))
 	if len(f) < 3 {
-		return PaneState{}, fmt.Errorf("state of %s: tmux said %q", session, out)
+		// A server that is shutting down (its last session just killed) can still answer
+		// with every format empty.
+		return PaneState{}, fmt.Errorf("%w: state of %s: tmux said %q", ErrNoSession, session, out)
 	}
 	var st PaneState
 	st.Pid, _ = strconv.Atoi(f[0])

@@ -177,7 +177,9 @@ func (b *builder) line(parse parser, line []byte) {
 	if strings.HasPrefix(text, headerPrefix) {
 		note := strings.TrimPrefix(text, "=== ")
 		if strings.Contains(text, ": launch") {
-			b.launch(note)
+			header, prompt := splitHeader(note)
+			b.launch(header)
+			b.text(KindPrompt, prompt)
 			return
 		}
 		b.launchOrCurrent()
@@ -203,6 +205,49 @@ func (b *builder) line(parse parser, line []byte) {
 	b.add(Entry{Kind: KindOutput, Text: text})
 }
 
+// splitHeader takes the launch's argv (and its prompt) out of a header line: the
+// header stays short to read, the prompt becomes the launch's first entry. The prompt is
+// the header's prompt="..." when teamctl wrote one, else the longest argument of argv
+// that holds a space.
+func splitHeader(header string) (short, prompt string) {
+	short = header
+	if i := strings.Index(header, " prompt="); i >= 0 {
+		if q, err := strconv.QuotedPrefix(header[i+len(" prompt="):]); err == nil {
+			prompt, _ = strconv.Unquote(q)
+			short = header[:i] + header[i+len(" prompt=")+len(q):]
+		}
+	}
+	i := strings.Index(short, " argv=[")
+	if i < 0 {
+		return short, prompt
+	}
+	rest := short[i+len(" argv=["):]
+	var argv []string
+	for {
+		rest = strings.TrimLeft(rest, " ")
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			break
+		}
+		a, _ := strconv.Unquote(q)
+		argv = append(argv, a)
+		rest = rest[len(q):]
+	}
+	if !strings.HasPrefix(rest, "]") {
+		return short, prompt // not an argv teamctl wrote: leave the line as it is
+	}
+	short = short[:i] + rest[1:]
+	if prompt == "" {
+		// The prompt is words; a session id or a path next to it is one long word.
+		for _, a := range argv[min(1, len(argv)):] {
+			if !strings.HasPrefix(a, "-") && strings.ContainsAny(a, " \n") && len(a) > len(prompt) {
+				prompt = a
+			}
+		}
+	}
+	return strings.TrimSpace(short), prompt
+}
+
 func (b *builder) launch(header string) {
 	b.finish()
 	b.t.Launches = append(b.t.Launches, LaunchLog{Header: header, Status: StatusWorking})
@@ -225,9 +270,19 @@ func (b *builder) add(e Entry) {
 }
 
 func (b *builder) text(kind, s string) {
-	if s = strings.TrimSpace(s); s != "" {
-		b.add(Entry{Kind: kind, Text: s})
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return
 	}
+	if kind == KindPrompt {
+		// The header gave the prompt already; a CLI that echoes it (pi, gemini) says it again.
+		for _, e := range b.cur.Entries {
+			if e.Kind == KindPrompt && e.Text == s {
+				return
+			}
+		}
+	}
+	b.add(Entry{Kind: kind, Text: s})
 }
 
 func (b *builder) session(id string) {

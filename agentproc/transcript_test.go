@@ -48,7 +48,7 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 			// counted once, the two launches cost 0.149816 + 0.101516.
 			in: 36944 + 25074, out: 102 + 61, cost: 0.251332,
 			tools: []string{"Write", "Bash", "Bash"},
-			texts: []string{"Writing.", "▸ Write", "hello.txt", "git add -A", "All done.", "continue please"},
+			texts: []string{"Writing.", "▸ Write", "hello.txt", "git add -A", "All done.", "> continue please"},
 		},
 		"pi": {
 			launches: 2, session: "01a20ce3-eeb2-7508-a8f0-b38826565b1c",
@@ -136,6 +136,12 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 					t.Errorf("rendered transcript lacks %q:\n%s", s, out.String())
 				}
 			}
+			if strings.Contains(out.String(), "argv=") {
+				t.Errorf("rendered headers still carry the argv:\n%s", out.String())
+			}
+			if first := tr.Launches[0].Entries[0]; first.Kind != agentproc.KindPrompt || first.Text != "make hello" {
+				t.Errorf("the first launch does not open with its prompt (from the header's argv): %+v", first)
+			}
 			if !strings.Contains(out.String(), "status: "+string(w.status)) {
 				t.Errorf("rendered transcript does not end with its status:\n%s", out.String())
 			}
@@ -203,5 +209,28 @@ func TestParseTranscriptKeepsLongLinesAndUnknownPresets(t *testing.T) {
 	tr, err = agentproc.ParseTranscript("", strings.NewReader("=== teamctl x: launch agent=a\nhello\n=== teamctl y: agent exited with code 0\n"))
 	if err != nil || tr.Status != agentproc.StatusDone || tr.Launches[0].Entries[0].Text != "hello" {
 		t.Errorf("custom command log: %+v, %v", tr, err)
+	}
+}
+
+func TestPromptComesOnceFromHeaderAndStream(t *testing.T) {
+	t.Parallel()
+	tr := readFixture(t, "pi")
+	n := 0
+	for _, e := range tr.Launches[0].Entries {
+		if e.Kind == agentproc.KindPrompt {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d prompt entries in pi's first launch, want 1: %+v", n, tr.Launches[0].Entries)
+	}
+	log := "=== teamctl 2026-11-24T10:00:00Z: launch agent=a task=t attempt=1 reason=answer prompt=\"the answer is 42\" argv=[\"x\" \"--resume\" \"0e5c4b8a-1c2d-4e5f-8a9b-0c1d2e3f4a5b\" \"a longer prompt the header also names\"]\n"
+	tr, err := agentproc.ParseTranscript("claude", strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tr.Launches[0]
+	if l.Header != "teamctl 2026-11-24T10:00:00Z: launch agent=a task=t attempt=1 reason=answer" || l.Entries[0].Text != "the answer is 42" {
+		t.Errorf("header %q, first entry %+v", l.Header, l.Entries[0])
 	}
 }
