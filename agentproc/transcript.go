@@ -50,6 +50,7 @@ type LaunchLog struct {
 	Status    Status  `json:"status"`
 	Usage     Usage   `json:"usage"`
 	Ended     string  `json:"ended,omitempty"` // how the process ended, as teamctl noted it
+	Setup     bool    `json:"setup,omitempty"` // the plan's setup: command, not the agent
 	Entries   []Entry `json:"entries"`
 }
 
@@ -176,6 +177,21 @@ func (b *builder) line(parse parser, line []byte) {
 	text := strings.TrimRight(string(line), "\r")
 	if strings.HasPrefix(text, headerPrefix) {
 		note := strings.TrimPrefix(text, "=== ")
+		if strings.Contains(text, ": setup agent=") {
+			// RunSetup's output gets a section of its own, before the launch it prepares.
+			b.launch(note)
+			b.cur.Setup = true
+			return
+		}
+		if b.cur != nil && b.cur.Setup && strings.Contains(text, ": setup ") {
+			b.add(Entry{Kind: KindNote, Text: note})
+			b.cur.Ended = "setup"
+			b.cur.Status = StatusDone
+			if strings.Contains(text, ": setup failed") {
+				b.cur.Status = StatusError
+			}
+			return
+		}
 		if strings.Contains(text, ": launch") {
 			header, prompt := splitHeader(note)
 			b.launch(header)
