@@ -21,8 +21,13 @@ func (t Transcript) Render(w io.Writer, opts RenderOptions) error {
 		opts.MaxOutputLines = 12
 	}
 	ew := &errWriter{w: w}
-	for i, l := range t.Launches {
-		head := fmt.Sprintf("── launch %d", i+1)
+	n := 0
+	for _, l := range t.Launches {
+		head := "── setup"
+		if !l.Setup {
+			n++
+			head = fmt.Sprintf("── launch %d", n)
+		}
 		if l.Header != "" {
 			head += ": " + l.Header
 		}
@@ -36,8 +41,8 @@ func (t Transcript) Render(w io.Writer, opts RenderOptions) error {
 		ew.printf("   [%s%s]\n\n", l.Status.String(), usageText(l.Usage))
 	}
 	total := fmt.Sprintf("status: %s", t.Status.String())
-	if len(t.Launches) > 1 {
-		total += fmt.Sprintf(" · %d launches", len(t.Launches))
+	if n > 1 {
+		total += fmt.Sprintf(" · %d launches", n)
 	}
 	ew.printf("%s%s\n", total, usageText(t.Usage))
 	return ew.err
