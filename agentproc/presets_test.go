@@ -197,3 +197,26 @@ func TestNewSessionIDIsAUUIDv4(t *testing.T) {
 		t.Errorf("NewSessionID() = %q, %q", a, b)
 	}
 }
+
+// TestMakefileInstallsThePinnedCLIs keeps `make test`'s npm pins and the presets' checked
+// versions one list: a bump in one place only would test one version and claim another.
+func TestMakefileInstallsThePinnedCLIs(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^TEST_CLIS\s*:?=\s*(.*)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("Makefile has no TEST_CLIS")
+	}
+	var want []string
+	for _, p := range agentproc.Presets() {
+		if p.Package != "" {
+			want = append(want, p.Package+"@"+p.Version)
+		}
+	}
+	if got := strings.Fields(string(m[1])); !slices.Equal(got, want) {
+		t.Errorf("Makefile TEST_CLIS = %q, presets want %q", got, want)
+	}
+}
