@@ -33,6 +33,7 @@ func newRealAgent(t *testing.T, preset string, fake *fakeanthropic.Server) *real
 		t.Fatalf("no preset %s", preset)
 	}
 	bin := testsupport.AgentCLI(t, p.Program)
+	testsupport.OneRealAgentAtATime(t)
 	repo := testsupport.NewRepo(t)
 	wt := filepath.Join(filepath.Dir(repo), "wt-alice")
 	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/team/alice", wt)
@@ -54,20 +55,23 @@ func newRealAgent(t *testing.T, preset string, fake *fakeanthropic.Server) *real
 		"PI_OFFLINE":                               "1",
 	}}
 	if preset == "pi" {
-		// pi reads its endpoint from its models.json, not from the environment.
-		testsupport.WriteFile(t, filepath.Join(home, ".pi", "agent", "models.json"),
-			`{"providers":{"anthropic":{"baseUrl":"`+fake.URL+`"}}}`)
+		piConfig(t, home, fake.URL)
 	}
 	return a
+}
+
+// piConfig points pi in home at the fake: pi reads its endpoint from models.json and
+// its provider from settings.json, not from the environment.
+func piConfig(t *testing.T, home, url string) {
+	t.Helper()
+	testsupport.WriteFile(t, filepath.Join(home, ".pi", "agent", "models.json"), `{"providers":{"anthropic":{"baseUrl":"`+url+`"}}}`)
+	testsupport.WriteFile(t, filepath.Join(home, ".pi", "agent", "settings.json"), `{"defaultProvider":"anthropic"}`)
 }
 
 // run launches the agent once and waits for it; it returns the transcript of its log.
 func (a *realAgent) run(t *testing.T, attempt int, reason, prompt, session string, resume bool) agentproc.Transcript {
 	t.Helper()
 	cmd := a.preset.Command(agentproc.ModeHeadless, session, resume)
-	if a.preset.Name == "pi" {
-		cmd = append(cmd[:1], append([]string{"--provider", "anthropic"}, cmd[1:]...)...)
-	}
 	proc, err := agentproc.Start(agentproc.Launch{
 		Team: "team", Agent: "alice", Role: "dev", TaskID: "hello", Prompt: prompt,
 		Worktree: a.worktree, Branch: "teamctl/team/alice", LeaderBranch: "teamctl/team/lead",
@@ -99,37 +103,25 @@ func (a *realAgent) run(t *testing.T, attempt int, reason, prompt, session strin
 // second launch resumes the same session and the fake sees the first launch's turns.
 func TestRealAgentWritesCommitsAndResumes(t *testing.T) {
 	t.Parallel()
-	tools := map[string]struct{ write, bash string }{
-		"claude": {"Write", "Bash"},
-		"pi":     {"write", "bash"},
-	}
 	for _, preset := range []string{"claude", "pi"} {
 		t.Run(preset, func(t *testing.T) {
 			t.Parallel()
-			names := tools[preset]
-			call := func(name string, input map[string]any) fakeanthropic.Reply {
-				return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{{Name: name, Input: input}}}
+			tools := fakeanthropic.Tools(preset)
+			call := func(tu fakeanthropic.ToolUse) fakeanthropic.Reply {
+				return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tu}}
 			}
 			fake := fakeanthropic.Start(t, fakeanthropic.Steps("Nothing left to do.",
 				func(dir string) fakeanthropic.Reply {
-					// Claude Code's Write wants an absolute file_path (and refuses unknown
-					// keys); pi's write takes a path relative to its working directory.
-					input := map[string]any{"file_path": filepath.Join(dir, "hello.txt"), "content": "hello\n"}
-					if preset == "pi" {
-						input = map[string]any{"path": "hello.txt", "content": "hello\n"}
-					}
-					r := call(names.write, input)
+					r := call(tools.Write(dir, "hello.txt", "hello\n"))
 					r.Text = "I will write hello.txt."
 					return r
 				},
-				func(string) fakeanthropic.Reply {
-					return call(names.bash, map[string]any{"command": `git add -A && git commit -qm "add hello"`})
-				},
+				func(string) fakeanthropic.Reply { return call(tools.Bash(`git add -A && git commit -qm "add hello"`)) },
 				func(string) fakeanthropic.Reply { return fakeanthropic.Reply{Text: "hello.txt is committed."} },
 				// The second launch (a nudge) continues here, since the history it sends
 				// back holds the three turns above.
 				func(string) fakeanthropic.Reply {
-					return call(names.bash, map[string]any{"command": `echo again >> hello.txt && git commit -qam "say hello again"`})
+					return call(tools.Bash(`echo again >> hello.txt && git commit -qam "say hello again"`))
 				},
 				func(string) fakeanthropic.Reply { return fakeanthropic.Reply{Text: "Committed the rest."} },
 			))

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -32,4 +34,32 @@ func NodeOnPath(t testing.TB) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not on PATH: the npm-installed agent CLIs need it")
 	}
+}
+
+var realAgentMu sync.Mutex
+
+// OneRealAgentAtATime makes the test wait until no other test on this machine (in this
+// process or another package's) runs real agent CLIs, and holds that turn until it
+// ends. Each CLI is a heavy node process: several at once on a small shared machine
+// turn a 20-second run into minutes and their deadlines into flakes.
+func OneRealAgentAtATime(t testing.TB) {
+	t.Helper()
+	// The mutex first: two flocks from one process on two descriptors would wait for
+	// each other.
+	realAgentMu.Lock()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "teamctl-test-real-agents.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		realAgentMu.Unlock()
+		t.Fatalf("real agent lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		realAgentMu.Unlock()
+		t.Fatalf("real agent lock: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+		realAgentMu.Unlock()
+	})
 }

@@ -147,9 +147,9 @@ func (r Request) UserTexts() []string {
 	return out
 }
 
-// workingDir finds the "Primary working directory: /path" line Claude Code puts in its
-// environment section.
-var workingDir = regexp.MustCompile(`(?m)(?:Working directory|Primary working directory|cwd):\s*(/\S+)`)
+// workingDir finds the line that states the agent's directory: Claude Code's "Primary
+// working directory: /path", pi's "Current working directory: /path".
+var workingDir = regexp.MustCompile(`(?m)(?:Primary working directory|Current working directory|Working directory):\s*(/[^\s"]+)`)
 
 // WorkingDir is the agent's working directory as its prompt states it, or "".
 func (r Request) WorkingDir() string {
@@ -420,4 +420,30 @@ func apiError(w http.ResponseWriter, code int, typ, msg string) {
 	w.WriteHeader(code)
 	b, _ := json.Marshal(map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
 	w.Write(b)
+}
+
+// Toolset is how one CLI's tools are called: their names and input shapes differ.
+type Toolset struct {
+	// Write writes content to rel under the agent's working directory dir.
+	Write func(dir, rel, content string) ToolUse
+	// Bash runs a shell command in the agent's working directory.
+	Bash func(command string) ToolUse
+}
+
+// Tools returns the toolset of a CLI that speaks the Messages API: "claude" (Claude
+// Code: Write wants an absolute file_path and refuses unknown keys) or "pi" (lowercase
+// tools, paths relative to its working directory).
+func Tools(cli string) Toolset {
+	if cli == "pi" {
+		return Toolset{
+			Write: func(_, rel, content string) ToolUse {
+				return ToolUse{Name: "write", Input: map[string]any{"path": rel, "content": content}}
+			},
+			Bash: func(command string) ToolUse { return ToolUse{Name: "bash", Input: map[string]any{"command": command}} },
+		}
+	}
+	return Toolset{
+		Write: func(dir, rel, content string) ToolUse { return Write(dir+"/"+rel, content) },
+		Bash:  Bash,
+	}
 }

@@ -1,11 +1,13 @@
 package orchestrator_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/testsupport"
@@ -13,22 +15,33 @@ import (
 	"github.com/teamctl/teamctl/orchestrator"
 )
 
-// TestRunRealClaudeTeam runs a whole team of two real Claude Code agents (preset:
-// claude), each against its own scripted fake of the Messages API on loopback: alice
-// writes and commits; bob writes, forgets to commit, is nudged by teamctl and commits.
-// Both branches are merged with the project's test passing.
-func TestRunRealClaudeTeam(t *testing.T) {
+// TestRunRealAgentTeam runs a whole team of two real agents of one CLI (preset: claude,
+// then preset: pi), each against its own scripted fake of the Messages API on loopback:
+// alice writes and commits; bob writes, forgets to commit, is nudged by teamctl and
+// commits. Both branches are merged with the project's test passing.
+func TestRunRealAgentTeam(t *testing.T) {
 	t.Parallel()
+	for _, preset := range []string{"claude", "pi"} {
+		t.Run(preset, func(t *testing.T) {
+			t.Parallel()
+			runRealAgentTeam(t, preset)
+		})
+	}
+}
+
+func runRealAgentTeam(t *testing.T, preset string) {
 	testsupport.NodeOnPath(t)
-	claude := testsupport.AgentCLI(t, "claude")
+	cli := testsupport.AgentCLI(t, preset)
+	testsupport.OneRealAgentAtATime(t)
 	f := newFixture(t)
+	tools := fakeanthropic.Tools(preset)
 
 	alice := fakeanthropic.Start(t, fakeanthropic.Steps("Greeting committed.",
 		func(dir string) fakeanthropic.Reply {
-			return fakeanthropic.Reply{Text: "Writing the greeting.", Tools: []fakeanthropic.ToolUse{fakeanthropic.Write(filepath.Join(dir, "src", "alice.txt"), "hello from alice\n")}}
+			return fakeanthropic.Reply{Text: "Writing the greeting.", Tools: []fakeanthropic.ToolUse{tools.Write(dir, "src/alice.txt", "hello from alice\n")}}
 		},
 		func(string) fakeanthropic.Reply {
-			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash(`git add -A && git commit -qm "alice: add greeting"`)}}
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`git add -A && git commit -qm "alice: add greeting"`)}}
 		},
 	))
 	// bob decides from the whole conversation: a nudge (its prompt says the work is
@@ -37,17 +50,22 @@ func TestRunRealClaudeTeam(t *testing.T) {
 		nudged := strings.Contains(strings.Join(req.UserTexts(), "\n"), "uncommitted")
 		switch {
 		case nudged && req.Turns() == 0:
-			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash(`git add -A && git commit -qm "bob: add farewell"`)}}
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`git add -A && git commit -qm "bob: add farewell"`)}}
 		case !nudged && req.Turns() == 0:
-			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Write(filepath.Join(req.WorkingDir(), "src", "bob.txt"), "goodbye from bob\n")}}
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Write(req.WorkingDir(), "src/bob.txt", "goodbye from bob\n")}}
 		}
 		return fakeanthropic.Reply{Text: "Done."}
 	})
 
-	home := func(name string) string {
+	home := func(name, url string) string {
 		h := filepath.Join(f.agents, "home-"+name)
 		if err := os.MkdirAll(h, 0o755); err != nil {
 			t.Fatal(err)
+		}
+		if preset == "pi" {
+			// pi reads its endpoint and provider from its own files, not the environment.
+			testsupport.WriteFile(t, filepath.Join(h, ".pi", "agent", "models.json"), `{"providers":{"anthropic":{"baseUrl":"`+url+`"}}}`)
+			testsupport.WriteFile(t, filepath.Join(h, ".pi", "agent", "settings.json"), `{"defaultProvider":"anthropic"}`)
 		}
 		return h
 	}
@@ -57,7 +75,7 @@ repo: $REPO
 base: main
 test: ./check.sh
 defaults:
-  preset: claude
+  preset: %s
   timeout: 3m
   retries: 0
   nudge: {max: 1, auto_commit: false}
@@ -66,6 +84,7 @@ defaults:
     IS_SANDBOX: "1"
     DISABLE_AUTOUPDATER: "1"
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
+    PI_OFFLINE: "1"
     PATH: %q
 agents:
   - name: alice
@@ -74,8 +93,11 @@ agents:
   - name: bob
     env: {ANTHROPIC_BASE_URL: %q, HOME: %q}
     tasks: [{id: farewell, prompt: Write src/bob.txt with a farewell and commit it.}]
-`, filepath.Dir(claude)+string(os.PathListSeparator)+os.Getenv("PATH"), alice.URL, home("alice"), bob.URL, home("bob")))
-	if err := f.run(p); err != nil {
+`, preset, filepath.Dir(cli)+string(os.PathListSeparator)+os.Getenv("PATH"), alice.URL, home("alice", alice.URL), bob.URL, home("bob", bob.URL)))
+	// A longer deadline than f.run's: three launches of a real CLI on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	if err := orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{ExitWhenBlocked: true}); err != nil || ctx.Err() != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
 	st := f.status("real")
@@ -98,7 +120,7 @@ agents:
 	// Each agent's log reads back as a conversation with its session and cost.
 	ws := f.workspace()
 	for _, name := range []string{"alice", "bob"} {
-		tr, err := agentproc.ReadLog("claude", orchestrator.LogPath(ws.Repo.CommonDir, "real", name))
+		tr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.Repo.CommonDir, "real", name))
 		if err != nil {
 			t.Fatal(err)
 		}
