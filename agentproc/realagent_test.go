@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,7 +195,17 @@ func TestRealClaudeInTmux(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tm := agentproc.NewTmux(agentproc.ExecTmux{}, t.TempDir(), "team")
-	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
+	sess := agentproc.SessionName("team", "alice")
+	t.Cleanup(func() {
+		// Kill claude's whole process group and wait for it: a CLI still writing its
+		// session files would make the temp dirs fail to go.
+		st, err := tm.State(context.Background(), sess)
+		exec.Command("tmux", "-L", tm.Socket, "kill-server").Run()
+		if err == nil && st.Pid > 0 {
+			_ = syscall.Kill(-st.Pid, syscall.SIGKILL)
+			testsupport.Eventually(t, 30*time.Second, "claude exits", func() bool { return syscall.Kill(st.Pid, 0) != nil })
+		}
+	})
 	l := agentproc.Launch{Team: "team", Agent: "alice", Prompt: "Write one.txt.", Worktree: a.worktree, Env: a.env,
 		Command: a.preset.Command(agentproc.ModeTmux, "", false)}
 	argv, err := agentproc.Argv(l)
@@ -202,7 +213,6 @@ func TestRealClaudeInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := append(agentproc.Environ(l), "TERM=xterm-256color")
-	sess := agentproc.SessionName("team", "alice")
 	if err := tm.Start(ctx, sess, a.worktree, env, argv); err != nil {
 		t.Fatal(err)
 	}
