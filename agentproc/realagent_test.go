@@ -43,8 +43,12 @@ func newRealAgent(t *testing.T, preset string, fake *fakeanthropic.Server) *real
 		t.Fatal(err)
 	}
 	a := &realAgent{preset: p, worktree: wt, log: filepath.Join(filepath.Dir(repo), "alice.log"), env: map[string]string{
-		"HOME":               home,
-		"XDG_CONFIG_HOME":    filepath.Join(home, ".config"),
+		"HOME":            home,
+		"XDG_CONFIG_HOME": filepath.Join(home, ".config"),
+		// opencode takes $PWD, not its working directory, as its project: inherited from
+		// the test it wrote and committed in the test's own directory. (Environ should set
+		// it for every agent; until it does, say it here.)
+		"PWD":                wt,
 		"PATH":               filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"ANTHROPIC_BASE_URL": fake.URL,
 		"ANTHROPIC_API_KEY":  "sk-ant-fake-key",
@@ -55,8 +59,17 @@ func newRealAgent(t *testing.T, preset string, fake *fakeanthropic.Server) *real
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
 		"PI_OFFLINE":                               "1",
 	}}
-	if preset == "pi" {
+	switch preset {
+	case "pi":
 		piConfig(t, home, fake.URL)
+	case "opencode":
+		// opencode reads its provider's endpoint from its config; the model's price list
+		// and updates would come from the network.
+		testsupport.WriteFile(t, filepath.Join(home, ".config", "opencode", "opencode.json"),
+			`{"provider":{"anthropic":{"options":{"baseURL":"`+fake.URL+`/v1"}}},"model":"anthropic/claude-sonnet-4-5"}`)
+		a.env["OPENCODE_DISABLE_MODELS_FETCH"] = "1"
+		a.env["OPENCODE_DISABLE_AUTOUPDATE"] = "1"
+		a.env["OPENCODE_DISABLE_LSP_DOWNLOAD"] = "1"
 	}
 	return a
 }
@@ -99,12 +112,13 @@ func (a *realAgent) run(t *testing.T, attempt int, reason, prompt, session strin
 }
 
 // TestRealAgentWritesCommitsAndResumes runs each real CLI whose model endpoint can be
-// pointed at loopback with the Anthropic Messages API shape (claude; pi with its
-// models.json) in a worktree: it writes a file and commits with its shell tool, then a
-// second launch resumes the same session and the fake sees the first launch's turns.
+// pointed at loopback with the Anthropic Messages API shape (claude by its environment;
+// pi by its models.json; opencode by its opencode.json) in a worktree: it writes a file
+// and commits with its shell tool, then a second launch resumes the same session and
+// the fake sees the first launch's turns.
 func TestRealAgentWritesCommitsAndResumes(t *testing.T) {
 	t.Parallel()
-	for _, preset := range []string{"claude", "pi"} {
+	for _, preset := range []string{"claude", "pi", "opencode"} {
 		t.Run(preset, func(t *testing.T) {
 			t.Parallel()
 			tools := fakeanthropic.Tools(preset)

@@ -121,6 +121,9 @@ func (t *Tmux) Start(ctx context.Context, session, dir string, env, argv []strin
 	args := []string{"start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
 		"new-session", "-d", "-s", session, "-c", dir, "-x", "200", "-y", "50", "--", "env", "-i"}
 	args = append(args, env...)
+	// Last, so it wins over an inherited one: some CLIs (opencode) take $PWD, not their
+	// working directory, as the project they work on.
+	args = append(args, "PWD="+dir)
 	args = append(args, argv...)
 	if _, err := t.run(ctx, args...); err != nil {
 		return fmt.Errorf("start tmux session %s: %w", session, err)

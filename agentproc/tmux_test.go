@@ -69,7 +69,7 @@ func TestTmuxArgv(t *testing.T) {
 	want := [][]string{
 		append(slices.Clone(base), "start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
 			"new-session", "-d", "-s", "paste-alice", "-c", "/wt/alice", "-x", "200", "-y", "50", "--",
-			"env", "-i", "A=1", "B=two words", "claude", "--dangerously-skip-permissions", "fix it"),
+			"env", "-i", "A=1", "B=two words", "PWD=/wt/alice", "claude", "--dangerously-skip-permissions", "fix it"),
 		append(slices.Clone(base), "set-buffer", "-b", "teamctl-paste-alice", "--", "You left work uncommitted.\nCommit it."),
 		append(slices.Clone(base), "paste-buffer", "-p", "-d", "-b", "teamctl-paste-alice", "-t", "=paste-alice:"),
 		append(slices.Clone(base), "send-keys", "-t", "=paste-alice:", "Enter"),
@@ -141,13 +141,13 @@ done`)
 		}
 		return s
 	}
-	testsupport.Eventually(t, 20*time.Second, "the program starts in its dir with its env", func() bool {
+	testsupport.Eventually(t, time.Minute, "the program starts in its dir with its env", func() bool {
 		return strings.Contains(screen(), "ready in "+dir+" as alice")
 	})
 	if err := tm.Type(ctx, sess, "commit your work", nil); err != nil {
 		t.Fatal(err)
 	}
-	testsupport.Eventually(t, 20*time.Second, "the typed line is submitted", func() bool {
+	testsupport.Eventually(t, time.Minute, "the typed line is submitted", func() bool {
 		return strings.Contains(screen(), "got: commit your work")
 	})
 	st, err := tm.State(ctx, sess)
@@ -157,7 +157,7 @@ done`)
 	if err := tm.Type(ctx, sess, "bye", nil); err != nil {
 		t.Fatal(err)
 	}
-	testsupport.Eventually(t, 20*time.Second, "the program exits and its pane remains", func() bool {
+	testsupport.Eventually(t, time.Minute, "the program exits and its pane remains", func() bool {
 		st, err := tm.State(ctx, sess)
 		return err == nil && st.Dead && st.Status == 7
 	})

@@ -74,12 +74,11 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 			texts: []string{"> make hello", "I'll create the file.", "Loaded cached credentials."},
 		},
 		"opencode": {
-			launches: 1, session: "ses_494719016ffe85dkDMj0FPRbHK",
-			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone},
-			in: 1200 + 300 + 1500 + 100, out: 80 + 20 + 5, cost: 0.0123 + 0.0045,
-			tools:     []string{"bash", "read"},
-			texts:     []string{"Creating hello.txt.", "File not found"},
-			toolError: true,
+			launches: 2, session: "ses_df2f35714ffeIx5tj3OJ6KPPpG",
+			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusDone},
+			in: 30956, out: 106, cost: 0.094458,
+			tools: []string{"write", "bash"},
+			texts: []string{"> make hello", "Writing.", "▸ write /tmp/oc/repo/hello.txt (1 lines)", "Wrote file successfully.", "> continue please", "All done."},
 		},
 		"aider": {
 			launches: 1, status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone},
@@ -232,5 +231,22 @@ func TestPromptComesOnceFromHeaderAndStream(t *testing.T) {
 	l := tr.Launches[0]
 	if l.Header != "teamctl 2026-11-24T10:00:00Z: launch agent=a task=t attempt=1 reason=answer" || l.Entries[0].Text != "the answer is 42" {
 		t.Errorf("header %q, first entry %+v", l.Header, l.Entries[0])
+	}
+}
+
+func TestOpencodeToolErrorAndSessionError(t *testing.T) {
+	t.Parallel()
+	log := `=== teamctl 2026-11-24T10:00:00Z: launch agent=erin task=t attempt=1 reason=task argv=["opencode" "run" "x y"]
+{"type":"tool_use","sessionID":"ses_1","part":{"type":"tool","tool":"read","callID":"c1","state":{"status":"error","input":{"filePath":"missing.txt"},"error":"File not found: missing.txt"}}}
+{"type":"error","sessionID":"ses_1","error":{"name":"APIError","data":{"message":"overloaded"}}}
+=== teamctl 2026-11-24T10:00:09Z: agent exited with code 1
+`
+	tr, err := agentproc.ParseTranscript("opencode", strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tr.Launches[0]
+	if tr.Status != agentproc.StatusError || tr.SessionID != "ses_1" || !l.Entries[1].Tool.IsError || l.Entries[2].Text != "APIError: overloaded" {
+		t.Errorf("transcript %+v", tr)
 	}
 }

@@ -431,10 +431,21 @@ type Toolset struct {
 }
 
 // Tools returns the toolset of a CLI that speaks the Messages API: "claude" (Claude
-// Code: Write wants an absolute file_path and refuses unknown keys) or "pi" (lowercase
-// tools, paths relative to its working directory).
+// Code: Write wants an absolute file_path and refuses unknown keys), "pi" (lowercase
+// tools, paths relative to its working directory) or "opencode" (lowercase tools, an
+// absolute filePath, a description with each command).
 func Tools(cli string) Toolset {
-	if cli == "pi" {
+	switch cli {
+	case "opencode":
+		return Toolset{
+			Write: func(dir, rel, content string) ToolUse {
+				return ToolUse{Name: "write", Input: map[string]any{"filePath": dir + "/" + rel, "content": content}}
+			},
+			Bash: func(command string) ToolUse {
+				return ToolUse{Name: "bash", Input: map[string]any{"command": command, "description": "run " + firstWord(command)}}
+			},
+		}
+	case "pi":
 		return Toolset{
 			Write: func(_, rel, content string) ToolUse {
 				return ToolUse{Name: "write", Input: map[string]any{"path": rel, "content": content}}
