@@ -6,16 +6,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/teamctl/teamctl/plan"
 )
 
 // Modes an agent runs in (the plan's `mode:`).
 const (
 	// ModeHeadless runs the CLI's non-interactive mode: one prompt per launch, its JSON
 	// stream to the log; a nudge is a relaunch that resumes the session.
-	ModeHeadless = "headless"
+	ModeHeadless = plan.ModeHeadless
 	// ModeTmux runs the CLI's own interface in a tmux session on a socket of the team's;
 	// a nudge is typed into it (see Tmux).
-	ModeTmux = "tmux"
+	ModeTmux = plan.ModeTmux
 )
 
 // Preset is everything teamctl knows about one agent CLI. Each argv is a template over
@@ -246,4 +248,19 @@ func NewSessionID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// CommandFor is the argv template (Launch.Command) of a launch of agent a: its own
+// command as the plan gives it, else its preset's for its mode. With resume it continues
+// session if the preset can; a fresh launch passes session as the new session's id where
+// the CLI takes one (see NewSessionID). ok is false for an agent with neither.
+func CommandFor(a plan.Agent, session string, resume bool) (argv []string, ok bool) {
+	if len(a.Command) > 0 {
+		return slices.Clone(a.Command), true
+	}
+	p, known := PresetNamed(a.Preset)
+	if !known {
+		return nil, false
+	}
+	return p.Command(a.Mode, session, resume), true
 }

@@ -220,3 +220,40 @@ func TestMakefileInstallsThePinnedCLIs(t *testing.T) {
 		t.Errorf("Makefile TEST_CLIS = %q, presets want %q", got, want)
 	}
 }
+
+func TestCommandFor(t *testing.T) {
+	t.Parallel()
+	const sid = "0e5c4b8a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+	tests := []struct {
+		name   string
+		agent  plan.Agent
+		resume bool
+		want   []string // rendered with prompt "P"
+	}{
+		{"own command wins", plan.Agent{Command: []string{"./dev.sh", "{{.Prompt}}"}, Preset: "claude"}, true, []string{"./dev.sh", "P"}},
+		{"claude fresh with a chosen id", plan.Agent{Preset: "claude", Mode: plan.ModeHeadless}, false,
+			[]string{"claude", "--session-id", sid, "-p", "P", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"}},
+		{"claude resumed", plan.Agent{Preset: "claude", Mode: plan.ModeHeadless}, true,
+			[]string{"claude", "-p", "P", "--resume", sid, "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"}},
+		{"codex resumed", plan.Agent{Preset: "codex", Mode: plan.ModeHeadless}, true,
+			[]string{"codex", "exec", "resume", "--json", "--dangerously-bypass-approvals-and-sandbox", sid, "P"}},
+		{"claude in tmux", plan.Agent{Preset: "claude", Mode: plan.ModeTmux}, true,
+			[]string{"claude", "--dangerously-skip-permissions", "--resume", sid, "P"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd, ok := agentproc.CommandFor(tt.agent, sid, tt.resume)
+			if !ok {
+				t.Fatal("no command")
+			}
+			argv, err := agentproc.Argv(agentproc.Launch{Prompt: "P", Command: cmd})
+			if err != nil || !slices.Equal(argv, tt.want) {
+				t.Errorf("argv %q, %v\nwant %q", argv, err, tt.want)
+			}
+		})
+	}
+	if _, ok := agentproc.CommandFor(plan.Agent{}, "", false); ok {
+		t.Error("an agent with neither command nor preset has a command")
+	}
+}

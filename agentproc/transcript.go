@@ -483,3 +483,39 @@ func aiderUsage(line string) (Usage, bool) {
 	cost, _ := strconv.ParseFloat(m[5], 64)
 	return Usage{InputTokens: num(m[1], m[2]), OutputTokens: num(m[3], m[4]), CostUSD: cost}, true
 }
+
+// headerField reads key=value from a launch header ("" when absent).
+func headerField(header, key string) string {
+	for _, f := range strings.Fields(header) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// Task is the task id the launch's header names.
+func (l LaunchLog) Task() string { return headerField(l.Header, "task") }
+
+// TaskSession is the session the agent's latest launch for task ran in: what a relaunch
+// of that task (nudge, fix, answer, resume) continues with the preset's Resume. "" when
+// no launch of the task named one; a new task starts a session of its own.
+func (t Transcript) TaskSession(task string) string {
+	for i := len(t.Launches) - 1; i >= 0; i-- {
+		if l := t.Launches[i]; l.Task() == task && l.SessionID != "" {
+			return l.SessionID
+		}
+	}
+	return ""
+}
+
+// TaskUsage is what the agent's launches for task used, for `review`'s per-task cost.
+func (t Transcript) TaskUsage(task string) Usage {
+	var u Usage
+	for _, l := range t.Launches {
+		if l.Task() == task {
+			u = u.Add(l.Usage)
+		}
+	}
+	return u
+}

@@ -250,3 +250,17 @@ func TestOpencodeToolErrorAndSessionError(t *testing.T) {
 		t.Errorf("transcript %+v", tr)
 	}
 }
+
+func TestTaskSessionAndUsage(t *testing.T) {
+	t.Parallel()
+	tr := readFixture(t, "claude")
+	if got := tr.TaskSession("hello"); got != "9cf141fc-d691-41b1-a890-33420fdecf56" {
+		t.Errorf("TaskSession(hello) = %q", got)
+	}
+	if got := tr.TaskSession("other"); got != "" {
+		t.Errorf("TaskSession(other) = %q, want none: a new task starts its own session", got)
+	}
+	if got := tr.TaskUsage("hello"); got != tr.Usage {
+		t.Errorf("TaskUsage(hello) = %+v, want the whole %+v", got, tr.Usage)
+	}
+}
