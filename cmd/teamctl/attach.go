@@ -12,7 +12,6 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/orchestrator"
-	"github.com/teamctl/teamctl/store"
 )
 
 // AttachOptions are the options of `teamctl attach`.
@@ -46,13 +45,8 @@ func attachRun(ctx context.Context, opts *AttachOptions) error {
 		return err
 	}
 	defer ws.Close()
-	team, err := ws.ResolveTeam(ctx, opts.Team)
+	team, err := resolveAgent(ctx, ws, opts.Team, opts.Agent)
 	if err != nil {
-		return err
-	}
-	if _, err := ws.Store.Agent(ctx, team.Name, opts.Agent); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, opts.Agent)
-	} else if err != nil {
 		return err
 	}
 	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, team.Name)

@@ -57,13 +57,8 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		return err
 	}
 	defer ws.Close()
-	team, err := ws.ResolveTeam(ctx, opts.Team)
+	team, err := resolveAgent(ctx, ws, opts.Team, opts.Agent)
 	if err != nil {
-		return err
-	}
-	if _, err := ws.Store.Agent(ctx, team.Name, opts.Agent); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, opts.Agent)
-	} else if err != nil {
 		return err
 	}
 	path := orchestrator.LogPath(ws.Repo.CommonDir, team.Name, opts.Agent)
@@ -83,6 +78,20 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 	}
 	defer f.Close()
 	return copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow)
+}
+
+// resolveAgent finds the team a command is about and checks it has the agent.
+func resolveAgent(ctx context.Context, ws *orchestrator.Workspace, teamName, agent string) (store.Team, error) {
+	team, err := ws.ResolveTeam(ctx, teamName)
+	if err != nil {
+		return team, err
+	}
+	if _, err := ws.Store.Agent(ctx, team.Name, agent); errors.Is(err, store.ErrNotFound) {
+		return team, fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, agent)
+	} else if err != nil {
+		return team, err
+	}
+	return team, nil
 }
 
 // printTranscript prints the agent's conversation, rendered or as JSON.
