@@ -2,14 +2,39 @@
 GO      ?= go
 BIN     ?= bin/teamctl
 
-.PHONY: build test demo lint vet bench smoke fmt
+.PHONY: build test test-clis demo lint vet bench smoke fmt
+
+# The real agent CLIs the tests run (presets' --help conformance, real Claude Code and pi
+# against a local fake of the Messages API), pinned: agentproc.Presets names the same
+# versions and a test fails if they drift apart. Installed with npm into a cache outside
+# the repository and reused across clones; without npm those tests skip and say how to run them.
+TEST_CLI_DIR ?= $(HOME)/.cache/teamctl-test/cli
+TEST_CLIS    := @anthropic-ai/claude-code@2.1.330 @openai/codex@0.169.0 @google/gemini-cli@0.61.0 opencode-ai@1.18.33 @mariozechner/pi-coding-agent@0.73.1
+NPM          ?= npm
 
 build:
 	$(GO) build -o $(BIN) ./cmd/teamctl
 
 # vet + every test with the race detector; gofmt must have nothing to say.
-test: lint vet
-	$(GO) test -race -count=1 ./...
+test: lint vet test-clis
+	TEAMCTL_TEST_CLI_DIR="$(TEST_CLI_DIR)" $(GO) test -race -count=1 ./...
+
+# A stamp names what is installed: a second run with the same pins does not ask npm at all.
+test-clis:
+	@if ! command -v $(NPM) >/dev/null 2>&1; then \
+		echo "npm not found: tests with real agent CLIs will skip (install node and npm, then make test)"; \
+	elif [ "$$(cat "$(TEST_CLI_DIR)/.pins" 2>/dev/null)" = "$(TEST_CLIS)" ]; then \
+		echo "agent CLIs for tests: cached in $(TEST_CLI_DIR)"; \
+	else \
+		echo "installing agent CLIs for tests into $(TEST_CLI_DIR): $(TEST_CLIS)"; \
+		mkdir -p "$(TEST_CLI_DIR)" && \
+		( cd "$(TEST_CLI_DIR)" && [ -f package.json ] || echo '{"private":true}' > package.json ) && \
+		if $(NPM) install --prefix "$(TEST_CLI_DIR)" --no-audit --no-fund --loglevel=error $(TEST_CLIS) </dev/null; then \
+			echo "$(TEST_CLIS)" > "$(TEST_CLI_DIR)/.pins"; \
+		else \
+			echo "npm install failed: tests with real agent CLIs will skip"; \
+		fi; \
+	fi
 
 vet:
 	$(GO) vet ./...

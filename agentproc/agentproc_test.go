@@ -13,8 +13,6 @@ import (
 	"github.com/teamctl/teamctl/internal/testsupport"
 )
 
-func TestMain(m *testing.M) { testsupport.Main(m) }
-
 // launch is a launch of a scripted agent in a fresh directory.
 func launch(t *testing.T, body string) agentproc.Launch {
 	t.Helper()

@@ -19,7 +19,7 @@ const alice = `agents:
       - {id: one, prompt: do it}
 `
 
-const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, defaults, leader, agents"
+const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, copy, defaults, leader, agents"
 
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
@@ -33,16 +33,16 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"unknown key in an agent", head + "agents:\n  - name: alice\n    comand: [dev]\n", []string{
 			`team.yaml:4:5: agent "alice" has no command: set command or preset on it, or under defaults`,
-			`team.yaml:5:5: unknown key "comand" in agent "alice" (want one of: name, command, preset, env, timeout, retries, nudge, owns, tasks)`,
+			`team.yaml:5:5: unknown key "comand" in agent "alice" (want one of: name, command, preset, mode, env, setup, timeout, retries, nudge, budget, owns, tasks)`,
 		}},
 		{"unknown key in a task", head + alice + "  - name: bob\n    command: [dev]\n    tasks:\n      - id: two\n        prompt: p\n        afetr: [one]\n", []string{
 			`team.yaml:13:9: unknown key "afetr" in task "two" (want one of: id, prompt, after)`,
 		}},
 		{"unknown key in defaults, nudge, merge and leader", head + "defaults: {comand: [x], nudge: {idel: 1m}}\nmerge: {bach: 2}\nleader: {owns: [x]}\n" + alice, []string{
-			`team.yaml:3:12: unknown key "comand" in defaults (want one of: command, preset, env, timeout, retries, nudge)`,
+			`team.yaml:3:12: unknown key "comand" in defaults (want one of: command, preset, mode, env, setup, timeout, retries, nudge, budget)`,
 			`team.yaml:3:33: unknown key "idel" in nudge (want one of: idle, max, auto_commit)`,
 			`team.yaml:4:9: unknown key "bach" in merge (want one of: batch, test_retries)`,
-			`team.yaml:5:10: unknown key "owns" in leader (want one of: name, command, preset, env, timeout, retries, nudge, prompt)`,
+			`team.yaml:5:10: unknown key "owns" in leader (want one of: name, command, preset, mode, env, setup, timeout, retries, nudge, budget, prompt)`,
 		}},
 		{"duplicate key", head + "team: u\n" + alice, []string{
 			`team.yaml:3:1: duplicate key "team" in plan (first at 2:1)`,
@@ -253,8 +253,49 @@ func TestParseErrors(t *testing.T) {
 		{"agents empty", head + "agents: []\n", []string{
 			`team.yaml:3:9: agents is empty: want a list of dev agents, each with a name, a command or preset, and tasks`,
 		}},
+		{"budget not a mapping", head + "budget: 5\n" + alice, []string{
+			`team.yaml:3:9: budget: want a mapping of keys (usd, tokens), got the number 5`,
+		}},
+		{"budget empty", head + "budget: {}\n" + alice, []string{
+			`team.yaml:3:9: budget is empty: want usd, tokens or both, like {usd: 2.5, tokens: 2000000}`,
+		}},
+		{"budget with bad limits", head + "defaults: {budget: {usd: -1, tokens: lots, cents: 3}}\n" + alice, []string{
+			`team.yaml:3:26: budget.usd -1: want an amount greater than 0`,
+			`team.yaml:3:38: budget.tokens: want a whole number, got the string "lots"`,
+			`team.yaml:3:44: unknown key "cents" in budget (want one of: usd, tokens)`,
+		}},
+		{"budget usd as a string", head + "agents:\n  - name: alice\n    command: [dev]\n    budget: {usd: \"$3\"}\n", []string{
+			`team.yaml:6:19: budget.usd: want an amount in US dollars like 2.5, got the string "$3"`,
+		}},
+		{"tokens zero", head + "budget: {tokens: 0}\n" + alice, []string{
+			`team.yaml:3:18: budget.tokens 0: want 1 or more`,
+		}},
+		{"unknown mode", head + "defaults: {command: [x], mode: tumx}\n" + alice, []string{
+			`team.yaml:3:32: unknown mode "tumx" (want one of: headless, tmux)`,
+		}},
+		{"mode not a string", head + "agents:\n  - name: alice\n    command: [dev]\n    mode: [tmux]\n", []string{
+			`team.yaml:6:11: mode: want a string, got a list`,
+		}},
+		{"setup empty", head + "defaults: {command: [x], setup: \"  \"}\n" + alice, []string{
+			`team.yaml:3:33: setup is empty: want a shell command run in the worktree before the first launch, like npm ci`,
+		}},
+		{"setup as a list", head + "leader: {setup: [npm, ci]}\n" + alice, []string{
+			`team.yaml:3:17: setup: want a string, got a list`,
+		}},
+		{"copy paths", head + "copy: [/etc/passwd, ../x, .env, ./.env, \"\"]\n" + alice, []string{
+			`team.yaml:3:8: copy: path "/etc/passwd" is absolute: want a path relative to the repository root`,
+			`team.yaml:3:21: copy: path "../x" leaves the repository`,
+			`team.yaml:3:33: copy: "./.env" is listed twice (first at 3:27)`,
+			`team.yaml:3:41: copy: empty path: want a path relative to the repository root`,
+		}},
+		{"copy not a list", head + "copy: .env\n" + alice, []string{
+			`team.yaml:3:7: copy: want a list of strings, got the string ".env"`,
+		}},
+		{"copy at agent level", head + "agents:\n  - name: alice\n    command: [dev]\n    copy: [.env]\n", []string{
+			`team.yaml:6:5: unknown key "copy" in agent "alice"`,
+		}},
 		{"agent not a mapping", head + "agents: [alice]\n", []string{
-			`team.yaml:3:10: agents[0]: want a mapping of keys (name, command, preset, env, timeout, retries, nudge, owns, tasks), got the string "alice"`,
+			`team.yaml:3:10: agents[0]: want a mapping of keys (name, command, preset, mode, env, setup, timeout, retries, nudge, budget, owns, tasks), got the string "alice"`,
 		}},
 	}
 	for _, c := range cases {

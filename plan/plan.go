@@ -19,6 +19,16 @@ const DefaultLeader = "lead"
 // Presets are the known agent CLIs a plan may name with `preset:` (agentproc gives their argv).
 var Presets = []string{"claude", "codex", "gemini", "opencode", "pi", "aider"}
 
+// Modes an agent may run in (`mode:`): its CLI's headless mode, or its own interface in a
+// tmux session teamctl types nudges into.
+const (
+	ModeHeadless = "headless"
+	ModeTmux     = "tmux"
+)
+
+// Modes is every mode, in the order messages list them.
+var Modes = []string{ModeHeadless, ModeTmux}
+
 // ErrInvalid is matched (errors.Is) by every error Load and Parse return, so callers map it to exit 2.
 var ErrInvalid = errors.New("invalid plan")
 
@@ -76,8 +86,10 @@ type Plan struct {
 	Escalate    []string      // argv run when a blocker reaches the human; nil = none
 	MaxParallel int           // most agents running at once; 0 = all
 	Merge       Merge
-	Leader      Agent   // Role "leader"; Name defaults to "lead"
-	Agents      []Agent // the dev agents (Role "dev"), in file order
+	Budget      Budget   // the whole team's limit; zero fields are no limit
+	Copy        []string // files copied from the main worktree into every agent's (ignored ones like .env); repo-relative, "dir/" copies a directory
+	Leader      Agent    // Role "leader"; Name defaults to "lead"
+	Agents      []Agent  // the dev agents (Role "dev"), in file order
 
 	pos map[string]Position // key path ("repo", "base", "agents.0.command", ...) → where it was written
 	// name is the plan file as the user named it: messages show what they typed, not
@@ -104,6 +116,9 @@ type Agent struct {
 	Timeout time.Duration     // one launch; default 30m
 	Retries int               // relaunches after a failed exit; default 1
 	Nudge   Nudge
+	Mode    string   // ModeHeadless (default) or ModeTmux
+	Setup   string   // shell command (sh -c) run in the worktree before the agent's first launch; "" = none
+	Budget  Budget   // this agent's limit, per key over defaults'; zero fields are no limit
 	Owns    []string // normalised repo-relative slash paths; a directory keeps its trailing "/"
 	Prompt  string   // the leader's prompt (the team's goal); "" for devs
 	Tasks   []Task   // devs only, in file order
@@ -119,6 +134,16 @@ type Nudge struct {
 	Max        int           // relaunches with reason nudge; default 2
 	AutoCommit bool          // default true
 }
+
+// Budget is a spending limit over what the agents' CLIs report they used. A zero field
+// is no limit.
+type Budget struct {
+	USD    float64 // cost in US dollars
+	Tokens int64   // input and output tokens together
+}
+
+// IsZero reports whether the budget sets no limit.
+func (b Budget) IsZero() bool { return b == Budget{} }
 
 // Task is one task of a dev agent.
 type Task struct {

@@ -28,7 +28,7 @@ func exported(p *plan.Plan) plan.Plan {
 	return plan.Plan{
 		File: p.File, Version: p.Version, Team: p.Team, Repo: p.Repo, Base: p.Base, Test: p.Test,
 		TestTimeout: p.TestTimeout, Worktrees: p.Worktrees, Escalate: p.Escalate,
-		MaxParallel: p.MaxParallel, Merge: p.Merge, Leader: p.Leader, Agents: p.Agents,
+		MaxParallel: p.MaxParallel, Merge: p.Merge, Budget: p.Budget, Copy: p.Copy, Leader: p.Leader, Agents: p.Agents,
 	}
 }
 
@@ -42,8 +42,13 @@ worktrees: ../../paste.teamctl
 escalate: [notify-send, "blocker {{.ID}}"]
 max_parallel: 2
 merge: {batch: 4, test_retries: 0}
+budget: {usd: 20, tokens: 5000000}
+copy: [.env, ./.claude/settings.local.json, config/local/]
 defaults:
   command: [claude, -p, "{{.Prompt}}"]
+  mode: tmux
+  setup: npm ci
+  budget: {usd: 2.5, tokens: 2000000}
   env: {SHARED: "1", LEVEL: default}
   timeout: 20m
   retries: 2
@@ -55,6 +60,9 @@ leader:
 agents:
   - name: alice
     preset: codex
+    mode: headless
+    setup: make deps
+    budget: {usd: 1}
     env: {LEVEL: alice, OWN: "yes"}
     timeout: 1h
     retries: 0
@@ -80,6 +88,7 @@ func TestParseFullPlan(t *testing.T) {
 	p := mustParse(t, "/home/me/proj/plans/team.yaml", full)
 	defNudge := plan.Nudge{Idle: 3 * time.Minute, Max: 1, AutoCommit: false}
 	claude := []string{"claude", "-p", "{{.Prompt}}"}
+	defBudget := plan.Budget{USD: 2.5, Tokens: 2000000}
 	want := plan.Plan{
 		File:        "/home/me/proj/plans/team.yaml",
 		Version:     1,
@@ -92,15 +101,19 @@ func TestParseFullPlan(t *testing.T) {
 		Escalate:    []string{"notify-send", "blocker {{.ID}}"},
 		MaxParallel: 2,
 		Merge:       plan.Merge{Batch: 4, TestRetries: 0},
+		Budget:      plan.Budget{USD: 20, Tokens: 5000000},
+		Copy:        []string{".env", ".claude/settings.local.json", "config/local/"},
 		Leader: plan.Agent{
-			Name: "boss", Role: "leader", Command: claude,
+			Name: "boss", Role: "leader", Command: claude, Mode: "tmux", Setup: "npm ci", Budget: defBudget,
 			Env:     map[string]string{"SHARED": "1", "LEVEL": "leader"},
 			Timeout: 20 * time.Minute, Retries: 2, Nudge: defNudge,
 			Prompt: "Ship paste support.",
 		},
 		Agents: []plan.Agent{
 			{
-				Name: "alice", Role: "dev", Preset: "codex",
+				Name: "alice", Role: "dev", Preset: "codex", Mode: "headless", Setup: "make deps",
+				// usd from alice, tokens from the defaults: a budget merges per key.
+				Budget:  plan.Budget{USD: 1, Tokens: 2000000},
 				Env:     map[string]string{"SHARED": "1", "LEVEL": "alice", "OWN": "yes"},
 				Timeout: time.Hour, Retries: 0,
 				Nudge: plan.Nudge{Idle: time.Minute, Max: 1, AutoCommit: false},
@@ -111,13 +124,13 @@ func TestParseFullPlan(t *testing.T) {
 				},
 			},
 			{
-				Name: "bob", Role: "dev", Command: claude,
+				Name: "bob", Role: "dev", Command: claude, Mode: "tmux", Setup: "npm ci", Budget: defBudget,
 				Env:     map[string]string{"SHARED": "1", "LEVEL": "default"},
 				Timeout: 20 * time.Minute, Retries: 2, Nudge: defNudge,
 				Tasks: []plan.Task{{ID: "cli", Agent: "bob", Prompt: "Add the paste command.\n", After: []string{"parser", "docs"}}},
 			},
 			{
-				Name: "carol", Role: "dev", Command: claude,
+				Name: "carol", Role: "dev", Command: claude, Mode: "tmux", Setup: "npm ci", Budget: defBudget,
 				Env:     map[string]string{"SHARED": "1", "LEVEL": "default"},
 				Timeout: 20 * time.Minute, Retries: 2, Nudge: defNudge,
 			},
@@ -157,7 +170,7 @@ func TestBuiltInDefaults(t *testing.T) {
 	if p.TestTimeout != 10*time.Minute || p.Merge != (plan.Merge{Batch: 8, TestRetries: 1}) || p.MaxParallel != 0 {
 		t.Errorf("plan defaults: test_timeout %v merge %+v max_parallel %d", p.TestTimeout, p.Merge, p.MaxParallel)
 	}
-	if p.Worktrees != "" || p.Escalate != nil || p.Base != "" || p.Test != "" {
+	if p.Worktrees != "" || p.Escalate != nil || p.Base != "" || p.Test != "" || !p.Budget.IsZero() || p.Copy != nil {
 		t.Errorf("unset options must stay empty: %+v", exported(p))
 	}
 	wantNudge := plan.Nudge{Idle: 2 * time.Minute, Max: 2, AutoCommit: true}
@@ -167,6 +180,9 @@ func TestBuiltInDefaults(t *testing.T) {
 		}
 		if a.Env == nil {
 			t.Errorf("%s: Env is nil", a.Name)
+		}
+		if a.Mode != plan.ModeHeadless || a.Setup != "" || !a.Budget.IsZero() {
+			t.Errorf("%s: mode %q setup %q budget %+v, want headless, none, none", a.Name, a.Mode, a.Setup, a.Budget)
 		}
 	}
 	if p.Leader.Name != plan.DefaultLeader || p.Leader.Role != "leader" || p.Leader.IsAgent() {

@@ -12,11 +12,12 @@ import (
 
 // The keys of each mapping, in the order messages list them.
 var (
-	planKeys     = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "defaults", "leader", "agents"}
+	planKeys     = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "copy", "defaults", "leader", "agents"}
 	mergeKeys    = []string{"batch", "test_retries"}
-	defaultsKeys = []string{"command", "preset", "env", "timeout", "retries", "nudge"}
-	leaderKeys   = []string{"name", "command", "preset", "env", "timeout", "retries", "nudge", "prompt"}
-	agentKeys    = []string{"name", "command", "preset", "env", "timeout", "retries", "nudge", "owns", "tasks"}
+	defaultsKeys = []string{"command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget"}
+	leaderKeys   = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "prompt"}
+	agentKeys    = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "owns", "tasks"}
+	budgetKeys   = []string{"usd", "tokens"}
 	nudgeKeys    = []string{"idle", "max", "auto_commit"}
 	taskKeys     = []string{"id", "prompt", "after"}
 )
@@ -31,6 +32,7 @@ const (
 	defaultIdle        = 2 * time.Minute
 	defaultNudgeMax    = 2
 	defaultAutoCommit  = true
+	defaultMode        = ModeHeadless
 )
 
 // spec is one agent section (defaults:, leader: or an item of agents:) as written, before
@@ -50,9 +52,18 @@ type spec struct {
 	idle       *time.Duration
 	max        *int
 	autoCommit *bool
+	mode       string
+	setup      *string
+	budget     budgetSpec
 	owns       []string
 	prompt     string
 	tasks      []taskSpec
+}
+
+// budgetSpec is a budget: as written; nil is "not set here".
+type budgetSpec struct {
+	usd    *float64
+	tokens *int64
 }
 
 // taskSpec is one task as written.
@@ -128,6 +139,14 @@ func (d *decoder) decode(data []byte) *Plan {
 	}
 	if v := f.get("merge"); v != nil {
 		d.merge(v, &p.Merge)
+	}
+	if v := f.get("budget"); v != nil {
+		var b budgetSpec
+		d.budget(v, "budget", &b)
+		p.Budget = b.resolve(Budget{})
+	}
+	if v := f.get("copy"); v != nil {
+		p.Copy = d.copyPaths(v, "copy")
 	}
 	def := d.spec(f.get("defaults"), "defaults", "defaults", defaultsKeys)
 	leader := d.spec(f.get("leader"), "leader", "leader", leaderKeys)
@@ -236,8 +255,29 @@ func (d *decoder) spec(n *yaml.Node, path, where string, keys []string) *spec {
 		}
 		d.errorf(second, "command and preset are both set in %s: keep one", where)
 	}
+	if v := f.get("mode"); v != nil {
+		if m, ok := d.str(v, "mode"); ok {
+			if !slices.Contains(Modes, m) {
+				d.errorf(v, "unknown mode %q (want one of: %s)", m, strings.Join(Modes, ", "))
+			} else {
+				s.mode = m
+			}
+		}
+	}
 	if v := f.get("env"); v != nil {
 		s.env, _ = d.env(v, "env")
+	}
+	if v := f.get("setup"); v != nil {
+		if cmd, ok := d.str(v, "setup"); ok {
+			if strings.TrimSpace(cmd) == "" {
+				d.errorf(v, "setup is empty: want a shell command run in the worktree before the first launch, like npm ci")
+			} else {
+				s.setup = &cmd
+			}
+		}
+	}
+	if v := f.get("budget"); v != nil {
+		d.budget(v, join(path, "budget"), &s.budget)
 	}
 	if v := f.get("timeout"); v != nil {
 		if t, ok := d.duration(v, "timeout"); ok {
@@ -284,6 +324,71 @@ func (d *decoder) nudge(n *yaml.Node, path string, s *spec) {
 			s.autoCommit = &b
 		}
 	}
+}
+
+// budget reads a budget: mapping, each limit optional but at least one given.
+func (d *decoder) budget(n *yaml.Node, path string, b *budgetSpec) {
+	f, ok := d.fields(n, path, "budget", budgetKeys)
+	if !ok {
+		return
+	}
+	if len(f.vals) == 0 {
+		d.errorf(n, "budget is empty: want usd, tokens or both, like {usd: 2.5, tokens: 2000000}")
+		return
+	}
+	if v := f.get("usd"); v != nil {
+		var usd float64
+		switch {
+		case v.Kind != yaml.ScalarNode || (v.ShortTag() != "!!int" && v.ShortTag() != "!!float") || v.Decode(&usd) != nil:
+			d.errorf(v, "budget.usd: want an amount in US dollars like 2.5, got %s", describe(v))
+		case usd <= 0 || usd != usd || usd > 1e9:
+			d.errorf(v, "budget.usd %s: want an amount greater than 0", v.Value)
+		default:
+			b.usd = &usd
+		}
+	}
+	if v := f.get("tokens"); v != nil {
+		if t, ok := d.integer(v, "budget.tokens", 1); ok {
+			t64 := int64(t)
+			b.tokens = &t64
+		}
+	}
+}
+
+// resolve lays the limits written here over base.
+func (b budgetSpec) resolve(base Budget) Budget {
+	if b.usd != nil {
+		base.USD = *b.usd
+	}
+	if b.tokens != nil {
+		base.Tokens = *b.tokens
+	}
+	return base
+}
+
+// copyPaths reads copy:, files the worktrees need that git does not carry (they are
+// ignored or untracked): each a path inside the repository.
+func (d *decoder) copyPaths(n *yaml.Node, path string) []string {
+	paths, nodes, ok := d.stringList(n, path, "copy")
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(paths))
+	seen := map[string]*yaml.Node{}
+	for i, p := range paths {
+		clean, err := NormalisePath(p)
+		if err != nil {
+			d.errorf(nodes[i], "copy: %v", err)
+			continue
+		}
+		if first, dup := seen[strings.TrimSuffix(clean, "/")]; dup {
+			d.errorf(nodes[i], "copy: %q is listed twice (first at %s)", p, at(first))
+			continue
+		}
+		seen[strings.TrimSuffix(clean, "/")] = nodes[i]
+		out = append(out, clean)
+	}
+	return out
 }
 
 func (d *decoder) owns(n *yaml.Node, path string) []string {
@@ -399,6 +504,7 @@ func resolveAgent(def, s *spec, role string) Agent {
 		Timeout: defaultTimeout,
 		Retries: defaultRetries,
 		Nudge:   Nudge{Idle: defaultIdle, Max: defaultNudgeMax, AutoCommit: defaultAutoCommit},
+		Mode:    defaultMode,
 		Owns:    s.owns,
 		Prompt:  s.prompt,
 	}
@@ -429,6 +535,13 @@ func resolveAgent(def, s *spec, role string) Agent {
 		if layer.autoCommit != nil {
 			a.Nudge.AutoCommit = *layer.autoCommit
 		}
+		if layer.mode != "" {
+			a.Mode = layer.mode
+		}
+		if layer.setup != nil {
+			a.Setup = *layer.setup
+		}
+		a.Budget = layer.budget.resolve(a.Budget)
 	}
 	return a
 }

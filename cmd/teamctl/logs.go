@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 )
 
@@ -20,16 +23,21 @@ type LogsOptions struct {
 	Team    string
 	Agent   string
 	Follow  bool
+	Raw     bool // the log as written, not the conversation read from it
+	JSON    bool
 }
 
 func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
 	opts := &LogsOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "logs AGENT",
-		Short: "Print an agent's whole output (-f follows it)",
+		Short: "Show an agent's conversation, read from its output (--raw: the output itself; -f follows it)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Agent = args[0]
+			if opts.JSON && (opts.Raw || opts.Follow) {
+				return &usageError{errors.New("logs: --json prints the conversation; it does not go with --raw or --follow")}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -37,7 +45,9 @@ func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cob
 		},
 	}
 	cmd.Flags().StringVar(&opts.Team, "team", "", "the team (default: $TEAMCTL_TEAM, or the repository's only team)")
-	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the agent writes until interrupted")
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the agent writes until interrupted (the raw log)")
+	cmd.Flags().BoolVar(&opts.Raw, "raw", false, "print the log as the agent wrote it")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the conversation as one JSON document")
 	return cmd
 }
 
@@ -47,16 +57,14 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		return err
 	}
 	defer ws.Close()
-	team, err := ws.ResolveTeam(ctx, opts.Team)
+	team, err := resolveAgent(ctx, ws, opts.Team, opts.Agent)
 	if err != nil {
 		return err
 	}
-	if _, err := ws.Store.Agent(ctx, team.Name, opts.Agent); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, opts.Agent)
-	} else if err != nil {
-		return err
-	}
 	path := orchestrator.LogPath(ws.Repo.CommonDir, team.Name, opts.Agent)
+	if !opts.Raw && !opts.Follow {
+		return printTranscript(opts, agentPreset(team, opts.Agent), path)
+	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		if !opts.Follow {
@@ -70,6 +78,49 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 	}
 	defer f.Close()
 	return copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow)
+}
+
+// resolveAgent finds the team a command is about and checks it has the agent.
+func resolveAgent(ctx context.Context, ws *orchestrator.Workspace, teamName, agent string) (store.Team, error) {
+	team, err := ws.ResolveTeam(ctx, teamName)
+	if err != nil {
+		return team, err
+	}
+	if _, err := ws.Store.Agent(ctx, team.Name, agent); errors.Is(err, store.ErrNotFound) {
+		return team, fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, agent)
+	} else if err != nil {
+		return team, err
+	}
+	return team, nil
+}
+
+// printTranscript prints the agent's conversation, rendered or as JSON.
+func printTranscript(opts *LogsOptions, preset, path string) error {
+	tr, err := agentproc.ReadLog(preset, path)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.Factory.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(tr)
+	}
+	if len(tr.Launches) == 0 {
+		fmt.Fprintf(opts.Factory.IO.ErrOut, "agent %s has not been launched yet (%s)\n", opts.Agent, path)
+		return nil
+	}
+	return tr.Render(opts.Factory.IO.Out, agentproc.RenderOptions{})
+}
+
+// agentPreset is the preset the team's plan gives the agent: how to read its output
+// ("" reads it as plain text, as for a custom command).
+func agentPreset(team store.Team, agent string) string {
+	var p plan.Plan
+	if json.Unmarshal([]byte(team.PlanJSON), &p) != nil {
+		return ""
+	}
+	a, _ := p.Agent(agent)
+	return a.Preset
 }
 
 // copyLog copies the log; following, it keeps reading what is appended until ctx ends.

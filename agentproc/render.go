@@ -1,0 +1,164 @@
+package agentproc
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// RenderOptions shape the text form of a transcript.
+type RenderOptions struct {
+	// MaxOutputLines cuts each tool result to its first lines (0: 12); the log has it whole.
+	MaxOutputLines int
+}
+
+// Render writes the transcript as a person reads it: launch by launch, the prompt, the
+// assistant's words, each tool call with its input and result, errors, the result and
+// its cost.
+func (t Transcript) Render(w io.Writer, opts RenderOptions) error {
+	if opts.MaxOutputLines <= 0 {
+		opts.MaxOutputLines = 12
+	}
+	ew := &errWriter{w: w}
+	n := 0
+	for _, l := range t.Launches {
+		head := "── setup"
+		if !l.Setup {
+			n++
+			head = fmt.Sprintf("── launch %d", n)
+		}
+		if l.Header != "" {
+			head += ": " + l.Header
+		}
+		ew.printf("%s\n", head)
+		if l.SessionID != "" {
+			ew.printf("   session %s\n", l.SessionID)
+		}
+		for _, e := range l.Entries {
+			renderEntry(ew, e, opts)
+		}
+		ew.printf("   [%s%s]\n\n", l.Status.String(), usageText(l.Usage))
+	}
+	total := fmt.Sprintf("status: %s", t.Status.String())
+	if n > 1 {
+		total += fmt.Sprintf(" · %d launches", n)
+	}
+	ew.printf("%s%s\n", total, usageText(t.Usage))
+	return ew.err
+}
+
+func renderEntry(ew *errWriter, e Entry, opts RenderOptions) {
+	switch e.Kind {
+	case KindPrompt:
+		ew.printf("%s\n", indent("> ", firstLines(e.Text, 6)))
+	case KindText:
+		ew.printf("%s\n", indent("  ", e.Text))
+	case KindTool:
+		tc := e.Tool
+		ew.printf("  ▸ %s %s\n", tc.Name, oneLine(toolSummary(tc.Input), 200))
+		switch {
+		case !tc.Done:
+			ew.printf("    … running\n")
+		case tc.Output != "":
+			mark := "    "
+			if tc.IsError {
+				mark = "  ✗ "
+			}
+			ew.printf("%s\n", indent(mark, firstLines(tc.Output, opts.MaxOutputLines)))
+		case tc.IsError:
+			ew.printf("  ✗ failed\n")
+		}
+	case KindError:
+		ew.printf("  ✗ %s\n", e.Text)
+	case KindResult:
+		if e.Text != "" {
+			ew.printf("%s\n", indent("  = ", e.Text))
+		}
+	case KindOutput:
+		ew.printf("  | %s\n", e.Text)
+	case KindNote:
+		ew.printf("   %s\n", e.Text)
+	}
+}
+
+func (s Status) String() string {
+	if s == StatusNone {
+		return "not launched"
+	}
+	return string(s)
+}
+
+func usageText(u Usage) string {
+	if u == (Usage{}) {
+		return ""
+	}
+	s := fmt.Sprintf(" · %d tokens in, %d out", u.InputTokens, u.OutputTokens)
+	if u.CostUSD > 0 {
+		s += fmt.Sprintf(" · $%.4f", u.CostUSD)
+	}
+	return s
+}
+
+// toolSummary is what a person needs of a tool's input: the command a shell tool ran,
+// the file a file tool touched; anything else as it came.
+func toolSummary(input string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(input), &m) != nil {
+		return input
+	}
+	if c, ok := m["command"].(string); ok {
+		return c
+	}
+	for _, k := range []string{"file_path", "filePath", "path"} {
+		if p, ok := m[k].(string); ok {
+			if c, ok := m["content"].(string); ok {
+				return fmt.Sprintf("%s (%d lines)", p, strings.Count(strings.TrimRight(c, "\n"), "\n")+1)
+			}
+			return p
+		}
+	}
+	return input
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n… %d more lines (teamctl logs --raw shows all)", len(lines)-n)
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
+}
+
+// indent puts first before the first line and as many spaces before the others.
+func indent(first, s string) string {
+	pad := strings.Repeat(" ", len([]rune(first)))
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		if i == 0 {
+			lines[i] = first + lines[i]
+		} else {
+			lines[i] = pad + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// errWriter keeps the first write error, so Render checks once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

@@ -1,0 +1,266 @@
+package agentproc_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/teamctl/teamctl/agentproc"
+)
+
+func readFixture(t *testing.T, preset string) agentproc.Transcript {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", preset+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := agentproc.ParseTranscript(preset, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestParseTranscriptOfEachCLI(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		launches  int
+		session   string
+		status    agentproc.Status
+		statuses  []agentproc.Status
+		in, out   int64
+		cost      float64
+		tools     []string // tool names in order
+		texts     []string // substrings the rendered transcript must hold
+		toolError bool     // some tool call failed
+	}
+	tests := map[string]want{
+		"claude": {
+			launches: 2, session: "9cf141fc-d691-41b1-a890-33420fdecf56",
+			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusDone},
+			// The second result's total_cost_usd (0.251332) is the session's so far:
+			// counted once, the two launches cost 0.149816 + 0.101516.
+			in: 36944 + 25074, out: 102 + 61, cost: 0.251332,
+			tools: []string{"Write", "Bash", "Bash"},
+			texts: []string{"Writing.", "▸ Write", "hello.txt", "git add -A", "All done.", "> continue please"},
+		},
+		"pi": {
+			launches: 2, session: "01a20ce3-eeb2-7508-a8f0-b38826565b1c",
+			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusDone},
+			in: 7849, out: 139, cost: 0.04272, // both launches, each model call once
+			tools: []string{"write", "bash", "bash"},
+			texts: []string{"> make hello", "Successfully wrote 6 bytes to hello.txt", "> continue please", "All done."},
+		},
+		"codex": {
+			launches: 2, session: "0199a213-81c0-7800-8aa1-bbab2a035a53",
+			status: agentproc.StatusError, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusError},
+			in: 2946, out: 70,
+			tools:     []string{"shell", "edit", "shell"},
+			texts:     []string{"Added hello.txt and committed it.", "FAIL\tcalc", "stream disconnected"},
+			toolError: true,
+		},
+		"gemini": {
+			launches: 1, session: "5b1f3a9e-2c4d-4e6f-8a0b-1c2d3e4f5a6b",
+			// Its last call raised a blocker: the agent waits on an answer.
+			status: agentproc.StatusWaiting, statuses: []agentproc.Status{agentproc.StatusWaiting},
+			in: 1400, out: 130,
+			tools: []string{"write_file", "run_shell_command"},
+			texts: []string{"> make hello", "I'll create the file.", "Loaded cached credentials."},
+		},
+		"opencode": {
+			launches: 2, session: "ses_df2f35714ffeIx5tj3OJ6KPPpG",
+			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusDone},
+			in: 30956, out: 106, cost: 0.094458,
+			tools: []string{"write", "bash"},
+			texts: []string{"> make hello", "Writing.", "▸ write /tmp/oc/repo/hello.txt (1 lines)", "Wrote file successfully.", "> continue please", "All done."},
+		},
+		"aider": {
+			launches: 1, status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone},
+			in: 2100, out: 320, cost: 0.01,
+			texts: []string{"Applied edit to hello.txt"},
+		},
+	}
+	for preset, w := range tests {
+		t.Run(preset, func(t *testing.T) {
+			t.Parallel()
+			tr := readFixture(t, preset)
+			if len(tr.Launches) != w.launches {
+				t.Fatalf("%d launches, want %d", len(tr.Launches), w.launches)
+			}
+			if tr.SessionID != w.session {
+				t.Errorf("session %q, want %q", tr.SessionID, w.session)
+			}
+			if tr.Status != w.status {
+				t.Errorf("status %q, want %q", tr.Status, w.status)
+			}
+			for i, st := range w.statuses {
+				if tr.Launches[i].Status != st {
+					t.Errorf("launch %d status %q, want %q", i+1, tr.Launches[i].Status, st)
+				}
+			}
+			if tr.Usage.InputTokens != w.in || tr.Usage.OutputTokens != w.out || math.Abs(tr.Usage.CostUSD-w.cost) > 1e-9 {
+				t.Errorf("usage %+v, want in %d out %d cost %g", tr.Usage, w.in, w.out, w.cost)
+			}
+			var tools []string
+			failed := false
+			for _, l := range tr.Launches {
+				for _, e := range l.Entries {
+					if e.Tool != nil {
+						tools = append(tools, e.Tool.Name)
+						if !e.Tool.Done {
+							t.Errorf("tool %s %s has no result", e.Tool.Name, e.Tool.Input)
+						}
+						failed = failed || e.Tool.IsError
+					}
+				}
+			}
+			if strings.Join(tools, ",") != strings.Join(w.tools, ",") {
+				t.Errorf("tools %q, want %q", tools, w.tools)
+			}
+			if failed != w.toolError {
+				t.Errorf("a tool failed: %v, want %v", failed, w.toolError)
+			}
+			var out bytes.Buffer
+			if err := tr.Render(&out, agentproc.RenderOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range w.texts {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("rendered transcript lacks %q:\n%s", s, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "argv=") {
+				t.Errorf("rendered headers still carry the argv:\n%s", out.String())
+			}
+			if first := tr.Launches[0].Entries[0]; first.Kind != agentproc.KindPrompt || first.Text != "make hello" {
+				t.Errorf("the first launch does not open with its prompt (from the header's argv): %+v", first)
+			}
+			if !strings.Contains(out.String(), "status: "+string(w.status)) {
+				t.Errorf("rendered transcript does not end with its status:\n%s", out.String())
+			}
+			// --json: one document with snake_case names.
+			js, err := json.Marshal(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []string{`"session_id"`, `"launches"`, `"entries"`, `"cost_usd"`} {
+				if !bytes.Contains(js, []byte(key)) && !(key == `"session_id"` && w.session == "") {
+					t.Errorf("JSON lacks %s", key)
+				}
+			}
+		})
+	}
+}
+
+func TestParseTranscriptStatusFromTheStream(t *testing.T) {
+	t.Parallel()
+	const header = "=== teamctl 2026-11-24T10:00:00Z: launch agent=a task=t attempt=1 reason=task argv=[\"claude\"]\n"
+	init := `{"type":"system","subtype":"init","session_id":"s1"}` + "\n"
+	call := `{"type":"assistant","message":{"id":"m1","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"sleep 100"}}],"usage":{"input_tokens":100,"output_tokens":7}}}` + "\n"
+	tests := []struct {
+		name string
+		log  string
+		want agentproc.Status
+		in   int64
+	}{
+		{"nothing launched", "", agentproc.StatusNone, 0},
+		{"running a tool", header + init + call, agentproc.StatusWorking, 100},
+		{"split message counted once", header + init + call + call, agentproc.StatusWorking, 100},
+		{"exit without a result", header + init + call + "=== teamctl 2026-11-24T10:00:09Z: agent exited with code 0\n", agentproc.StatusError, 100},
+		{"killed", header + init + "=== teamctl 2026-11-24T10:00:09Z: agent timed out\n", agentproc.StatusError, 0},
+		{"cannot start", header + "=== teamctl: cannot start \"claude\": exec: not found\n", agentproc.StatusError, 0},
+		{"error result", header + init + `{"type":"result","subtype":"error_max_turns","is_error":true,"session_id":"s1","total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":1}}` + "\n", agentproc.StatusError, 10},
+		{"plain output before any header", "npm warn something\n" + init, agentproc.StatusWorking, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr, err := agentproc.ParseTranscript("claude", strings.NewReader(tt.log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Status != tt.want || tr.Usage.InputTokens != tt.in {
+				t.Errorf("status %q in %d, want %q in %d: %+v", tr.Status, tr.Usage.InputTokens, tt.want, tt.in, tr)
+			}
+		})
+	}
+}
+
+func TestParseTranscriptKeepsLongLinesAndUnknownPresets(t *testing.T) {
+	t.Parallel()
+	long := `{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"x","content":"` + strings.Repeat("a", 200000) + `"}]}}`
+	tr, err := agentproc.ParseTranscript("claude", strings.NewReader(long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tr.Launches[0].Entries); n != 1 || len(tr.Launches[0].Entries[0].Tool.Output) != 200000 {
+		t.Errorf("a 200 kB line was not read whole: %d entries", n)
+	}
+	if _, err := agentproc.ParseTranscript("vim", strings.NewReader("")); !errors.Is(err, agentproc.ErrUnknownPreset) {
+		t.Errorf("unknown preset: err = %v, want ErrUnknownPreset", err)
+	}
+	tr, err = agentproc.ParseTranscript("", strings.NewReader("=== teamctl x: launch agent=a\nhello\n=== teamctl y: agent exited with code 0\n"))
+	if err != nil || tr.Status != agentproc.StatusDone || tr.Launches[0].Entries[0].Text != "hello" {
+		t.Errorf("custom command log: %+v, %v", tr, err)
+	}
+}
+
+func TestPromptComesOnceFromHeaderAndStream(t *testing.T) {
+	t.Parallel()
+	tr := readFixture(t, "pi")
+	n := 0
+	for _, e := range tr.Launches[0].Entries {
+		if e.Kind == agentproc.KindPrompt {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d prompt entries in pi's first launch, want 1: %+v", n, tr.Launches[0].Entries)
+	}
+	log := "=== teamctl 2026-11-24T10:00:00Z: launch agent=a task=t attempt=1 reason=answer prompt=\"the answer is 42\" argv=[\"x\" \"--resume\" \"0e5c4b8a-1c2d-4e5f-8a9b-0c1d2e3f4a5b\" \"a longer prompt the header also names\"]\n"
+	tr, err := agentproc.ParseTranscript("claude", strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tr.Launches[0]
+	if l.Header != "teamctl 2026-11-24T10:00:00Z: launch agent=a task=t attempt=1 reason=answer" || l.Entries[0].Text != "the answer is 42" {
+		t.Errorf("header %q, first entry %+v", l.Header, l.Entries[0])
+	}
+}
+
+func TestOpencodeToolErrorAndSessionError(t *testing.T) {
+	t.Parallel()
+	log := `=== teamctl 2026-11-24T10:00:00Z: launch agent=erin task=t attempt=1 reason=task argv=["opencode" "run" "x y"]
+{"type":"tool_use","sessionID":"ses_1","part":{"type":"tool","tool":"read","callID":"c1","state":{"status":"error","input":{"filePath":"missing.txt"},"error":"File not found: missing.txt"}}}
+{"type":"error","sessionID":"ses_1","error":{"name":"APIError","data":{"message":"overloaded"}}}
+=== teamctl 2026-11-24T10:00:09Z: agent exited with code 1
+`
+	tr, err := agentproc.ParseTranscript("opencode", strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tr.Launches[0]
+	if tr.Status != agentproc.StatusError || tr.SessionID != "ses_1" || !l.Entries[1].Tool.IsError || l.Entries[2].Text != "APIError: overloaded" {
+		t.Errorf("transcript %+v", tr)
+	}
+}
+
+func TestTaskSessionAndUsage(t *testing.T) {
+	t.Parallel()
+	tr := readFixture(t, "claude")
+	if got := tr.TaskSession("hello"); got != "9cf141fc-d691-41b1-a890-33420fdecf56" {
+		t.Errorf("TaskSession(hello) = %q", got)
+	}
+	if got := tr.TaskSession("other"); got != "" {
+		t.Errorf("TaskSession(other) = %q, want none: a new task starts its own session", got)
+	}
+	if got := tr.TaskUsage("hello"); got != tr.Usage {
+		t.Errorf("TaskUsage(hello) = %+v, want the whole %+v", got, tr.Usage)
+	}
+}
