@@ -96,6 +96,10 @@ func Environ(l Launch) []string {
 		"TEAMCTL_LEADER_BRANCH": l.LeaderBranch,
 		"TEAMCTL_ATTEMPT":       strconv.Itoa(l.Attempt),
 		"TEAMCTL_REASON":        l.Reason,
+		"TEAMCTL_DEPTH":         strconv.Itoa(Depth() + 1),
+		// Some CLIs (opencode) take their project from $PWD, not from their working
+		// directory: the inherited one would be the supervisor's.
+		"PWD": l.Worktree,
 		// The committer too: a machine with no git identity configured would refuse the
 		// agent's commits otherwise, and the commit is the agent's work either way.
 		"GIT_AUTHOR_NAME":     l.Agent,
@@ -118,6 +122,13 @@ func Environ(l Launch) []string {
 	}
 	sort.Strings(env)
 	return env
+}
+
+// Depth is how deeply this process is nested in teams: 0 for a person's shell, 1 inside an
+// agent of a team, 2 inside an agent of a team that agent started, and so on.
+func Depth() int {
+	d, _ := strconv.Atoi(os.Getenv("TEAMCTL_DEPTH"))
+	return d
 }
 
 // Result is how a launch ended.
@@ -198,6 +209,10 @@ func Start(l Launch) (*Proc, error) {
 	argv, err := Argv(l)
 	if err != nil {
 		return nil, err
+	}
+	if l.Files.Pid == "" {
+		// A caller that keeps no run directory: the records go beside the log.
+		l.Files = FilesIn(filepath.Join(filepath.Dir(l.LogPath), "run"), l.Agent)
 	}
 	env := Environ(l)
 	if err := checkProgram(argv[0], l.Worktree, env); err != nil {

@@ -137,7 +137,7 @@ const grandchild = `sleep 600 & echo $! > "$TEAMCTL_WORKTREE/grandchild.pid"; `
 func grandchildPid(t *testing.T, l agentproc.Launch) int {
 	t.Helper()
 	var pid int
-	testsupport.Eventually(t, 10*time.Second, "grandchild started", func() bool {
+	testsupport.Eventually(t, time.Minute, "grandchild started", func() bool {
 		b, err := os.ReadFile(filepath.Join(l.Worktree, "grandchild.pid"))
 		if err != nil {
 			return false
@@ -155,7 +155,7 @@ func processGone(pid int) func() bool {
 func TestTimeoutKillsWholeGroup(t *testing.T) {
 	t.Parallel()
 	l := launch(t, grandchild+"exec sleep 600")
-	l.Timeout = 300 * time.Millisecond
+	l.Timeout = 5 * time.Second // time enough, even on a loaded machine, to start the grandchild first
 	p, err := agentproc.Start(l)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestTimeoutKillsWholeGroup(t *testing.T) {
 	if res := p.Result(); !res.TimedOut || res.String() != "timed out" {
 		t.Errorf("result %+v", res)
 	}
-	testsupport.Eventually(t, 10*time.Second, "the agent's grandchild killed", processGone(gc))
+	testsupport.Eventually(t, time.Minute, "the agent's grandchild killed", processGone(gc))
 }
 
 func TestStopIsGracefulThenForced(t *testing.T) {
@@ -191,7 +191,7 @@ func TestStopIsGracefulThenForced(t *testing.T) {
 			if agentproc.Alive(p.Pid, p.Start) {
 				t.Error("the agent still runs after Stop")
 			}
-			testsupport.Eventually(t, 10*time.Second, "the agent's grandchild stopped", processGone(gc))
+			testsupport.Eventually(t, time.Minute, "the agent's grandchild stopped", processGone(gc))
 		})
 	}
 }
@@ -205,7 +205,7 @@ func TestAdoptAfterTheStarterIsGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testsupport.Eventually(t, 10*time.Second, "pid file written", func() bool {
+	testsupport.Eventually(t, time.Minute, "pid file written", func() bool {
 		_, _, err := agentproc.ReadPid(l.Files)
 		return err == nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -170,9 +171,11 @@ func (m *Merger) round(ctx context.Context, reqs []Request, br *BatchResult, pen
 		if err != nil {
 			return false, err
 		}
-		br.TestRuns++
-		for _, e := range entries[:k] {
-			br.Results[e.req].TestRuns++
+		if strings.TrimSpace(m.Test) != "" { // no test command: nothing ran
+			br.TestRuns++
+			for _, e := range entries[:k] {
+				br.Results[e.req].TestRuns++
+			}
 		}
 		if !passed {
 			failed[k] = out

@@ -43,6 +43,24 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 	}
 	s.log().Info("agent ended", "agent", ev.agent, "task", ev.task, "result", ev.result.String())
 
+	// An agent that raised a blocker waits for its answer: no nudge, no merge, whatever its
+	// exit status. Answered already (while it was still running): relaunched with it now.
+	if b, ok, err := s.openBlocker(ctx, ev.agent, t.ID); err != nil {
+		return err
+	} else if ok {
+		if b.State == store.BlockerAnswered {
+			if err := s.setTask(ctx, t.ID, Blocked, ""); err != nil {
+				return err
+			}
+			return s.deliver(ctx, b)
+		}
+		who := "the leader"
+		if b.Human || !s.p.Leader.IsAgent() {
+			who = "a person"
+		}
+		return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on %s: %s", b.ID, who, b.Text))
+	}
+
 	if !ev.result.OK() {
 		if t.Failures < a.Retries {
 			extra := fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",
@@ -79,6 +97,18 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 		if err := s.autoCommit(ctx, ev.agent, t.ID, sa.Worktree, changes); err != nil {
 			return err
 		}
+	}
+	if s.isLeader(ev.agent) {
+		// The leader commits on the leader branch itself: its tip is tested (queued) before
+		// it counts as tested, like a merge.
+		tip, err := s.ws.Repo.Resolve(ctx, s.team.LeaderBranch)
+		if err != nil {
+			return err
+		}
+		if tip == s.team.TestedHead {
+			return s.setTask(ctx, t.ID, Done, "")
+		}
+		return s.setTask(ctx, t.ID, Queued, "its commits on the leader branch wait for the tests")
 	}
 	ahead, _, err := s.ws.Repo.AheadBehind(ctx, s.team.LeaderBranch, sa.Branch)
 	if err != nil {

@@ -29,9 +29,16 @@ func (s *supervisor) schedule(ctx context.Context) error {
 	for _, t := range tasks {
 		state[t.ID] = t.State
 	}
-	for _, a := range s.p.Agents {
+	agents := s.p.Agents
+	if s.p.Leader.IsAgent() {
+		agents = append([]plan.Agent{s.p.Leader}, agents...)
+	}
+	for _, a := range agents {
 		if _, busy := s.procs[a.Name]; busy {
 			continue
+		}
+		if s.isLeader(a.Name) && s.merging {
+			continue // the merge queue has the leader worktree
 		}
 		if s.p.MaxParallel > 0 && len(s.procs) >= s.p.MaxParallel {
 			return nil
@@ -104,6 +111,18 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	if t, err = s.ws.Store.Task(ctx, s.team.Name, t.ID); err != nil {
 		return err
 	}
+	unread, err := s.ws.Store.Unread(ctx, s.team.Name, a.Name)
+	if err != nil {
+		return err
+	}
+	if len(unread) > 0 {
+		var b strings.Builder
+		b.WriteString("\nMessages for you (read them; more may come: teamctl msg inbox):\n")
+		for _, m := range unread {
+			fmt.Fprintf(&b, "- from %s: %s\n", m.From, m.Text)
+		}
+		extra = strings.TrimSpace(extra + "\n" + b.String())
+	}
 	l := agentproc.Launch{
 		Team: s.team.Name, Agent: a.Name, Role: a.Role, TaskID: t.ID,
 		Prompt: agentproc.Prompt(agentproc.PromptInput{
@@ -123,6 +142,15 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		return err
 	}
 	s.log().Info("agent launched", "agent", a.Name, "task", t.ID, "attempt", t.Attempt, "reason", reason, "pid", proc.Pid)
+	if len(unread) > 0 {
+		ids := make([]int64, len(unread))
+		for i, m := range unread {
+			ids[i] = m.ID
+		}
+		if err := s.ws.Store.MarkRead(ctx, s.team.Name, a.Name, ids); err != nil {
+			return err
+		}
+	}
 	if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, a.Name, func(sa *store.Agent) error {
 		sa.State, sa.Task, sa.PID, sa.ProcStart = AgentRunning, t.ID, proc.Pid, proc.Start
 		return nil

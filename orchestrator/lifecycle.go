@@ -144,6 +144,9 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 		return out, fmt.Errorf("%w: uncommitted work would be lost in %s: commit it, or clean --force", ErrUsage, strings.Join(dirty, ", "))
 	}
 	for _, a := range agents {
+		if err := w.Repo.RemoveAgentHooks(ctx, a.Worktree); err != nil {
+			return out, err
+		}
 		if err := w.Repo.RemoveWorktree(ctx, a.Worktree); err != nil {
 			return out, err
 		}

@@ -47,7 +47,7 @@ func runRealAgentTeam(t *testing.T, preset string) {
 	// bob decides from the whole conversation: a nudge (its prompt says the work is
 	// uncommitted) gets a commit; a first launch writes and stops without committing.
 	bob := fakeanthropic.Start(t, func(req fakeanthropic.Request) fakeanthropic.Reply {
-		nudged := strings.Contains(strings.Join(req.UserTexts(), "\n"), "uncommitted")
+		nudged := strings.Contains(strings.Join(req.UserTexts(), "\n"), "You exited with uncommitted changes")
 		switch {
 		case nudged && req.Turns() == 0:
 			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`git add -A && git commit -qm "bob: add farewell"`)}}
@@ -116,6 +116,10 @@ agents:
 	}
 	if got := f.taskState(st, "farewell").Attempt; got != 2 {
 		t.Errorf("bob launched %d times, want 2 (task, nudge)", got)
+	}
+	if t.Failed() {
+		b, _ := os.ReadFile(orchestrator.LogPath(filepath.Join(f.repo, ".git"), "real", "bob"))
+		t.Logf("supervisor log:\n%s\nbob's log:\n%s", f.logs.String(), b)
 	}
 	// Each agent's log reads back as a conversation with its session and cost.
 	ws := f.workspace()

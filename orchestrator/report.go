@@ -97,6 +97,9 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 	if err != nil {
 		return st, err
 	}
+	if st.Blockers, err = w.openBlockers(ctx, t.Name); err != nil {
+		return st, err
+	}
 	for _, tk := range tasks {
 		st.Tasks = append(st.Tasks, TaskStatus{ID: tk.ID, Agent: tk.Agent, State: tk.State, Attempt: tk.Attempt,
 			Reason: tk.Reason, Detail: tk.Detail, Since: tk.Updated, After: tk.After, Waiting: waitingFor(tk, tasks, st.Supervised)})
@@ -114,23 +117,20 @@ func waitingFor(t store.Task, tasks []store.Task, supervised bool) string {
 		state[o.ID] = o.State
 	}
 	switch {
+	case t.State == Blocked && strings.Contains(t.Detail, "waits on the leader"):
+		return "the leader: " + firstLine(t.Detail)
 	case WaitsOnHuman(t.State):
 		return "a human: " + firstLine(t.Detail)
 	case Finished(t.State):
 		return ""
 	case !supervised:
 		return "a supervisor: teamctl resume " + t.Team
+	case t.State == Queued && strings.HasPrefix(t.Detail, "waits: "):
+		return strings.TrimPrefix(t.Detail, "waits: ")
 	case t.State == Queued:
 		return "its turn in the merge queue"
 	case t.State != Pending:
 		return ""
-	}
-	for _, o := range tasks {
-		if o.Agent == t.Agent && o.ID != t.ID && !Finished(o.State) {
-			if o.Seq < t.Seq {
-				return fmt.Sprintf("%s's earlier task %s (%s)", t.Agent, o.ID, o.State)
-			}
-		}
 	}
 	var deps []string
 	for _, d := range t.After {
@@ -140,6 +140,11 @@ func waitingFor(t store.Task, tasks []store.Task, supervised bool) string {
 	}
 	if len(deps) > 0 {
 		return "after " + strings.Join(deps, ", ")
+	}
+	for _, o := range tasks {
+		if o.Agent == t.Agent && o.Seq < t.Seq && !Finished(o.State) {
+			return fmt.Sprintf("%s's earlier task %s (%s)", t.Agent, o.ID, o.State)
+		}
 	}
 	return "a free agent slot"
 }
@@ -200,6 +205,19 @@ type FileStat struct {
 	Deletions  int    `json:"deletions"`
 }
 
+// openBlockers lists the team's blockers that wait for an answer, those for a person first.
+func (w *Workspace) openBlockers(ctx context.Context, team string) ([]BlockerStatus, error) {
+	bs, err := w.Store.OpenBlockers(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	out := []BlockerStatus{}
+	for _, b := range bs {
+		out = append(out, BlockerStatus{ID: b.ID, Agent: b.Agent, Task: b.Task, Text: b.Text, Human: b.Human, State: b.State})
+	}
+	return out, nil
+}
+
 func diffstat(d worktree.DiffStat) Diffstat {
 	out := Diffstat{Files: []FileStat{}, Insertions: d.Insertions, Deletions: d.Deletions}
 	for _, f := range d.Files {
@@ -231,6 +249,9 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		rv.Diffstat = diffstat(d)
 	} else {
 		rv.Diffstat = Diffstat{Files: []FileStat{}}
+	}
+	if rv.Blockers, err = w.openBlockers(ctx, t.Name); err != nil {
+		return rv, err
 	}
 	merges, err := w.Store.Merges(ctx, t.Name)
 	if err != nil {

@@ -125,7 +125,9 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// The commit hook in every worktree: the ones just added, and teams made before it existed.
+	_, err = s.ws.InstallCommitHooks(ctx, s.team.Name)
+	return err
 }
 
 // reconcileMerges puts the leader worktree back on the leader branch's tip (a merge or a
@@ -133,8 +135,22 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 // (the leader ref only ever moves to a tested merge commit, whose trailers name the task),
 // and queues again the merges that were cut off.
 func (s *supervisor) reconcileMerges(ctx context.Context) error {
-	if err := s.merger.Restore(ctx); err != nil {
+	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	if err != nil {
 		return err
+	}
+	// The leader agent works in the leader worktree: its work there is not the merge queue's
+	// to reset (the two never use it at once).
+	leaderWorks := false
+	for _, t := range tasks {
+		if s.isLeader(t.Agent) && (t.State == Running || t.State == Nudging) {
+			leaderWorks = true
+		}
+	}
+	if !leaderWorks {
+		if err := s.merger.Restore(ctx); err != nil {
+			return err
+		}
 	}
 	repo := s.ws.Repo
 	tip, err := repo.Resolve(ctx, s.team.LeaderBranch)
@@ -156,10 +172,6 @@ func (s *supervisor) reconcileMerges(ctx context.Context) error {
 			}
 			s.team.TestedHead = tip
 		}
-	}
-	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
-	if err != nil {
-		return err
 	}
 	for _, t := range tasks {
 		if commit, ok := landed[t.ID]; ok && t.State != Merged {

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 )
@@ -22,6 +25,10 @@ type RunOptions struct {
 // (ErrWaiting with ExitWhenBlocked; otherwise it waits), or ctx ends (the team is stopped
 // and can be resumed). Bad input leaves nothing behind.
 func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
+	if d, max := agentproc.Depth(), maxDepth(); d >= max {
+		return fmt.Errorf("%w: teamctl run inside an agent %d team(s) deep is refused (at most %d; TEAMCTL_MAX_DEPTH raises it): an agent's own team cannot nest teams without limit",
+			ErrUsage, d, max)
+	}
 	ws, err := Open(ctx, env, p.Repo)
 	if err != nil {
 		if errors.Is(err, ErrUsage) {
@@ -46,6 +53,15 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 		return err
 	}
 	return ws.newSupervisor(p, team, opts).loop(ctx)
+}
+
+// maxDepth is how deeply teams may nest: an agent may run a team of its own, whose agents
+// may not (TEAMCTL_MAX_DEPTH changes it).
+func maxDepth() int {
+	if n, err := strconv.Atoi(os.Getenv("TEAMCTL_MAX_DEPTH")); err == nil && n > 0 {
+		return n
+	}
+	return 2
 }
 
 // prepare checks the plan against the disk and returns the team row to create. It writes
@@ -125,6 +141,9 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 	for i, t := range p.Tasks() {
 		tasks = append(tasks, store.Task{Team: p.Team, ID: t.ID, Agent: t.Agent, Prompt: t.Prompt, After: t.After, Seq: i + 1, State: Pending})
 	}
+	if p.Leader.IsAgent() && strings.TrimSpace(p.Leader.Prompt) != "" && !hasTask(tasks, startTask) {
+		tasks = append(tasks, store.Task{Team: p.Team, ID: startTask, Agent: p.Leader.Name, Prompt: startPrompt(p), Seq: len(tasks) + 1, State: Pending})
+	}
 	if err := w.Store.CreateTeam(ctx, team, agents, tasks); err != nil {
 		return err
 	}
@@ -136,6 +155,7 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 		// Undo with a context that outlives a cancelled run: half a team is worse than none.
 		uctx := context.WithoutCancel(ctx)
 		for _, a := range made {
+			_ = w.Repo.RemoveAgentHooks(uctx, a.Worktree)
 			_ = w.Repo.RemoveWorktree(uctx, a.Worktree)
 			_ = w.Repo.DeleteBranch(uctx, a.Branch)
 		}
@@ -148,6 +168,9 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 		}
 		made = append(made, a)
 		if err := w.Repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
+			return fmt.Errorf("create team %s: %w", team.Name, err)
+		}
+		if err := w.InstallCommitHook(ctx, team.Name, a.Name, a.Worktree); err != nil {
 			return fmt.Errorf("create team %s: %w", team.Name, err)
 		}
 	}

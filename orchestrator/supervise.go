@@ -27,10 +27,17 @@ type exitEvent struct {
 	result      agentproc.Result
 }
 
+// mergeEvent is the end of a merge batch, or of a test run of the leader branch's tip after
+// the leader agent committed there (tipTask set).
 type mergeEvent struct {
 	reqs []merge.Request
 	br   merge.BatchResult
 	err  error
+
+	tipTask string // the leader task whose commits were tested
+	tip     string // the tip tested
+	passed  bool
+	output  string
 }
 
 // running is one agent launch the supervisor watches.
@@ -111,6 +118,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return s.shutdown(ctx, "interrupted")
 		}
+		if err := s.coordinate(ctx); err != nil {
+			return err
+		}
 		if err := s.schedule(ctx); err != nil {
 			return err
 		}
@@ -121,6 +131,13 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
 			if err != nil {
 				return err
+			}
+			if allFinished(tasks) && s.p.Leader.IsAgent() && !hasTask(tasks, reviewTask) {
+				// The leader reviews the merged result last; the team finishes after it.
+				if err := s.addLeaderTask(ctx, reviewTask, reviewPrompt); err != nil {
+					return err
+				}
+				continue
 			}
 			if allFinished(tasks) {
 				fmt.Fprintf(s.ws.env.out(), "team %s: every task is merged or done; review it with: teamctl review %s\n", s.team.Name, s.team.Name)
@@ -228,10 +245,35 @@ func (s *supervisor) watch(agent, task string, proc *agentproc.Proc) {
 }
 
 func (s *supervisor) setTask(ctx context.Context, id, state, detail string) error {
-	return s.ws.Store.UpdateTask(ctx, s.team.Name, id, func(t *store.Task) error {
-		t.State, t.Detail = state, detail
+	var agent string
+	if err := s.ws.Store.UpdateTask(ctx, s.team.Name, id, func(t *store.Task) error {
+		t.State, t.Detail, agent = state, detail, t.Agent
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	if state == Merged || state == Done || state == Failed {
+		return s.taskEnded(ctx, agent, id, state)
+	}
+	return nil
+}
+
+// taskEnded ends what lasts as long as a task: the agent's reservations.
+func (s *supervisor) taskEnded(ctx context.Context, agent, task, state string) error {
+	_, err := s.ws.Store.ReleaseAll(ctx, s.team.Name, agent, fmt.Sprintf("task %s %s", task, state))
+	return err
+}
+
+// reviewTask is the leader's last task: the summary of what the team merged.
+const reviewTask = "lead-review"
+
+func hasTask(tasks []store.Task, id string) bool {
+	for _, t := range tasks {
+		if t.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func allFinished(tasks []store.Task) bool {

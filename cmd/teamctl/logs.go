@@ -62,8 +62,10 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		return err
 	}
 	path := orchestrator.LogPath(ws.Repo.CommonDir, team.Name, opts.Agent)
-	if !opts.Raw && !opts.Follow {
-		return printTranscript(opts, agentPreset(team, opts.Agent), path)
+	// An agent with a preset speaks a JSON stream: shown as a conversation. Any other
+	// program's output is shown as it wrote it.
+	if preset := agentPreset(team, opts.Agent); !opts.Raw && !opts.Follow && (preset != "" || opts.JSON) {
+		return printTranscript(opts, preset, path)
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {

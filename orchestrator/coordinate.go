@@ -1,0 +1,180 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+)
+
+// escalateTimeout bounds the plan's escalate: command (a notifier, a webhook script).
+const escalateTimeout = time.Minute
+
+// coordinate hands blockers on and delivers their answers; it runs on every turn of the
+// loop, so a blocker raised or answered from another process is picked up within pollEvery.
+// A blocker for the leader becomes a task of the leader agent; one for a person is shown
+// and passed to the plan's escalate: command. An answer relaunches the blocked agent.
+func (s *supervisor) coordinate(ctx context.Context) error {
+	open, err := s.ws.Store.OpenBlockers(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	for _, b := range open {
+		if !b.Notified.IsZero() {
+			continue
+		}
+		if b.Human || !s.p.Leader.IsAgent() {
+			s.toHuman(ctx, b)
+		} else if err := s.addLeaderTask(ctx, fmt.Sprintf("lead-blocker-%d", b.ID), blockerPrompt(b)); err != nil {
+			return err
+		}
+		if err := s.ws.Store.MarkBlockerNotified(ctx, s.team.Name, b.ID); err != nil {
+			return err
+		}
+	}
+	answered, err := s.ws.Store.AnsweredBlockers(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	for _, b := range answered {
+		if _, busy := s.procs[b.Agent]; busy {
+			continue // delivered when its launch ends (onExit)
+		}
+		if err := s.deliver(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliver relaunches a blocked agent with the answer to its blocker.
+func (s *supervisor) deliver(ctx context.Context, b store.Blocker) error {
+	t, err := s.ws.Store.Task(ctx, s.team.Name, b.Task)
+	if err != nil || t.State != Blocked {
+		// Nothing waits for it any more (the task moved on, or was never blocked on it).
+		return s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID)
+	}
+	s.log().Info("blocker answered: relaunching", "agent", b.Agent, "task", b.Task, "blocker", b.ID, "by", b.AnsweredBy)
+	if err := s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
+		return err
+	}
+	extra := fmt.Sprintf("Your blocker %d was answered by %s.\nYou asked: %s\nThe answer: %s", b.ID, b.AnsweredBy, b.Text, b.Answer)
+	return s.launch(ctx, t, agentproc.ReasonAnswer, extra, nil)
+}
+
+// openBlocker is the agent's blocker on task that still waits for an answer, if any.
+func (s *supervisor) openBlocker(ctx context.Context, agent, task string) (store.Blocker, bool, error) {
+	bs, err := s.ws.Store.Blockers(ctx, s.team.Name)
+	if err != nil {
+		return store.Blocker{}, false, err
+	}
+	var found store.Blocker
+	ok := false
+	for _, b := range bs {
+		if b.Agent == agent && b.Task == task && (b.State != store.BlockerAnswered || b.Delivered.IsZero()) {
+			found, ok = b, true // the newest wins: blockers are listed by id
+		}
+	}
+	return found, ok, nil
+}
+
+// toHuman shows a blocker to the person running the team and runs the plan's escalate:
+// command with it in its environment. A failing notifier is logged, never fatal.
+func (s *supervisor) toHuman(ctx context.Context, b store.Blocker) {
+	fmt.Fprintf(s.ws.env.out(), "BLOCKER %d from %s (task %s) waits for you: %s\n  answer it with: teamctl answer %d \"...\"\n",
+		b.ID, b.Agent, b.Task, b.Text, b.ID)
+	s.log().Warn("blocker for a person", "id", b.ID, "agent", b.Agent, "task", b.Task)
+	if len(s.p.Escalate) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, escalateTimeout)
+	defer cancel()
+	env := []string{
+		"TEAMCTL_TEAM=" + s.team.Name, "TEAMCTL_BLOCKER_ID=" + strconv.FormatInt(b.ID, 10),
+		"TEAMCTL_BLOCKER_AGENT=" + b.Agent, "TEAMCTL_BLOCKER_TASK=" + b.Task, "TEAMCTL_BLOCKER_TEXT=" + b.Text,
+	}
+	if _, err := s.ws.env.Runner.Run(cctx, s.ws.Repo.Root, env, s.p.Escalate...); err != nil {
+		s.log().Error("escalate command failed", "command", strings.Join(s.p.Escalate, " "), "err", err)
+	}
+}
+
+func blockerPrompt(b store.Blocker) string {
+	return fmt.Sprintf(`Agent %s is blocked on its task %s and asks you (blocker %d):
+
+%s
+
+If you can answer it, run: teamctl answer %d "<your answer>"
+If only a person can answer it, run: teamctl escalate %d
+Then exit 0.`, b.Agent, b.Task, b.ID, b.Text, b.ID, b.ID)
+}
+
+// addLeaderTask gives the leader agent a task (once: an id already there is left as it is).
+func (s *supervisor) addLeaderTask(ctx context.Context, id, prompt string) error {
+	if _, err := s.ws.Store.Task(ctx, s.team.Name, id); err == nil {
+		return nil
+	}
+	s.log().Info("leader task", "task", id)
+	return s.ws.Store.AddTask(ctx, store.Task{Team: s.team.Name, ID: id, Agent: s.p.Leader.Name, Prompt: prompt, State: Pending})
+}
+
+// isLeader reports whether agent is the team's leader.
+func (s *supervisor) isLeader(agent string) bool { return agent == s.p.Leader.Name }
+
+// leaderBusy reports whether the leader agent works in the leader worktree right now: the
+// merge queue then waits, as the leader waits for a merge batch.
+func (s *supervisor) leaderBusy() bool {
+	_, busy := s.procs[s.p.Leader.Name]
+	return busy
+}
+
+// startTask is the leader's first task, when the plan gives the leader a program and a goal.
+const startTask = "lead-start"
+
+// startPrompt is the leader's first task: the team's goal and the plan.
+func startPrompt(p *plan.Plan) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(p.Leader.Prompt))
+	b.WriteString("\n\nYou lead this team. Its dev agents and their tasks:\n")
+	for _, a := range p.Agents {
+		fmt.Fprintf(&b, "- %s:", a.Name)
+		for _, t := range a.Tasks {
+			fmt.Fprintf(&b, " %s", t.ID)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(`
+Delegate more work with: teamctl task add --agent NAME --id ID "what to do"
+Tell agents what they need with: teamctl msg send --to NAME "..." (or teamctl msg broadcast "...")
+Their branches are merged into your branch, with the tests run, as they finish. Exit 0 when you have delegated.`)
+	return b.String()
+}
+
+// fixPrompt asks the leader to land a dev's branch its agent could not fix.
+func fixPrompt(t store.Task, branch, state, detail, test string) string {
+	return fmt.Sprintf(`Task %s of agent %s could not be merged (%s) after its agent's fix rounds:
+
+%s
+
+Merge its branch into yours and make it pass: git merge %s, resolve what conflicts, run the test (%s),
+commit. teamctl tests your branch's tip again when you exit 0; the task counts as merged once its
+branch is part of a tested tip. If it cannot be done, raise a blocker for a person: teamctl blocker --human "..."`,
+		t.ID, t.Agent, state, detail, branch, orNone(test))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none configured"
+	}
+	return s
+}
+
+// reviewPrompt is the leader's last task.
+const reviewPrompt = `Every task of the team is merged or done. Review the merged result on your branch
+(git log and git diff against the base branch), then write the summary a person reads before
+accepting it: teamctl done --summary - with the headings Summary, Files Changed, Validation, Notes.
+Do not change the code now. Exit 0.`
