@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"teamctl": func() { os.Exit(Main()) }})
 }
 
+// scriptDeadline bounds every wait in a script: generous, for a loaded 2-core machine.
+const scriptDeadline = 3 * time.Minute
+
 // TestScripts runs every testdata/script/*.txtar: a command a user types, its output and
 // its exit code, each in a fresh directory with a hermetic git configuration.
 func TestScripts(t *testing.T) {
@@ -71,12 +74,28 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("usage: waitfile PATH")
 				}
 				path := ts.MkAbs(args[0])
-				err := testsupport.Poll(context.Background(), time.Minute, func() bool {
+				err := testsupport.Poll(context.Background(), scriptDeadline, func() bool {
 					_, err := os.Stat(path)
 					return err == nil
 				})
 				if err != nil {
-					ts.Fatalf("%s did not appear within a minute", args[0])
+					ts.Fatalf("%s did not appear within %s", args[0], scriptDeadline)
+				}
+			},
+			// poll REGEXP PROG ARGS...: run PROG until its stdout matches REGEXP (a deadline,
+			// never a sleep); its last stdout and stderr are kept for the next checks.
+			"poll": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: poll REGEXP PROG [ARGS...]")
+				}
+				re, err := regexp.Compile(args[0])
+				ts.Check(err)
+				err = testsupport.Poll(context.Background(), scriptDeadline, func() bool {
+					_ = ts.Exec(args[1], args[2:]...)
+					return re.MatchString(ts.ReadFile("stdout"))
+				})
+				if err != nil {
+					ts.Fatalf("%s never printed a match for %q within %s", strings.Join(args[1:], " "), args[0], scriptDeadline)
 				}
 			},
 			// json PATH REGEXP: the last stdout is exactly one JSON document, and the value at
