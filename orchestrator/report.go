@@ -115,6 +115,7 @@ type Review struct {
 	Tasks        []ReviewTask    `json:"tasks"`    // every task, in plan order
 	Refused      []ReviewMerge   `json:"refused"`  // merges refused, conflicting or failing, and why
 	Blockers     []BlockerStatus `json:"blockers"` // open blockers
+	Costs        []AgentCost     `json:"costs"`    // per agent, where its CLI reports them
 }
 
 type ReviewTask struct {
@@ -180,7 +181,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		return Review{}, err
 	}
 	rv := Review{Team: t.Name, Base: t.Base, LeaderBranch: t.LeaderBranch, Tip: tip, Tested: tip == t.TestedHead, Test: p.Test,
-		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Blockers: []BlockerStatus{}}
+		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Blockers: []BlockerStatus{}, Costs: []AgentCost{}}
 	if commits, err := w.Repo.Commits(ctx, t.BaseHead, tip); err == nil {
 		rv.Commits = len(commits)
 	}

@@ -118,6 +118,7 @@ project's tests run, and a person reviews and accepts the result.`,
 	root.AddCommand(
 		NewCmdRun(f, nil),
 		NewCmdStatus(f, nil),
+		NewCmdWatch(f, nil),
 		NewCmdReview(f, nil),
 		NewCmdAccept(f, nil),
 		NewCmdStop(f, nil),
