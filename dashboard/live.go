@@ -480,10 +480,25 @@ func lastLine(path string) string {
 			break // a line cut at the start of the window
 		}
 		if s := strings.TrimSpace(sanitize(lines[i])); s != "" {
-			return s
+			return launchLine(s)
 		}
 	}
 	return ""
+}
+
+// launchLine shortens the header line agentproc writes before each launch
+// ("=== teamctl TIME: launch agent=A task=T attempt=N reason=R argv=[...]"): its time and
+// argv (the whole prompt) crowd out what matters in one line.
+func launchLine(s string) string {
+	rest, ok := strings.CutPrefix(s, "=== teamctl ")
+	if !ok {
+		return s
+	}
+	if _, after, ok := strings.Cut(rest, ": "); ok {
+		rest = after
+	}
+	rest, _, _ = strings.Cut(rest, " argv=")
+	return "[teamctl] " + rest
 }
 
 // stamp identifies a file's version cheaply: a stat, no read.

@@ -57,6 +57,7 @@ type Model struct {
 
 	// The text box, while one is open: what Enter does with its text.
 	typing   bool
+	question string // what the box answers, shown above it
 	in       input
 	onSubmit func(text string) tea.Cmd
 
@@ -68,6 +69,10 @@ type Model struct {
 
 	flash    string // the outcome of the last action
 	flashErr bool
+
+	// after makes the timers (next poll, next read of a conversation): tea.Tick, unless a
+	// test drives time itself.
+	after func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
 }
 
 // Messages the model receives from its commands.
@@ -101,7 +106,7 @@ type (
 
 // New returns the dashboard model; ctx bounds every call to the Source and Actions.
 func New(ctx context.Context, opts Options) Model {
-	m := Model{ctx: ctx, src: opts.Source, act: opts.Actions, now: opts.Now, loc: opts.Location, every: opts.Every}
+	m := Model{ctx: ctx, src: opts.Source, act: opts.Actions, now: opts.Now, loc: opts.Location, every: opts.Every, after: tea.Tick}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -147,7 +152,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.sel = min(m.sel, max(len(m.snap.Agents)-1, 0))
 			m.keepSelectionVisible()
 		}
-		return m, tea.Tick(m.every, func(time.Time) tea.Msg { return pollMsg{} })
+		return m, m.after(m.every, func(time.Time) tea.Msg { return pollMsg{} })
 	case convOpenedMsg:
 		if msg.gen != m.gen || m.mode != modeConversation {
 			if msg.r != nil {
@@ -173,7 +178,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.read()
 		case errors.Is(msg.err, io.EOF):
 			gen := m.gen
-			return m, tea.Tick(m.every, func(time.Time) tea.Msg { return convTickMsg{gen: gen} })
+			return m, m.after(m.every, func(time.Time) tea.Msg { return convTickMsg{gen: gen} })
 		}
 		m.setFlash(fmt.Errorf("reading the conversation: %w", msg.err))
 		return m, nil
@@ -390,7 +395,12 @@ func (m Model) answer() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	act, ctx := m.act, m.ctx
-	return m.ask(fmt.Sprintf("answer blocker #%d of %s> ", b.ID, b.Agent), func(text string) tea.Cmd {
+	q := fmt.Sprintf("%s asks (blocker #%d", b.Agent, b.ID)
+	if b.Task != "" {
+		q += ", task " + b.Task
+	}
+	q += "): " + b.Text
+	return m.ask(q, fmt.Sprintf("answer #%d> ", b.ID), func(text string) tea.Cmd {
 		return func() tea.Msg {
 			return doneMsg{what: fmt.Sprintf("answered blocker #%d of %s", b.ID, b.Agent), err: act.Answer(ctx, b.ID, text)}
 		}
@@ -403,7 +413,7 @@ func (m Model) message() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	act, ctx := m.act, m.ctx
-	return m.ask("message to "+agent+"> ", func(text string) tea.Cmd {
+	return m.ask("", "message to "+agent+"> ", func(text string) tea.Cmd {
 		return func() tea.Msg {
 			return doneMsg{what: "message sent to " + agent, err: act.Send(ctx, agent, text)}
 		}
@@ -421,8 +431,9 @@ func (m Model) nudge() (tea.Model, tea.Cmd) {
 	}
 }
 
-// ask opens the text box; submit makes the command that uses its text.
-func (m Model) ask(prompt string, submit func(string) tea.Cmd) (tea.Model, tea.Cmd) {
-	m.typing, m.in, m.onSubmit = true, input{prompt: prompt}, submit
+// ask opens the text box under question; submit makes the command that uses its text.
+func (m Model) ask(question, prompt string, submit func(string) tea.Cmd) (tea.Model, tea.Cmd) {
+	m.typing, m.question, m.in, m.onSubmit = true, question, input{prompt: prompt}, submit
+	m.keepSelectionVisible() // the box takes rows from the agents
 	return m, nil
 }

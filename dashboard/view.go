@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // styles are the dashboard's looks. Every highlight also shows without colour (a marker,
@@ -67,7 +68,9 @@ func (m Model) View() string {
 		lines = lines[:m.height]
 	}
 	for i, l := range lines {
-		lines[i] = clip(l, m.width)
+		// Trailing blanks of unstyled text are noise to a terminal and to golden files; a
+		// styled line ends in its reset sequence and keeps its padding (a selection bar).
+		lines[i] = strings.TrimRight(clip(l, m.width), " ")
 	}
 	return strings.Join(lines, "\n")
 }
@@ -86,7 +89,6 @@ const (
 	maxBlockerLines = 3
 	maxRefusedLines = 2
 	maxWarningLines = 2
-	maxFeedRows     = 8
 )
 
 func (m Model) humanBlockers() []Blocker {
@@ -104,13 +106,10 @@ func (m Model) layout() layout {
 	l.blockers = min(len(m.humanBlockers()), maxBlockerLines)
 	l.queue = 1 + min(len(m.snap.Queue.Refused), maxRefusedLines)
 	l.warnings = 1 + min(len(m.snap.Warnings), maxWarningLines)
-	fixed := 1 + l.blockers + l.queue + l.warnings + 1 // header, ..., help bar
-	if m.bottomLine() {
-		fixed++
-	}
+	fixed := 1 + l.blockers + l.queue + l.warnings + 1 + len(m.bottom()) // header, ..., help bar
 	rest := m.height - fixed
 	agentsWant := 2 + max(len(m.snap.Agents), 1) // title, column heads, rows
-	feedWant := 1 + max(min(len(m.snap.Feed), maxFeedRows), 1)
+	feedWant := 1 + max(len(m.snap.Feed), 1)
 	if agentsWant+feedWant <= rest {
 		l.agentRows, l.feedRows = agentsWant-2, feedWant-1
 		l.pad = rest - agentsWant - feedWant
@@ -121,10 +120,6 @@ func (m Model) layout() layout {
 	l.agentRows = max(rest-feed-2, 0)
 	return l
 }
-
-// bottomLine says whether the line above the help bar is in use: the text box, or the
-// outcome of the last action, or a failed refresh.
-func (m Model) bottomLine() bool { return m.typing || m.flash != "" || m.pollErr != nil }
 
 func (m Model) mainView() []string {
 	w, l := m.width, m.layout()
@@ -137,25 +132,23 @@ func (m Model) mainView() []string {
 	for range l.pad {
 		out = append(out, "")
 	}
-	if m.bottomLine() {
-		out = append(out, m.bottom())
-	}
+	out = append(out, m.bottom()...)
 	out = append(out, m.help(w, mainKeys))
 	return out
 }
 
 func (m Model) header() string {
 	if !m.loaded {
-		return m.st.title.Render(fit("teamctl watch · loading…", m.width))
+		return m.st.title.Render(fit("teamctl watch: loading the team…", m.width))
 	}
 	s := m.snap
 	sup := "no supervisor"
 	if s.Supervised {
 		sup = "supervised"
 	}
-	text := fmt.Sprintf("teamctl watch · team %s · %s, %s · %d/%d tasks finished", s.Team, s.State, sup, s.Finished, s.Tasks)
+	text := fmt.Sprintf("team %s · %s · %s · %d/%d finished", s.Team, s.State, sup, s.Finished, s.Tasks)
 	if n := len(s.Blockers) - len(m.humanBlockers()); n > 0 {
-		text += fmt.Sprintf(" · %d blocker(s) with the leader", n)
+		text += fmt.Sprintf(" · %d blocker(s) for the leader", n)
 	}
 	return m.st.title.Render(fit(text, m.width))
 }
@@ -378,27 +371,45 @@ func gapText(err error) string {
 	return oneLine(err.Error())
 }
 
-func (m Model) bottom() string {
+// bottom is what goes above the help bar: the text box (under the question it answers),
+// or the outcome of the last action, or a failed refresh; nothing otherwise.
+func (m Model) bottom() []string {
 	switch {
 	case m.typing:
-		return m.in.view(m.width)
+		var out []string
+		if m.question != "" {
+			rows := strings.Split(ansi.Wrap(oneLine(m.question), max(m.width, 1), ""), "\n")
+			if len(rows) > maxQuestionLines {
+				rows = rows[:maxQuestionLines]
+				rows[len(rows)-1] = clip(rows[len(rows)-1]+"…", m.width)
+			}
+			for _, r := range rows {
+				out = append(out, m.st.title.Render(fit(r, m.width)))
+			}
+		}
+		return append(out, m.in.view(m.width))
 	case m.flash != "" && m.flashErr:
-		return m.st.err.Render(fit(oneLine(m.flash), m.width))
+		return []string{m.st.err.Render(fit(oneLine(m.flash), m.width))}
 	case m.flash != "":
-		return m.st.ok.Render(fit(oneLine(m.flash), m.width))
+		return []string{m.st.ok.Render(fit(oneLine(m.flash), m.width))}
+	case m.pollErr != nil:
+		return []string{m.st.err.Render(fit("refresh failed: "+oneLine(m.pollErr.Error()), m.width))}
 	}
-	return m.st.err.Render(fit("refresh failed: "+oneLine(m.pollErr.Error()), m.width))
+	return nil
 }
+
+// maxQuestionLines is how much of a blocker's question shows above the answer box.
+const maxQuestionLines = 4
 
 // key bindings shown in the help bar.
 type binding struct{ keys, does string }
 
 var (
-	mainKeys = []binding{{"↑↓/jk", "select"}, {"enter", "conversation"}, {"a", "answer"}, {"m", "message"},
+	mainKeys = []binding{{"↑↓/jk", "select"}, {"enter", "open"}, {"a", "answer"}, {"m", "message"},
 		{"n", "nudge"}, {"r", "review"}, {"q", "quit"}}
-	conversationKeys = []binding{{"↑↓/jk", "scroll"}, {"pgup/pgdn", "page"}, {"g/G", "top/follow"}, {"m", "message"},
-		{"n", "nudge"}, {"a", "answer"}, {"esc", "back"}, {"q", "quit"}}
-	reviewKeys = []binding{{"↑↓/jk", "scroll"}, {"pgup/pgdn", "page"}, {"g/G", "top/end"}, {"esc", "back"}, {"q", "quit"}}
+	conversationKeys = []binding{{"esc", "back"}, {"↑↓/jk", "scroll"}, {"g/G", "top/end"}, {"m", "message"},
+		{"n", "nudge"}, {"a", "answer"}, {"q", "quit"}}
+	reviewKeys = []binding{{"esc", "back"}, {"↑↓/jk", "scroll"}, {"pgup/pgdn", "page"}, {"g/G", "top/end"}, {"q", "quit"}}
 	typingKeys = []binding{{"enter", "send"}, {"esc", "cancel"}, {"ctrl+u", "clear"}}
 )
 
@@ -426,11 +437,7 @@ func (m Model) help(w int, keys []binding) string {
 
 // pagerHeight is the rows of text the conversation or review shows.
 func (m Model) pagerHeight() int {
-	h := m.height - 2 // title, help bar
-	if m.bottomLine() {
-		h--
-	}
-	return max(h, 0)
+	return max(m.height-2-len(m.bottom()), 0) // title, help bar
 }
 
 func (m Model) pagerView() []string {
@@ -448,7 +455,7 @@ func (m Model) pagerView() []string {
 		if m.pager.follow {
 			title += " · following"
 		} else {
-			title += " · paused (G follows)"
+			title += " · paused (G: follow)"
 		}
 	}
 	h := m.pagerHeight()
@@ -460,8 +467,6 @@ func (m Model) pagerView() []string {
 	for range h - len(rows) {
 		out = append(out, "")
 	}
-	if m.bottomLine() {
-		out = append(out, m.bottom())
-	}
+	out = append(out, m.bottom()...)
 	return append(out, m.help(m.width, keys))
 }

@@ -113,6 +113,10 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		}
 	}
 
+	merged := map[string]bool{}
+	for _, t := range rv.Tasks {
+		merged[t.ID] = t.State == Merged
+	}
 	p("\n## Refused and failed merges\n\n")
 	if len(rv.Refused) == 0 {
 		p("None.\n")
@@ -122,6 +126,9 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		if !r.At.IsZero() {
 			p(" at %s", r.At.UTC().Format("2006-01-02 15:04:05Z"))
 		}
+		if merged[r.Task] {
+			p(", merged since")
+		}
 		why := tailLines(strings.TrimSpace(r.Why), mdTailLines)
 		if why == "" {
 			p("\n")
@@ -130,9 +137,13 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		f := fence(why)
 		p("\n\n  %s\n", f)
 		for _, l := range strings.Split(why, "\n") {
+			if l == "" {
+				p("\n")
+				continue
+			}
 			p("  %s\n", l)
 		}
-		p("  %s\n\n", f)
+		p("  %s\n", f)
 	}
 
 	p("\n## Open blockers\n\n")
