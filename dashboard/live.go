@@ -17,6 +17,7 @@ import (
 
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
 )
 
 // Hooks connect the parts of the dashboard that other features provide. A nil hook leaves
@@ -90,13 +91,30 @@ type rows struct {
 	merges []store.Merge
 }
 
-// NewLive returns the dashboard's source and actions for team (already resolved) of ws.
-func NewLive(ws *orchestrator.Workspace, team string, hooks Hooks) *Live {
+// NewLive returns the dashboard's source and actions for team (already resolved) of ws;
+// run runs its git commands.
+func NewLive(ctx context.Context, ws *orchestrator.Workspace, run worktree.Runner, team string, hooks Hooks) (*Live, error) {
+	// The dashboard's own view of the repository, whose git commands never take a lock
+	// they can do without: `git status` takes index.lock to write back the stat data it
+	// refreshed, and that lock makes an agent's own `git add`/`git commit`, or the merge in
+	// the leader worktree, fail ("Unable to write index") when they coincide. The dashboard
+	// only looks; it must never break what it watches.
+	repo, err := worktree.Open(ctx, noLocks{run}, ws.Repo.Root)
+	if err != nil {
+		return nil, err
+	}
 	return &Live{
 		ws: ws, team: team, hooks: hooks, now: time.Now,
 		logs: map[string]*logTail{},
-		git:  newGitStats(ws.Repo),
-	}
+		git:  newGitStats(repo),
+	}, nil
+}
+
+// noLocks runs git with GIT_OPTIONAL_LOCKS=0 (see NewLive).
+type noLocks struct{ run worktree.Runner }
+
+func (n noLocks) Run(ctx context.Context, dir string, env []string, argv ...string) ([]byte, error) {
+	return n.run.Run(ctx, dir, append(env[:len(env):len(env)], "GIT_OPTIONAL_LOCKS=0"), argv...)
 }
 
 // Poll implements Source.

@@ -57,7 +57,10 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	if err != nil {
 		return err
 	}
-	live := dashboard.NewLive(ws, team.Name, dashboard.Hooks{})
+	live, err := dashboard.NewLive(ctx, ws, opts.Factory.Env().Runner, team.Name, dashboard.Hooks{})
+	if err != nil {
+		return err
+	}
 	return dashboard.Run(ctx, dashboard.Options{Source: live, Actions: live}, streams.In, streams.Out)
 }
 
