@@ -98,7 +98,15 @@ func (s *tmuxSession) waitFor(what string, wants ...string) string {
 // exitStatus waits for the program to end and returns its exit status.
 func (s *tmuxSession) exitStatus() string {
 	s.t.Helper()
-	screen := s.waitFor("teamctl watch exiting", "watch-exit-status=")
+	var screen string
+	// The scrollback too: after a resize the line may have scrolled off the screen.
+	err := testsupport.Poll(context.Background(), time.Minute, func() bool {
+		screen = s.run("capture-pane", "-p", "-t", tmuxTarget, "-S", "-")
+		return strings.Contains(screen, "watch-exit-status=")
+	})
+	if err != nil {
+		s.t.Fatalf("teamctl watch did not exit within a minute:\n%s", screen)
+	}
 	_, after, _ := strings.Cut(screen, "watch-exit-status=")
 	return strings.Fields(after)[0]
 }
@@ -209,6 +217,14 @@ echo a > a.txt && git add -A && git commit -qm "alice: add a.txt" && echo "alice
 	screen := s.waitFor("the team, alice running and her last words", "team t · running", "AGENTS", "> lead",
 		"alice", "running", "hello from alice", "MERGE QUEUE", "FEED", "q quit")
 	checkWidth(t, screen, 100)
+
+	// A smaller terminal: the dashboard redraws to fit it, help bar included.
+	s.run("resize-window", "-t", tmuxTarget, "-x", "80", "-y", "24")
+	screen = s.waitFor("the dashboard at 80x24", "q quit")
+	checkWidth(t, screen, 80)
+	if n := strings.Count(strings.TrimRight(screen, "\n"), "\n") + 1; n > 24 {
+		t.Errorf("%d lines on a terminal of 24", n)
+	}
 
 	s.keys("j")
 	s.waitFor("alice selected", "> alice")
