@@ -14,22 +14,34 @@ import (
 
 // gitStats counts, for every agent, the commits on its branch not on the leader branch
 // ("ahead") and the uncommitted files in its worktree ("dirty"). Each count is a git
-// process, so a count is redone only when a stat says it may have changed:
+// process (some 20ms of CPU here), so a count is redone only when a stat says it may have
+// changed:
 //   - ahead: the agent's ref file changed, or packed-refs, or the leader's ref (a merge
 //     changes every agent's count);
 //   - dirty: the worktree's index changed (git add, commit, merge, checkout all write it),
-//     or the agent's state did, or, while the agent runs, gitEvery passed: editing a file
-//     touches no file of git's, and a stat of every file of every worktree would cost more
-//     than the git status it saves.
+//     or the agent's state did;
 //
-// At most gitBudget counts run per poll, those waited on longest first, so a merge that
-// moves 64 agents' counts spreads them over a few polls instead of stalling one.
+// and at most gitBudget of those run per poll, those waited on longest first, so a merge
+// that moves 64 agents' counts spreads them over a few polls instead of stalling one.
+//
+// Editing a file touches no file of git's, and a stat of every file of every worktree would
+// cost more than the git status it saves; so a running agent's worktree is also recounted
+// on a cadence: every dirtyActive while its log grows, every dirtyQuiet when it is silent,
+// and these cadence counts are held to one per second for the whole team, so 64 busy agents
+// cost one git status a second, not four.
 type gitStats struct {
 	repo      *worktree.Repo
 	leaderRef stamp
 	packed    stamp
 	agents    map[string]*agentGit
+	lastTick  time.Time // the last cadence count
 }
+
+const (
+	dirtyActive = 20 * time.Second
+	dirtyQuiet  = 2 * time.Minute
+	tickEvery   = time.Second
+)
 
 type agentGit struct {
 	role, branch, wt string
@@ -60,8 +72,8 @@ func (g *gitStats) counts(agent string) (ahead, dirty int) {
 }
 
 // refresh recounts what may have changed, within the budget, and reports whether a count
-// changed.
-func (g *gitStats) refresh(ctx context.Context, now time.Time, st orchestrator.Status) bool {
+// changed. logged is when an agent's log last grew.
+func (g *gitStats) refresh(ctx context.Context, now time.Time, st orchestrator.Status, logged func(agent string) time.Time) bool {
 	lr, pk := stampOf(g.refPath(st.LeaderBranch)), stampOf(filepath.Join(g.repo.CommonDir, "packed-refs"))
 	merged := lr != g.leaderRef || pk != g.packed
 	g.leaderRef, g.packed = lr, pk
@@ -94,9 +106,6 @@ func (g *gitStats) refresh(ctx context.Context, now time.Time, st orchestrator.S
 		if s.State != a.state {
 			a.aheadStale, a.dirtyStale, a.state = true, true, s.State
 		}
-		if s.State == "running" && now.Sub(a.dirtyAt) >= gitEvery {
-			a.dirtyStale = true
-		}
 		if a.aheadStale {
 			jobs = append(jobs, job{a: a, ahead: true, at: a.aheadAt})
 		}
@@ -105,9 +114,18 @@ func (g *gitStats) refresh(ctx context.Context, now time.Time, st orchestrator.S
 		}
 	}
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].at.Before(jobs[j].at) })
+	if len(jobs) > gitBudget {
+		jobs = jobs[:gitBudget]
+	}
+	if len(jobs) < gitBudget && now.Sub(g.lastTick) >= tickEvery {
+		if a := g.due(now, st, logged); a != nil {
+			jobs = append(jobs, job{a: a, at: a.dirtyAt})
+			g.lastTick = now
+		}
+	}
 	changed := false
-	for i, j := range jobs {
-		if i == gitBudget || ctx.Err() != nil {
+	for _, j := range jobs {
+		if ctx.Err() != nil {
 			break
 		}
 		if j.ahead {
@@ -126,6 +144,39 @@ func (g *gitStats) refresh(ctx context.Context, now time.Time, st orchestrator.S
 		}
 	}
 	return changed
+}
+
+// due is the running agent whose worktree is most overdue for a cadence count, if any.
+func (g *gitStats) due(now time.Time, st orchestrator.Status, logged func(string) time.Time) *agentGit {
+	var best *agentGit
+	for _, s := range st.Agents {
+		a := g.agents[s.Name]
+		if a == nil || a.dirtyStale || s.State != "running" {
+			continue
+		}
+		every := dirtyQuiet
+		if logged(s.Name).After(a.dirtyAt) {
+			every = dirtyActive
+		}
+		if now.Sub(a.dirtyAt) >= every && (best == nil || a.dirtyAt.Before(best.dirtyAt)) {
+			best = a
+		}
+	}
+	return best
+}
+
+// stale is how many counts wait to be redone.
+func (g *gitStats) stale() int {
+	n := 0
+	for _, a := range g.agents {
+		if a.aheadStale {
+			n++
+		}
+		if a.dirtyStale {
+			n++
+		}
+	}
+	return n
 }
 
 // countAhead is what an agent's branch has that the leader branch has not; for the leader,

@@ -46,10 +46,6 @@ const (
 	// reloadEvery bounds how stale the store parts get when the journal says nothing: a
 	// process that died with no supervisor left to journal it, a table no event covers.
 	reloadEvery = 5 * time.Second
-	// gitEvery is how often a running agent's worktree is looked at for uncommitted files
-	// when nothing cheaper (its index, its branch) says it changed: editing a file touches
-	// neither.
-	gitEvery = 15 * time.Second
 	// gitBudget is the most git commands (one per count) a poll runs: with 64 agents a
 	// merge moves every agent's "ahead", and recounting all at once would stall a poll.
 	gitBudget = 4
@@ -140,11 +136,17 @@ func (l *Live) Poll(ctx context.Context) (Snapshot, bool, error) {
 			t = &logTail{path: orchestrator.LogPath(l.ws.Repo.CommonDir, l.team, a.Name)}
 			l.logs[a.Name] = t
 		}
-		if t.refresh() {
+		if t.refresh(now) {
 			dirty = true
 		}
 	}
-	if l.git.refresh(ctx, now, l.rows.status) {
+	logged := func(agent string) time.Time {
+		if t := l.logs[agent]; t != nil {
+			return t.grew
+		}
+		return time.Time{}
+	}
+	if l.git.refresh(ctx, now, l.rows.status, logged) {
 		dirty = true
 	}
 	if !dirty {
@@ -457,15 +459,16 @@ type logTail struct {
 	path  string
 	stamp stamp
 	last  string
+	grew  time.Time // when the log was last seen to change
 }
 
 // refresh rereads the last line if the log changed; it reports whether the line did.
-func (t *logTail) refresh() bool {
+func (t *logTail) refresh(now time.Time) bool {
 	s := stampOf(t.path)
 	if s == t.stamp {
 		return false
 	}
-	t.stamp = s
+	t.stamp, t.grew = s, now
 	last := lastLine(t.path)
 	if last == t.last {
 		return false

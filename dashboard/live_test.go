@@ -24,7 +24,7 @@ import (
 // team is a real repository with a team of scripted agents supervised by orchestrator.Run
 // in the test process, as `teamctl run` would.
 type team struct {
-	t      *testing.T
+	t      testing.TB
 	repo   string
 	agents string
 	logs   *syncBuffer
@@ -54,7 +54,7 @@ defaults: {timeout: 2m, retries: 0, nudge: {max: 0, auto_commit: true}}
 // startTeam makes the repository (its test fails when a file under src/ says BROKEN),
 // writes the agents' scripts (name → body) and starts the plan whose agents: list is
 // agentsYAML ($AGENTS is the scripts' folder). The run is stopped at the end of the test.
-func startTeam(t *testing.T, scripts map[string]string, agentsYAML string) *team {
+func startTeam(t testing.TB, scripts map[string]string, agentsYAML string) *team {
 	t.Helper()
 	tm := &team{t: t, repo: testsupport.NewRepo(t), agents: t.TempDir(), logs: &syncBuffer{}, done: make(chan error, 1)}
 	testsupport.Script(t, tm.repo, "check.sh", "! grep -rq BROKEN src/ 2>/dev/null\n")
