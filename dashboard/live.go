@@ -49,6 +49,10 @@ const (
 	// gitBudget is the most git commands (one per count) a poll runs: with 64 agents a
 	// merge moves every agent's "ahead", and recounting all at once would stall a poll.
 	gitBudget = 4
+	// statEvery is how often the agents' logs and git files are looked at (a stat each)
+	// when the journal says nothing: the journal is read every poll, for the states the
+	// person acts on; last lines and git counts can be a second old.
+	statEvery = time.Second
 	// feedKeep is how many journal events the feed keeps.
 	feedKeep = 50
 	// eventPage is how many events a poll reads at once.
@@ -61,8 +65,9 @@ const (
 
 // Live is the Source and Actions of one team of an opened workspace: the store's rows, the
 // agents' logs and their branches and worktrees. A poll costs one indexed query of the
-// journal and a stat of each agent's log, ref and index; the store is reloaded only when
-// the journal grew, and git runs only for what those stats say changed (see gitStats).
+// journal; once a second (or after an event) a stat of each agent's log, ref and index too.
+// The store is reloaded only when the journal grew (or every reloadEvery), and git runs
+// only for what those stats say changed (see gitStats).
 type Live struct {
 	ws    *orchestrator.Workspace
 	team  string
@@ -73,6 +78,7 @@ type Live struct {
 	lastEvent int64      // the newest journal event seen
 	events    []FeedItem // the newest feedKeep journal events
 	reloaded  time.Time  // when the store parts were last read
+	statted   time.Time  // when the logs and git files were last looked at
 	rows      rows       // the store parts
 	logs      map[string]*logTail
 	git       *gitStats
@@ -130,6 +136,25 @@ func (l *Live) Poll(ctx context.Context) (Snapshot, bool, error) {
 		l.reloaded = now
 		dirty = true
 	}
+	if dirty || now.Sub(l.statted) >= statEvery {
+		l.statted = now
+		if l.files(ctx, now) {
+			dirty = true
+		}
+	}
+	if !dirty {
+		return l.snap, false, nil
+	}
+	snap := l.assemble(ctx)
+	changed := !l.polled || !reflect.DeepEqual(snap, l.snap)
+	l.snap, l.polled = snap, true
+	return snap, changed, nil
+}
+
+// files looks at the agents' logs and git files, and runs the git counts they call for;
+// it reports whether anything shown changed.
+func (l *Live) files(ctx context.Context, now time.Time) bool {
+	dirty := false
 	for _, a := range l.rows.status.Agents {
 		t := l.logs[a.Name]
 		if t == nil {
@@ -146,16 +171,7 @@ func (l *Live) Poll(ctx context.Context) (Snapshot, bool, error) {
 		}
 		return time.Time{}
 	}
-	if l.git.refresh(ctx, now, l.rows.status, logged) {
-		dirty = true
-	}
-	if !dirty {
-		return l.snap, false, nil
-	}
-	snap := l.assemble(ctx)
-	changed := !l.polled || !reflect.DeepEqual(snap, l.snap)
-	l.snap, l.polled = snap, true
-	return snap, changed, nil
+	return l.git.refresh(ctx, now, l.rows.status, logged) || dirty
 }
 
 // readJournal reads the events after the newest one seen into the feed and reports

@@ -135,6 +135,28 @@ func (m Model) poll() tea.Cmd {
 	}
 }
 
+// clockEvery is how often the view is redrawn when the team does not change, for its
+// "time in state" column.
+const clockEvery = time.Second
+
+// pollUntilChange polls every m.every and reports the first snapshot that changed, or
+// after clockEvery the same one: the model hears of a quiet team once a second, not four
+// times, and the view is not redrawn for nothing.
+func (m Model) pollUntilChange(time.Time) tea.Msg {
+	start := time.Now()
+	for {
+		snap, changed, err := m.src.Poll(m.ctx)
+		if changed || err != nil || time.Since(start) >= clockEvery {
+			return snapshotMsg{snap: snap, changed: changed, err: err}
+		}
+		select {
+		case <-m.ctx.Done():
+			return nil
+		case <-time.After(m.every):
+		}
+	}
+}
+
 // Update implements tea.Model.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -143,7 +165,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.pager.wrap(m.width)
 		m.keepSelectionVisible()
 		return m, nil
-	case pollMsg:
+	case pollMsg: // a test's way to make time pass
 		return m, m.poll()
 	case snapshotMsg:
 		m.pollErr = msg.err
@@ -152,7 +174,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.sel = min(m.sel, max(len(m.snap.Agents)-1, 0))
 			m.keepSelectionVisible()
 		}
-		return m, m.after(m.every, func(time.Time) tea.Msg { return pollMsg{} })
+		return m, m.after(m.every, m.pollUntilChange)
 	case convOpenedMsg:
 		if msg.gen != m.gen || m.mode != modeConversation {
 			if msg.r != nil {
