@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,21 +25,9 @@ type team struct {
 	t      testing.TB
 	repo   string
 	agents string
-	logs   *syncBuffer
+	logs   *testsupport.SyncBuffer
 	done   chan error
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 const planHeader = `version: 1
 team: t
@@ -56,7 +42,7 @@ defaults: {timeout: 2m, retries: 0, nudge: {max: 0, auto_commit: true}}
 // agentsYAML ($AGENTS is the scripts' folder). The run is stopped at the end of the test.
 func startTeam(t testing.TB, scripts map[string]string, agentsYAML string) *team {
 	t.Helper()
-	tm := &team{t: t, repo: testsupport.NewRepo(t), agents: t.TempDir(), logs: &syncBuffer{}, done: make(chan error, 1)}
+	tm := &team{t: t, repo: testsupport.NewRepo(t), agents: t.TempDir(), logs: &testsupport.SyncBuffer{}, done: make(chan error, 1)}
 	testsupport.Script(t, tm.repo, "check.sh", "! grep -rq BROKEN src/ 2>/dev/null\n")
 	testsupport.WriteFile(t, filepath.Join(tm.repo, "src", "base.txt"), "base\n")
 	testsupport.Git(t, tm.repo, "add", "-A")

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,13 +29,19 @@ type tmuxSession struct {
 
 const tmuxTarget = "watch"
 
-// newTmux starts cmd in a w×h terminal. It skips the test when tmux is missing.
-func newTmux(t *testing.T, w, h int, cmd ...string) *tmuxSession {
+// requireTmux returns tmux's path, or skips the test when tmux is missing.
+func requireTmux(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Skip("tmux is not installed: the end-to-end tests of teamctl watch need a real terminal; install tmux (apt-get install tmux) and run go test ./cmd/teamctl -run Watch")
 	}
+	return bin
+}
+
+// newTmux starts cmd in a w×h terminal of tmux (bin).
+func newTmux(t *testing.T, bin string, w, h int, cmd ...string) *tmuxSession {
+	t.Helper()
 	s := &tmuxSession{t: t, tmux: bin, socket: fmt.Sprintf("teamctl-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	t.Cleanup(func() { _ = exec.Command(s.tmux, "-L", s.socket, "kill-server").Run() })
 	// The command's exit status is printed after it, and remain-on-exit keeps the pane to
@@ -148,22 +152,9 @@ func hermetic(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // runTeam starts team t of agents (name → script body) on a new repository, supervised in
 // this process as `teamctl run` would; it returns the repository and the run's end.
-func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string, <-chan error, *lockedBuffer) {
+func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string, <-chan error, *testsupport.SyncBuffer) {
 	t.Helper()
 	repo := testsupport.NewRepo(t)
 	dir := t.TempDir()
@@ -178,7 +169,7 @@ func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	done := make(chan error, 1)
 	bin, _ := exec.LookPath("teamctl") // so agents can call teamctl, as under `teamctl run`
 	env := orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(logs), BinDir: filepath.Dir(bin)}
@@ -190,10 +181,25 @@ func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string
 	return repo, done, logs
 }
 
+// watchTeam runs `teamctl watch t` on repo in a 100×30 terminal, once team t exists (as a
+// person would wait for it).
+func watchTeam(t *testing.T, tmux, repo string) *tmuxSession {
+	t.Helper()
+	bin, err := exec.LookPath("teamctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, time.Minute, "team t created", func() bool {
+		return exec.Command(bin, "-C", repo, "status", "t").Run() == nil
+	})
+	return newTmux(t, tmux, 100, 30, bin, "-C", repo, "watch", "t")
+}
+
 // TestWatchInTmux runs `teamctl watch` in a real terminal against a running team of
 // scripted agents: it shows the team, opens an agent's conversation and follows it as
 // the agent writes, goes back, shows the team move on, opens the review and quits.
 func TestWatchInTmux(t *testing.T) {
+	tmux := requireTmux(t)
 	hermetic(t)
 	gate := filepath.Join(t.TempDir(), "gate")
 	repo, _, logs := runTeam(t, map[string]string{
@@ -205,15 +211,7 @@ echo a > a.txt && git add -A && git commit -qm "alice: add a.txt" && echo "alice
   - {name: alice, command: [$AGENTS/alice.sh], tasks: [{id: a, prompt: p}]}
   - {name: bob, command: [$AGENTS/bob.sh], tasks: [{id: b, prompt: p}]}
 `)
-	bin, err := exec.LookPath("teamctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The team may not exist yet when watch starts: wait for it, as a person would.
-	testsupport.Eventually(t, time.Minute, "team t created", func() bool {
-		return exec.Command(bin, "-C", repo, "status", "t").Run() == nil
-	})
-	s := newTmux(t, 100, 30, bin, "-C", repo, "watch", "t")
+	s := watchTeam(t, tmux, repo)
 	screen := s.waitFor("the team, alice running and her last words", "team t · running", "AGENTS", "> lead",
 		"alice", "running", "hello from alice", "MERGE QUEUE", "FEED", "q quit")
 	checkWidth(t, screen, 100)
@@ -261,6 +259,7 @@ func TestWatchAnswersBlockerInTmux(t *testing.T) {
 			t.Skipf("teamctl %s does not exist yet (coordination): this test runs once it does", name)
 		}
 	}
+	tmux := requireTmux(t)
 	hermetic(t)
 	repo, done, logs := runTeam(t, map[string]string{
 		"bob": `if [ "$TEAMCTL_REASON" = answer ]; then
@@ -269,14 +268,7 @@ teamctl blocker --human "Which database should bob use?"`,
 	}, `agents:
   - {name: bob, command: [$AGENTS/bob.sh], tasks: [{id: db, prompt: p}]}
 `)
-	bin, err := exec.LookPath("teamctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testsupport.Eventually(t, time.Minute, "team t created", func() bool {
-		return exec.Command(bin, "-C", repo, "status", "t").Run() == nil
-	})
-	s := newTmux(t, 100, 30, bin, "-C", repo, "watch", "t")
+	s := watchTeam(t, tmux, repo)
 	s.waitFor("bob's blocker on top", "! BLOCKER #", "Which database should bob use?")
 	s.keys("a")
 	s.waitFor("the answer box", "bob asks", "answer #")
