@@ -163,6 +163,7 @@ type Review struct {
 	Refused      []ReviewMerge   `json:"refused"`  // merges refused, conflicting or failing, and why
 	Flaky        []ReviewMerge   `json:"flaky"`    // test failures that passed on a rerun of the same tree: blamed on no branch
 	Blockers     []BlockerStatus `json:"blockers"` // open blockers
+	Costs        []AgentCost     `json:"costs"`    // per agent, where its CLI reports them
 }
 
 type ReviewTask struct {
@@ -241,7 +242,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		return Review{}, err
 	}
 	rv := Review{Team: t.Name, Base: t.Base, LeaderBranch: t.LeaderBranch, Tip: tip, Tested: tip == t.TestedHead, Test: p.Test,
-		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}}
+		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}, Costs: []AgentCost{}}
 	if commits, err := w.Repo.Commits(ctx, t.BaseHead, tip); err == nil {
 		rv.Commits = len(commits)
 	}

@@ -15,11 +15,12 @@ import (
 type ReviewOptions struct {
 	Factory *Factory
 	Team    string
-	JSON    bool
+	Format  string // "text", "md" or "json"
 }
 
 func NewCmdReview(f *Factory, runF func(context.Context, *ReviewOptions) error) *cobra.Command {
 	opts := &ReviewOptions{Factory: f}
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "review [TEAM]",
 		Short: "Show what a team merged, task by task, and what was refused",
@@ -28,13 +29,25 @@ func NewCmdReview(f *Factory, runF func(context.Context, *ReviewOptions) error) 
 			if len(args) == 1 {
 				opts.Team = args[0]
 			}
+			if asJSON {
+				if cmd.Flags().Changed("format") && opts.Format != "json" {
+					return &usageError{fmt.Errorf("--json and --format %s: choose one", opts.Format)}
+				}
+				opts.Format = "json"
+			}
+			switch opts.Format {
+			case "text", "md", "json":
+			default:
+				return &usageError{fmt.Errorf("--format %q: want text, md or json", opts.Format)}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return reviewRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document (same as --format json)")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "output `FORMAT`: text, md (a Markdown report with per-agent attribution) or json")
 	return cmd
 }
 
@@ -48,8 +61,11 @@ func reviewRun(ctx context.Context, opts *ReviewOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
+	switch opts.Format {
+	case "json":
 		return writeJSON(opts.Factory.IO.Out, rv)
+	case "md":
+		return rv.WriteMarkdown(opts.Factory.IO.Out)
 	}
 	printReview(opts.Factory.IO.Out, rv)
 	return nil

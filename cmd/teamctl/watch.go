@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/teamctl/teamctl/dashboard"
+	"github.com/teamctl/teamctl/orchestrator"
+)
+
+// WatchOptions are the options of `teamctl watch`.
+type WatchOptions struct {
+	Factory *Factory
+	Team    string
+}
+
+func NewCmdWatch(f *Factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
+	opts := &WatchOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "watch [TEAM]",
+		Short: "Watch a team live: agents, merge queue, blockers, messages; open any agent's conversation",
+		Long: `watch is a full-screen dashboard of a team, refreshed as its journal grows: its agents
+(state, time in state, commits ahead, uncommitted files, cost, last line of output), the
+merge queue, blockers waiting on you (always on top), the message feed and conflicts coming.
+Enter opens the selected agent's conversation and follows it; a answers a blocker, m messages
+the agent, n nudges it, r shows the review, q quits. It needs a terminal: scripts use
+teamctl status --json.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Team = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return watchRun(cmd.Context(), opts)
+		},
+	}
+	return cmd
+}
+
+func watchRun(ctx context.Context, opts *WatchOptions) error {
+	streams := opts.Factory.IO
+	if !isTerminal(streams.In) || !isTerminal(streams.Out) {
+		return fmt.Errorf("%w: teamctl watch needs a terminal; for scripts and pipes use teamctl status --json", orchestrator.ErrUsage)
+	}
+	ws, err := opts.Factory.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	team, err := ws.ResolveTeam(ctx, opts.Team)
+	if err != nil {
+		return err
+	}
+	live, err := dashboard.NewLive(ctx, ws, opts.Factory.Env().Runner, team.Name, dashboard.Hooks{})
+	if err != nil {
+		return err
+	}
+	return dashboard.Run(ctx, dashboard.Options{Source: live, Actions: live}, streams.In, streams.Out)
+}
+
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
+}

@@ -1,0 +1,59 @@
+package orchestrator
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMarkdownParts(t *testing.T) {
+	t.Parallel()
+	rv := Review{
+		Team: "t", Base: "main", LeaderBranch: "teamctl/t/lead", Tip: "0123456789abcdef", Tested: false, Test: "make test",
+		Commits: 2, Diffstat: Diffstat{Files: []FileStat{{Path: "a.go", Insertions: 3}}},
+		Tasks: []ReviewTask{
+			{ID: "a", Agent: "alice", State: Merged, Merge: "fedcba9876543210", Tests: "passed", TestRuns: 1,
+				Commits:  []ReviewCommit{{Hash: "1111111111aa", Subject: "fix *all* the `bugs` | quickly", Author: "alice"}},
+				Diffstat: Diffstat{Files: []FileStat{{Path: "a.go", Insertions: 3}}},
+				Summary:  "## Summary\nDid it."},
+			{ID: "b", Agent: "bob", State: Failed, Detail: "refused: changes x outside its owns: y/", Tests: "not run"},
+		},
+		Refused: []ReviewMerge{{Task: "b", Agent: "bob", Outcome: "refused", Why: "has ``` fences\nand more", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},
+		Blockers: []BlockerStatus{{ID: 3, Agent: "bob", Task: "b", Text: "Which\nDB?", Human: true, State: "open"},
+			{ID: 4, Agent: "alice", Text: "ok?", State: "open"}},
+		Costs: []AgentCost{{Agent: "alice", USD: 1.5}, {Agent: "bob", USD: 0.25}},
+	}
+	var b strings.Builder
+	if err := rv.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"- Tests: `make test` **has not passed** on the tip\n",
+		"Not ready to accept: the tip of `teamctl/t/lead` has not passed the tests.\n",
+		"### bob\n\n- Tasks: `b` (failed)\n- Merged: nothing\n",
+		"- Merge commits: `fedcba9876` (a)\n",
+		"  - `1111111111` fix \\*all\\* the \\`bugs\\` \\| quickly — alice\n",
+		"- Why: refused: changes x outside its owns: y/\n",
+		"> ## Summary\n> Did it.\n",
+		"- `b` (bob): **refused** at 2026-01-02 03:04:05Z\n\n  ````\n  has ``` fences\n  and more\n  ````\n",
+		"- #3 from bob (task `b`), waiting on the human: Which DB?\n",
+		"- #4 from alice, waiting on the leader: ok?\n",
+		"| alice | 1.50 |\n| bob | 0.25 |\n| **total** | **1.75** |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestMarkdownCode(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"plain": "`plain`", "": "` `", "a`b": "`` a`b ``", "`x": "`` `x ``", "a``b": "``` a``b ```",
+	} {
+		if got := code(in); got != want {
+			t.Errorf("code(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
