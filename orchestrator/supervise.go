@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -204,12 +205,21 @@ func (s *supervisor) setTeamState(ctx context.Context, state, why string) error 
 // reason resume) when the team resumes; a merge cut off is queued again.
 func (s *supervisor) shutdown(ctx context.Context, why string) error {
 	uctx := context.WithoutCancel(ctx)
+	// Every agent at once: each gets its grace period, not the sum of everyone's.
+	var wg sync.WaitGroup
 	for name, r := range s.procs {
 		s.log().Info("stopping agent", "agent", name)
 		// Recorded before the signal: if this supervisor dies while stopping, resume still
 		// knows the agent's end was ours, not the agent's word.
 		_ = s.ws.Store.UpdateAgent(uctx, s.team.Name, name, func(a *store.Agent) error { a.State = AgentStopped; return nil })
-		r.proc.Stop(stopGrace)
+		wg.Add(1)
+		go func(r *running) {
+			defer wg.Done()
+			r.proc.Stop(stopGrace)
+		}(r)
+	}
+	wg.Wait()
+	for name := range s.procs {
 		_ = s.ws.Store.UpdateAgent(uctx, s.team.Name, name, func(a *store.Agent) error {
 			a.PID, a.ProcStart = 0, 0
 			return nil

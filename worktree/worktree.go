@@ -277,7 +277,10 @@ type Change struct {
 
 // Status lists what is uncommitted in the worktree at dir.
 func (r *Repo) Status(ctx context.Context, dir string) ([]Change, error) {
-	out, err := r.run.Run(ctx, dir, nil, "git", "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames")
+	// GIT_OPTIONAL_LOCKS=0: status would otherwise take index.lock to refresh the index,
+	// and a merge or an agent's commit in that worktree at the same moment then fails with
+	// "Unable to create index.lock". Status is read-only for teamctl.
+	out, err := r.run.Run(ctx, dir, []string{"GIT_OPTIONAL_LOCKS=0"}, "git", "status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames")
 	if err != nil {
 		return nil, fmt.Errorf("status of %s: %w", dir, err)
 	}
