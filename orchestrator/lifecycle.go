@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -78,20 +79,32 @@ func (w *Workspace) Stop(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	var stopped []string
 	for _, a := range agents {
 		files := agentproc.FilesIn(RunDir(w.Repo.CommonDir, t.Name), a.Name)
-		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
-			// Recorded first: resume must relaunch this agent, not take its end for its word.
-			if err := w.Store.UpdateAgent(ctx, t.Name, a.Name, func(a *store.Agent) error { a.State = AgentStopped; return nil }); err != nil {
-				return err
-			}
+		pid, start, err := agentproc.ReadPid(files)
+		if err != nil || !agentproc.Alive(pid, start) {
+			continue
+		}
+		// Recorded first: resume must relaunch this agent, not take its end for its word.
+		if err := w.Store.UpdateAgent(ctx, t.Name, a.Name, func(a *store.Agent) error { a.State = AgentStopped; return nil }); err != nil {
+			return err
+		}
+		stopped = append(stopped, a.Name)
+		wg.Add(1)
+		go func() { // all at once: each gets its grace period, not the sum of them
+			defer wg.Done()
 			agentproc.StopGroup(pid, start, stopGrace)
-			if err := w.Store.UpdateAgent(ctx, t.Name, a.Name, func(a *store.Agent) error {
-				a.PID, a.ProcStart = 0, 0
-				return nil
-			}); err != nil {
-				return err
-			}
+		}()
+	}
+	wg.Wait()
+	for _, name := range stopped {
+		if err := w.Store.UpdateAgent(ctx, t.Name, name, func(a *store.Agent) error {
+			a.PID, a.ProcStart = 0, 0
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	if t.State == TeamFinished {
