@@ -11,6 +11,10 @@ import (
 type RenderOptions struct {
 	// MaxOutputLines cuts each tool result to its first lines (0: 12); the log has it whole.
 	MaxOutputLines int
+	// Live renders a log still being written so that more output only adds lines at the
+	// end: a launch's session and figures once it has ended, no closing status line, no "running"
+	// mark under a tool call (its result follows when it comes).
+	Live bool
 }
 
 // Render writes the transcript as a person reads it: launch by launch, the prompt, the
@@ -32,13 +36,22 @@ func (t Transcript) Render(w io.Writer, opts RenderOptions) error {
 			head += ": " + l.Header
 		}
 		ew.printf("%s\n", head)
-		if l.SessionID != "" {
+		if l.SessionID != "" && !opts.Live {
 			ew.printf("   session %s\n", l.SessionID)
 		}
 		for _, e := range l.Entries {
 			renderEntry(ew, e, opts)
 		}
+		if opts.Live && l.Ended == "" {
+			continue // its session and figures come with its end
+		}
+		if l.SessionID != "" && opts.Live {
+			ew.printf("   session %s\n", l.SessionID)
+		}
 		ew.printf("   [%s%s]\n\n", l.Status.String(), usageText(l.Usage))
+	}
+	if opts.Live {
+		return ew.err
 	}
 	total := fmt.Sprintf("status: %s", t.Status.String())
 	if n > 1 {
@@ -58,6 +71,7 @@ func renderEntry(ew *errWriter, e Entry, opts RenderOptions) {
 		tc := e.Tool
 		ew.printf("  ▸ %s %s\n", tc.Name, oneLine(toolSummary(tc.Input), 200))
 		switch {
+		case !tc.Done && opts.Live:
 		case !tc.Done:
 			ew.printf("    … running\n")
 		case tc.Output != "":

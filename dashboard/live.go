@@ -185,6 +185,9 @@ func (l *Live) readJournal(ctx context.Context) (bool, error) {
 		}
 		for _, e := range evs {
 			l.lastEvent = e.ID
+			if l.hooks.Messages != nil && orchestrator.FeedKind(e.Kind) {
+				continue // the feed shows it, whole
+			}
 			if text, ok := eventText(e); ok {
 				l.events = append(l.events, FeedItem{At: e.At, Text: text})
 			}

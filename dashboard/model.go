@@ -99,7 +99,8 @@ type (
 		err  error
 	}
 	doneMsg struct {
-		what string
+		what string // what was done, said on success
+		try  string // what was tried, said with the error
 		err  error
 	}
 )
@@ -221,7 +222,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case doneMsg:
 		if msg.err != nil {
-			m.setFlash(fmt.Errorf("%s: %w", msg.what, msg.err))
+			m.setFlash(fmt.Errorf("cannot %s: %w", msg.try, msg.err))
 		} else {
 			m.flash, m.flashErr = msg.what, false
 		}
@@ -424,7 +425,8 @@ func (m Model) answer() (tea.Model, tea.Cmd) {
 	q += "): " + b.Text
 	return m.ask(q, fmt.Sprintf("answer #%d> ", b.ID), func(text string) tea.Cmd {
 		return func() tea.Msg {
-			return doneMsg{what: fmt.Sprintf("answered blocker #%d of %s", b.ID, b.Agent), err: act.Answer(ctx, b.ID, text)}
+			return doneMsg{what: fmt.Sprintf("answered blocker #%d of %s", b.ID, b.Agent),
+				try: fmt.Sprintf("answer blocker #%d of %s", b.ID, b.Agent), err: act.Answer(ctx, b.ID, text)}
 		}
 	})
 }
@@ -437,7 +439,7 @@ func (m Model) message() (tea.Model, tea.Cmd) {
 	act, ctx := m.act, m.ctx
 	return m.ask("", "message to "+agent+"> ", func(text string) tea.Cmd {
 		return func() tea.Msg {
-			return doneMsg{what: "message sent to " + agent, err: act.Send(ctx, agent, text)}
+			return doneMsg{what: "message sent to " + agent, try: "send the message to " + agent, err: act.Send(ctx, agent, text)}
 		}
 	})
 }
@@ -449,7 +451,7 @@ func (m Model) nudge() (tea.Model, tea.Cmd) {
 	}
 	act, ctx := m.act, m.ctx
 	return m, func() tea.Msg {
-		return doneMsg{what: "nudged " + agent, err: act.Nudge(ctx, agent)}
+		return doneMsg{what: "nudged " + agent + " (a message asking it to commit and carry on)", try: "nudge " + agent, err: act.Nudge(ctx, agent)}
 	}
 }
 

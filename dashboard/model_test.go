@@ -462,7 +462,7 @@ func TestActions(t *testing.T) {
 		{"q in a message is text", runningTeam(), []string{"m", "q", "enter"}, nil, []string{`send lead "q"`}, "message sent to lead"},
 		{"nudge", runningTeam(), []string{"j", "n"}, nil, []string{"nudge alice"}, "nudged alice"},
 		{"nudge not available", runningTeam(), []string{"n"}, fmt.Errorf("nudging from the dashboard: %w", ErrNotAvailable),
-			[]string{"nudge lead"}, "nudged lead: nudging from the dashboard: not available yet"},
+			[]string{"nudge lead"}, "cannot nudge lead: nudging from the dashboard: not available yet"},
 		{"message from a conversation", runningTeam(), []string{"j", "enter", "m", "hi", "enter"}, nil,
 			[]string{"conversation alice", `send alice "hi"`}, "message sent to alice"},
 	} {

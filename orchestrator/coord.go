@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -271,6 +272,9 @@ type FeedEntry struct {
 // feedKinds are the journal's coordination events.
 var feedKinds = []string{"msg", "intent", "reserve", "release", "blocker.raised", "blocker.answered",
 	"blocker.escalated", "task.added", "task.reported", "commit.refused"}
+
+// FeedKind says whether the journal's events of kind are in the feed.
+func FeedKind(kind string) bool { return slices.Contains(feedKinds, kind) }
 
 // Feed returns the team's newest n coordination acts, oldest first (0: DefaultLimit).
 func (w *Workspace) Feed(ctx context.Context, c Caller, n int) ([]FeedEntry, error) {

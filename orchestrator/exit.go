@@ -61,6 +61,11 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 		return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on %s: %s", b.ID, who, b.Text))
 	}
 
+	// Past its budget (stopped for it, or ended over it): a person decides.
+	if err := s.overBudget(a); err != nil {
+		return s.blockOverBudget(ctx, t, err)
+	}
+
 	if !ev.result.OK() {
 		if t.Failures < a.Retries {
 			extra := fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",

@@ -123,16 +123,13 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		}
 		extra = strings.TrimSpace(extra + "\n" + b.String())
 	}
-	l := agentproc.Launch{
-		Team: s.team.Name, Agent: a.Name, Role: a.Role, TaskID: t.ID,
-		Prompt: agentproc.Prompt(agentproc.PromptInput{
-			Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
-			Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
-		}),
-		Worktree: sa.Worktree, Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
-		Attempt: t.Attempt, Reason: reason, Command: command(a), Env: a.Env, Timeout: a.Timeout,
-		LogPath: s.logPath(a.Name), Files: files, BinDir: s.ws.env.BinDir,
-	}
+	l := s.baseLaunch(a, sa)
+	l.TaskID, l.Attempt, l.Reason = t.ID, t.Attempt, reason
+	l.Command = s.commandFor(a, t)
+	l.Prompt = agentproc.Prompt(agentproc.PromptInput{
+		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
+		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
+	})
 	proc, err := agentproc.Start(l)
 	if errors.Is(err, agentproc.ErrStart) {
 		s.log().Error("agent cannot start", "agent", a.Name, "task", t.ID, "err", err)
@@ -160,15 +157,6 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	}
 	s.watch(a.Name, t.ID, proc)
 	return nil
-}
-
-// command is the argv template of an agent: its own command, or its preset's.
-func command(a plan.Agent) []string {
-	if len(a.Command) == 0 && a.Preset != "" {
-		cmd, _ := agentproc.PresetArgv(a.Preset)
-		return cmd
-	}
-	return a.Command
 }
 
 // syncFromLeader brings what the team has merged into an agent's branch before it starts a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -23,16 +24,20 @@ type Status struct {
 	Tasks          []TaskStatus    `json:"tasks"`
 	Blockers       []BlockerStatus `json:"blockers"`
 	Queue          []string        `json:"queue"` // task ids queued or merging, oldest first
+	// Warnings are conflicts coming between live branches (b empty: with the leader branch).
+	Warnings []store.Warning `json:"warnings"`
 }
 
 type AgentStatus struct {
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	State    string `json:"state"` // "running" only while its process lives
-	Task     string `json:"task"`
-	Branch   string `json:"branch"`
-	Worktree string `json:"worktree"`
-	PID      int    `json:"pid,omitempty"`
+	Name     string  `json:"name"`
+	Role     string  `json:"role"`
+	State    string  `json:"state"` // "running" only while its process lives
+	Task     string  `json:"task"`
+	Branch   string  `json:"branch"`
+	Worktree string  `json:"worktree"`
+	PID      int     `json:"pid,omitempty"`
+	CostUSD  float64 `json:"cost_usd,omitempty"` // what its CLI reported spending (preset agents)
+	Tokens   int64   `json:"tokens,omitempty"`   // input and output tokens its CLI reported
 }
 
 type TaskStatus struct {
@@ -72,6 +77,10 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 	if t.State == TeamRunning && !st.Supervised {
 		st.State = "crashed"
 	}
+	p, err := loadPlan(t)
+	if err != nil {
+		return st, err
+	}
 	agents, err := w.Store.Agents(ctx, t.Name)
 	if err != nil {
 		return st, err
@@ -88,6 +97,9 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 			state = "idle"
 		}
 		as := AgentStatus{Name: a.Name, Role: a.Role, State: state, Task: a.Task, Branch: a.Branch, Worktree: a.Worktree}
+		if u, ok := w.agentUsage(t, p, a.Name); ok {
+			as.CostUSD, as.Tokens = u.CostUSD, u.Tokens()
+		}
 		if state == "running" {
 			as.PID = a.PID
 		}
@@ -96,6 +108,12 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 	tasks, err := w.Store.Tasks(ctx, t.Name)
 	if err != nil {
 		return st, err
+	}
+	if st.Warnings, err = w.Store.Warnings(ctx, t.Name); err != nil {
+		return st, err
+	}
+	if st.Warnings == nil {
+		st.Warnings = []store.Warning{}
 	}
 	if st.Blockers, err = w.openBlockers(ctx, t.Name); err != nil {
 		return st, err
@@ -206,6 +224,19 @@ type FileStat struct {
 	Deletions  int    `json:"deletions"`
 }
 
+// agentUsage is what an agent of a known CLI reported spending, read from its log.
+func (w *Workspace) agentUsage(t store.Team, p *plan.Plan, agent string) (agentproc.Usage, bool) {
+	a, ok := p.Agent(agent)
+	if !ok || a.Preset == "" {
+		return agentproc.Usage{}, false
+	}
+	tr, err := agentproc.ReadLog(a.Preset, LogPath(w.Repo.CommonDir, t.Name, agent))
+	if err != nil || tr.Usage == (agentproc.Usage{}) {
+		return agentproc.Usage{}, false
+	}
+	return tr.Usage, true
+}
+
 // openBlockers lists the team's blockers that wait for an answer, those for a person first.
 func (w *Workspace) openBlockers(ctx context.Context, team string) ([]BlockerStatus, error) {
 	bs, err := w.Store.OpenBlockers(ctx, team)
@@ -253,6 +284,11 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	}
 	if rv.Blockers, err = w.openBlockers(ctx, t.Name); err != nil {
 		return rv, err
+	}
+	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+		if u, ok := w.agentUsage(t, p, a.Name); ok {
+			rv.Costs = append(rv.Costs, AgentCost{Agent: a.Name, USD: u.CostUSD})
+		}
 	}
 	merges, err := w.Store.Merges(ctx, t.Name)
 	if err != nil {

@@ -124,6 +124,10 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 		if err := repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
 			return err
 		}
+		// A new worktree gets the plan's copy: files and set-up again.
+		if err := os.Remove(s.setupMarker(a)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
 	}
 	// The commit hook in every worktree: the ones just added, and teams made before it existed.
 	_, err = s.ws.InstallCommitHooks(ctx, s.team.Name)

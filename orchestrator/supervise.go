@@ -63,6 +63,10 @@ type supervisor struct {
 	merging  bool
 	pending  []exitEvent // launches that ended while no supervisor watched (found by resume)
 	lastWait string
+
+	lastBudget time.Time // when running agents' spending was last read
+	lastWarn   time.Time // when live branches were last checked for conflicts coming
+	pairs      *merge.PairChecker
 }
 
 func (w *Workspace) newSupervisor(p *plan.Plan, team store.Team, opts RunOptions) *supervisor {
@@ -107,6 +111,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 	if err := s.setTeamState(ctx, TeamRunning, ""); err != nil {
 		return err
 	}
+	if err := s.prepareWorktrees(ctx); err != nil {
+		return err
+	}
 	for _, ev := range s.pending {
 		if err := s.onExit(ctx, ev); err != nil {
 			return err
@@ -128,6 +135,8 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 		if err := s.startMerge(ctx); err != nil {
 			return err
 		}
+		s.enforceBudgets(ctx)
+		s.warnConflicts(ctx)
 		if len(s.procs) == 0 && !s.merging {
 			tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
 			if err != nil {
@@ -141,6 +150,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 				continue
 			}
 			if allFinished(tasks) {
+				if _, err := s.ws.Store.SetWarnings(ctx, s.team.Name, nil); err != nil {
+					return err
+				}
 				fmt.Fprintf(s.ws.env.out(), "team %s: every task is merged or done; review it with: teamctl review %s\n", s.team.Name, s.team.Name)
 				return s.setTeamState(ctx, TeamFinished, "all tasks merged or done")
 			}

@@ -171,6 +171,19 @@ CREATE TABLE intents (
 ) STRICT;
 CREATE INDEX intents_by_team ON intents (team, id);
 `,
+	// 3: early conflict warnings: the pairs of live branches that would conflict once both
+	// are merged (b = '' for a branch that conflicts with the leader branch alone). The
+	// supervisor replaces the team's set on each check; status and the dashboard read it.
+	`
+CREATE TABLE warnings (
+	team  TEXT NOT NULL REFERENCES teams(name) ON DELETE CASCADE,
+	a     TEXT NOT NULL,
+	b     TEXT NOT NULL DEFAULT '',
+	files TEXT NOT NULL DEFAULT '[]', -- JSON array of repo-relative paths
+	at    INTEGER NOT NULL,
+	PRIMARY KEY (team, a, b)
+) STRICT;
+`,
 }
 
 // migrate brings the schema to the latest version. Several processes may open a new store

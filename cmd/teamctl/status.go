@@ -89,6 +89,16 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 	if len(st.Queue) > 0 {
 		fmt.Fprintf(out, "\nMERGE QUEUE: %s\n", strings.Join(st.Queue, ", "))
 	}
+	for i, w := range st.Warnings {
+		if i == 0 {
+			fmt.Fprintln(out, "\nCONFLICTS COMING")
+		}
+		with := "the leader branch"
+		if w.B != "" {
+			with = w.B
+		}
+		fmt.Fprintf(out, "%s and %s: %s\n", w.A, with, strings.Join(w.Files, ", "))
+	}
 }
 
 func since(now, t time.Time) string {

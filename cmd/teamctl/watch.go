@@ -57,7 +57,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	if err != nil {
 		return err
 	}
-	live, err := dashboard.NewLive(ctx, ws, opts.Factory.Env().Runner, team.Name, dashboard.Hooks{})
+	live, err := dashboard.NewLive(ctx, ws, opts.Factory.Env().Runner, team.Name, dashboard.WorkspaceHooks(ws))
 	if err != nil {
 		return err
 	}

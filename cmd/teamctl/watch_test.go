@@ -153,8 +153,9 @@ func hermetic(t *testing.T) {
 }
 
 // runTeam starts team t of agents (name → script body) on a new repository, supervised in
-// this process as `teamctl run` would; it returns the repository and the run's end.
-func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string, <-chan error, *testsupport.SyncBuffer) {
+// this process as `teamctl run` would; it returns the repository and the run's end (a
+// channel closed when Run returns, and Run's error).
+func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string, *runEnd, *testsupport.SyncBuffer) {
 	t.Helper()
 	repo := testsupport.NewRepo(t)
 	dir := t.TempDir()
@@ -170,15 +171,24 @@ func runTeam(t *testing.T, scripts map[string]string, agentsYAML string) (string
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testsupport.SyncBuffer{}
-	done := make(chan error, 1)
+	end := &runEnd{done: make(chan struct{})}
 	bin, _ := exec.LookPath("teamctl") // so agents can call teamctl, as under `teamctl run`
 	env := orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(logs), BinDir: filepath.Dir(bin)}
-	go func() { done <- orchestrator.Run(ctx, env, p, orchestrator.RunOptions{}) }()
+	go func() {
+		end.err = orchestrator.Run(ctx, env, p, orchestrator.RunOptions{})
+		close(end.done)
+	}()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-end.done
 	})
-	return repo, done, logs
+	return repo, end, logs
+}
+
+// runEnd is how a run started by runTeam ended: err is set once done is closed.
+type runEnd struct {
+	done chan struct{}
+	err  error
 }
 
 // watchTeam runs `teamctl watch t` on repo in a 100×30 terminal, once team t exists (as a
@@ -276,9 +286,9 @@ teamctl blocker --human "Which database should bob use?"`,
 	s.keys("Enter")
 	s.waitFor("the answer sent", "answered blocker #")
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\nlog:\n%s", err, logs.String())
+	case <-done.done:
+		if done.err != nil {
+			t.Fatalf("run: %v\nlog:\n%s", done.err, logs.String())
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the team did not finish after the answer\nlog:\n%s", logs.String())

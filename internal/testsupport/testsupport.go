@@ -40,10 +40,14 @@ func Hermetic(dir string) ([]string, error) {
 	}, nil
 }
 
+// tempRoot is the test process's own temporary directory (Main removes it at the end).
+var tempRoot string
+
 // Main is a package's TestMain: it makes the whole test process (and every git, agent and
 // teamctl process it starts) hermetic, then runs the tests.
 func Main(m *testing.M) {
 	dir, err := os.MkdirTemp("", "teamctl-test-")
+	tempRoot = dir
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -53,6 +57,9 @@ func Main(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// A go command a test runs (to build teamctl) keeps the machine's build and module
+	// caches, which live under the HOME the hermetic one replaces.
+	vars = append(vars, goCaches()...)
 	for _, kv := range vars {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
@@ -63,6 +70,19 @@ func Main(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// goCaches pins GOCACHE, GOMODCACHE and GOPATH to what they are before HOME changes.
+func goCaches() []string {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil // no go command: nothing will build
+	}
+	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(vals) != 3 {
+		return nil
+	}
+	return []string{"GOCACHE=" + vals[0], "GOMODCACHE=" + vals[1], "GOPATH=" + vals[2]}
 }
 
 // Git runs git in dir and returns its trimmed output; it fails the test on error.
