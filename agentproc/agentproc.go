@@ -71,8 +71,8 @@ func Argv(l Launch) ([]string, error) {
 }
 
 // Environ is the environment of the launch: the current one without variables that would
-// point git elsewhere, then the TEAMCTL_* variables, PATH with teamctl first, the agent's git
-// identity, then the plan's env (which wins).
+// point git elsewhere, then the TEAMCTL_* variables, the agent's git identity, then the
+// plan's env (which wins), and teamctl's directory first on PATH (the plan's PATH too).
 func Environ(l Launch) []string {
 	vars := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -110,11 +110,13 @@ func Environ(l Launch) []string {
 	for k, v := range set {
 		vars[k] = v
 	}
-	if l.BinDir != "" {
-		vars["PATH"] = l.BinDir + string(os.PathListSeparator) + vars["PATH"]
-	}
 	for k, v := range l.Env {
 		vars[k] = v
+	}
+	// teamctl first even when the plan sets PATH: the protocol block tells the agent to
+	// call it.
+	if l.BinDir != "" {
+		vars["PATH"] = l.BinDir + string(os.PathListSeparator) + vars["PATH"]
 	}
 	env := make([]string, 0, len(vars))
 	for k, v := range vars {

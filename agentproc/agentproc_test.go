@@ -78,6 +78,13 @@ func TestEnviron(t *testing.T) {
 	if !strings.HasPrefix(env["PATH"], l.BinDir+":") {
 		t.Errorf("PATH %q does not start with teamctl's directory", env["PATH"])
 	}
+	// A plan that sets PATH (for its agent's CLI) still has teamctl first.
+	l.Env["PATH"] = "/opt/cli/bin:/usr/bin"
+	for _, kv := range agentproc.Environ(l) {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok && v != l.BinDir+":/opt/cli/bin:/usr/bin" {
+			t.Errorf("PATH=%s with the plan's PATH, want teamctl's directory, then the plan's", v)
+		}
+	}
 }
 
 func TestStartRunsAgentAndRecordsItsEnd(t *testing.T) {

@@ -16,9 +16,11 @@ import (
 )
 
 // TestRunRealAgentTeam runs a whole team of two real agents of one CLI (preset: claude,
-// then preset: pi), each against its own scripted fake of the Messages API on loopback:
-// alice writes and commits; bob writes, forgets to commit, is nudged by teamctl and
-// commits. Both branches are merged with the project's test passing.
+// then preset: pi), each against its own scripted fake of the Messages API on loopback.
+// alice writes, messages bob with `teamctl msg send`, and commits. bob raises a blocker
+// with `teamctl blocker` and exits; a person answers it; bob is relaunched with the answer
+// in his own session, writes and forgets to commit; teamctl nudges him, again in his
+// session, and he commits. Both branches are merged with the project's test passing.
 func TestRunRealAgentTeam(t *testing.T) {
 	t.Parallel()
 	for _, preset := range []string{"claude", "pi"} {
@@ -29,11 +31,32 @@ func TestRunRealAgentTeam(t *testing.T) {
 	}
 }
 
+// sinceLastPrompt is how many assistant turns came after the newest prompt (a user
+// message with text): 0 means the prompt of this launch was just given.
+func sinceLastPrompt(req fakeanthropic.Request) int {
+	n := 0
+	for _, m := range req.Messages {
+		switch {
+		case m.Role == "assistant":
+			n++
+		case m.Role == "user":
+			for _, b := range m.Content {
+				if b.Type == "text" {
+					n = 0
+				}
+			}
+		}
+	}
+	return n
+}
+
 func runRealAgentTeam(t *testing.T, preset string) {
 	testsupport.NodeOnPath(t)
 	cli := testsupport.AgentCLI(t, preset)
+	bin := testsupport.TeamctlBinDir(t)
 	testsupport.OneRealAgentAtATime(t)
 	f := newFixture(t)
+	f.binDir = bin
 	tools := fakeanthropic.Tools(preset)
 
 	alice := fakeanthropic.Start(t, fakeanthropic.Steps("Greeting committed.",
@@ -41,20 +64,31 @@ func runRealAgentTeam(t *testing.T, preset string) {
 			return fakeanthropic.Reply{Text: "Writing the greeting.", Tools: []fakeanthropic.ToolUse{tools.Write(dir, "src/alice.txt", "hello from alice\n")}}
 		},
 		func(string) fakeanthropic.Reply {
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`teamctl msg send --to bob "the greeting is in src/alice.txt"`)}}
+		},
+		func(string) fakeanthropic.Reply {
 			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`git add -A && git commit -qm "alice: add greeting"`)}}
 		},
 	))
-	// bob decides from the whole conversation: a nudge (its prompt says the work is
-	// uncommitted) gets a commit; a first launch writes and stops without committing.
+	// bob answers from the whole conversation, so a resumed session carries on: the launch
+	// is told by its newest prompt, and where it is in it by the turns since.
 	bob := fakeanthropic.Start(t, func(req fakeanthropic.Request) fakeanthropic.Reply {
-		nudged := strings.Contains(strings.Join(req.UserTexts(), "\n"), "You exited with uncommitted changes")
+		texts := req.UserTexts()
+		last := texts[len(texts)-1]
+		step := sinceLastPrompt(req)
 		switch {
-		case nudged && req.Turns() == 0:
+		case strings.Contains(last, "You exited with uncommitted changes") && step == 0:
 			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`git add -A && git commit -qm "bob: add farewell"`)}}
-		case !nudged && req.Turns() == 0:
-			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Write(req.WorkingDir(), "src/bob.txt", "goodbye from bob\n")}}
+		case strings.Contains(last, "was answered") && step == 0:
+			answer := "goodbye"
+			if i := strings.Index(last, "The answer: "); i >= 0 {
+				answer = strings.Fields(last[i+len("The answer: "):])[0]
+			}
+			return fakeanthropic.Reply{Text: "Writing the farewell.", Tools: []fakeanthropic.ToolUse{tools.Write(req.WorkingDir(), "src/bob.txt", answer+" from bob\n")}}
+		case len(texts) == 1 && step == 0:
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`teamctl blocker "Which word should the farewell use?"`)}}
 		}
-		return fakeanthropic.Reply{Text: "Done."}
+		return fakeanthropic.Reply{Text: "Done for now."}
 	})
 
 	home := func(name, url string) string {
@@ -94,10 +128,31 @@ agents:
     env: {ANTHROPIC_BASE_URL: %q, HOME: %q}
     tasks: [{id: farewell, prompt: Write src/bob.txt with a farewell and commit it.}]
 `, preset, filepath.Dir(cli)+string(os.PathListSeparator)+os.Getenv("PATH"), alice.URL, home("alice", alice.URL), bob.URL, home("bob", bob.URL)))
-	// A longer deadline than f.run's: three launches of a real CLI on a busy machine.
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	// A longer deadline than f.run's: four launches of a real CLI on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	if err := orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{ExitWhenBlocked: true}); err != nil || ctx.Err() != nil {
+	done := make(chan error, 1)
+	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	// bob's blocker goes to a person (no leader agent): answer it as one would, from a shell.
+	ws := f.workspace()
+	var blocker int64
+	testsupport.Eventually(t, 6*time.Minute, "bob's blocker", func() bool {
+		select {
+		case err := <-done:
+			b, _ := os.ReadFile(orchestrator.LogPath(filepath.Join(f.repo, ".git"), "real", "bob"))
+			t.Fatalf("run ended before bob's blocker: %v\nlog:\n%s\nbob's log:\n%s", err, f.logs.String(), b)
+		default:
+		}
+		bs, err := ws.Store.OpenBlockers(ctx, "real")
+		if err == nil && len(bs) == 1 {
+			blocker = bs[0].ID
+		}
+		return blocker != 0
+	})
+	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "real", As: orchestrator.Human}, blocker, "farewell"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || ctx.Err() != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
 	st := f.status("real")
@@ -111,18 +166,40 @@ agents:
 			t.Errorf("%s is not on the leader branch", path)
 		}
 	}
+	if got := f.git("show", "teamctl/real/lead:src/bob.txt"); got != "farewell from bob" {
+		t.Errorf("src/bob.txt %q: the answer did not reach bob", got)
+	}
 	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/real/bob"); got != "bob|bob: add farewell" {
 		t.Errorf("bob's branch tip %q: want his own commit after the nudge", got)
 	}
-	if got := f.taskState(st, "farewell").Attempt; got != 2 {
-		t.Errorf("bob launched %d times, want 2 (task, nudge)", got)
+	if got := f.taskState(st, "farewell").Attempt; got != 3 {
+		t.Errorf("bob launched %d times, want 3 (task, answer, nudge)", got)
+	}
+	// alice's message went through teamctl, from her agent's shell.
+	if th, err := ws.Store.Thread(ctx, "real", "alice", "bob", 0); err != nil || len(th) != 1 || !strings.Contains(th[0].Text, "src/alice.txt") {
+		t.Errorf("thread alice-bob: %+v, %v", th, err)
+	}
+	// Every relaunch of bob continued his own session, with its history sent back.
+	btr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.Repo.CommonDir, "real", "bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sessions []string
+	for _, l := range btr.Launches {
+		sessions = append(sessions, l.SessionID)
+	}
+	if len(sessions) != 3 || sessions[0] == "" || sessions[1] != sessions[0] || sessions[2] != sessions[0] {
+		t.Errorf("bob's launches' sessions %q: want one session continued three times", sessions)
+	}
+	convs := bob.Conversations()
+	if lastReq := convs[len(convs)-1]; lastReq.Turns() < 3 {
+		t.Errorf("bob's last model call had %d earlier turns: the resumed session's history was not sent back", lastReq.Turns())
 	}
 	if t.Failed() {
 		b, _ := os.ReadFile(orchestrator.LogPath(filepath.Join(f.repo, ".git"), "real", "bob"))
 		t.Logf("supervisor log:\n%s\nbob's log:\n%s", f.logs.String(), b)
 	}
 	// Each agent's log reads back as a conversation with its session and cost.
-	ws := f.workspace()
 	for _, name := range []string{"alice", "bob"} {
 		tr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.Repo.CommonDir, "real", name))
 		if err != nil {
