@@ -52,10 +52,11 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 	return nil
 }
 
-// deliver relaunches a blocked agent with the answer to its blocker.
+// deliver relaunches a blocked agent with the answer to its blocker; a task that had
+// ended failed or unmerged (see stuck) gets its retries and fix rounds again.
 func (s *supervisor) deliver(ctx context.Context, b store.Blocker) error {
 	t, err := s.ws.Store.Task(ctx, s.team.Name, b.Task)
-	if err != nil || t.State != Blocked {
+	if err != nil || !WaitsOnHuman(t.State) {
 		// Nothing waits for it any more (the task moved on, or was never blocked on it).
 		return s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID)
 	}
@@ -64,8 +65,38 @@ func (s *supervisor) deliver(ctx context.Context, b store.Blocker) error {
 		return err
 	}
 	extra := fmt.Sprintf("Your blocker %d was answered by %s.\nYou asked: %s\nThe answer: %s", b.ID, b.AnsweredBy, b.Text, b.Answer)
-	return s.launch(ctx, t, agentproc.ReasonAnswer, extra, nil)
+	if strings.HasPrefix(b.Text, stuckPrefix) {
+		extra = fmt.Sprintf("Your task had stopped and blocker %d was raised for you; it was answered by %s.\nWhat had happened: %s\nThe answer: %s",
+			b.ID, b.AnsweredBy, b.Text, b.Answer)
+	}
+	return s.launch(ctx, t, agentproc.ReasonAnswer, extra, func(t *store.Task) { t.Failures, t.Rounds = 0, 0 })
 }
+
+// stuck ends a task in a state only someone else can get it out of (failed, refused,
+// unmerged after its fix rounds, work left uncommitted with auto_commit off) and raises a
+// blocker for it on the agent's behalf, so it is no dead end: the leader agent (or the
+// person) sees it, and answering it relaunches the agent with the answer and its retries
+// again. A task that already has a blocker waiting keeps that one.
+func (s *supervisor) stuck(ctx context.Context, t store.Task, state, detail string) error {
+	if err := s.setTask(ctx, t.ID, state, detail); err != nil {
+		return err
+	}
+	if _, open, err := s.openBlocker(ctx, t.Agent, t.ID); err != nil || open {
+		return err
+	}
+	text := fmt.Sprintf("%stask %s of %s is %s: %s. Answer with what %s should do: the answer relaunches it on the task.",
+		stuckPrefix, t.ID, t.Agent, state, firstLine(detail), t.Agent)
+	b, err := s.ws.Store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID,
+		Text: text, Human: !s.p.Leader.IsAgent() || s.isLeader(t.Agent)})
+	if err != nil {
+		return err
+	}
+	s.log().Warn("task stuck: blocker raised for it", "agent", t.Agent, "task", t.ID, "state", state, "blocker", b.ID)
+	return nil
+}
+
+// stuckPrefix starts the text of a blocker teamctl raised for a stuck task.
+const stuckPrefix = "teamctl: "
 
 // openBlocker is the agent's blocker on task that still waits for an answer, if any.
 func (s *supervisor) openBlocker(ctx context.Context, agent, task string) (store.Blocker, bool, error) {

@@ -73,11 +73,13 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 			return s.launch(ctx, t, t.Reason, extra, func(t *store.Task) { t.Failures++ })
 		}
 		detail := fmt.Sprintf("agent %s on its last launch (%d launches failed); its log: teamctl logs %s", ev.result, t.Failures+1, ev.agent)
-		return s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
+		if err := s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
 			t.Failures++
-			t.State, t.Detail = Failed, detail
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		return s.stuck(ctx, t, Failed, detail)
 	}
 
 	changes, err := s.ws.Repo.Status(ctx, sa.Worktree)
@@ -94,14 +96,19 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 				func(t *store.Task) { t.Nudges++ })
 		}
 		if unmerged := unmergedPaths(changes); len(unmerged) > 0 {
-			return s.setTask(ctx, t.ID, Conflict, "the agent left unresolved conflicts in "+strings.Join(unmerged, ", "))
+			return s.stuck(ctx, t, Conflict, "the agent left unresolved conflicts in "+strings.Join(unmerged, ", "))
 		}
 		if !a.Nudge.AutoCommit {
-			return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("the agent left %d uncommitted file(s) and auto_commit is off: commit or discard them in %s", len(changes), sa.Worktree))
+			return s.stuck(ctx, t, Blocked, fmt.Sprintf("the agent left %d uncommitted file(s) and auto_commit is off: commit or discard them in %s", len(changes), sa.Worktree))
 		}
 		if err := s.autoCommit(ctx, ev.agent, t.ID, sa.Worktree, changes); err != nil {
 			return err
 		}
+	}
+	if why, err := s.backOnBranch(ctx, ev.agent, sa); err != nil {
+		return err
+	} else if why != "" {
+		return s.stuck(ctx, t, Blocked, why)
 	}
 	if s.isLeader(ev.agent) {
 		// The leader commits on the leader branch itself: its tip is tested (queued) before
@@ -171,4 +178,48 @@ func unmergedPaths(changes []worktree.Change) []string {
 		}
 	}
 	return out
+}
+
+// backOnBranch makes sure what an agent committed is on its branch, which is what gets
+// merged. An agent that detached HEAD or switched branches and committed there has its
+// branch fast-forwarded to those commits and checked out again; one that went back to an
+// older commit just gets its branch back. When the commits have diverged from its branch,
+// nothing is moved: why says what a person has to sort out.
+func (s *supervisor) backOnBranch(ctx context.Context, agent string, sa store.Agent) (why string, err error) {
+	wt, ok, err := s.ws.Repo.WorktreeAt(ctx, sa.Worktree)
+	if err != nil || !ok || wt.Branch == sa.Branch {
+		return "", err
+	}
+	on := "a detached HEAD at " + short(wt.Head)
+	if wt.Branch != "" {
+		on = "branch " + wt.Branch
+	}
+	tip, err := s.ws.Repo.Resolve(ctx, sa.Branch)
+	if err != nil {
+		return "", err
+	}
+	if wt.Head != tip {
+		ahead, err := s.ws.Repo.IsAncestor(ctx, tip, wt.Head)
+		if err != nil {
+			return "", err
+		}
+		behind, err := s.ws.Repo.IsAncestor(ctx, wt.Head, tip)
+		if err != nil {
+			return "", err
+		}
+		if !ahead && !behind {
+			return fmt.Sprintf("the agent left its worktree on %s, whose commits are not on its branch %s: bring them there (git checkout %s && git merge %s)",
+				on, sa.Branch, sa.Branch, short(wt.Head)), nil
+		}
+		if ahead {
+			if err := s.ws.Repo.UpdateRef(ctx, sa.Branch, wt.Head, tip); err != nil {
+				return "", err
+			}
+			s.log().Warn("the agent committed off its branch: its branch now holds those commits", "agent", agent, "on", on, "branch", sa.Branch, "head", short(wt.Head))
+		}
+	}
+	if err := s.ws.Repo.Checkout(ctx, sa.Worktree, sa.Branch); err != nil {
+		return "", err
+	}
+	return "", nil
 }

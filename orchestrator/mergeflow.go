@@ -180,13 +180,13 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 // onMergeFailed sends a task whose branch was refused, conflicted or failed the tests back
 // to its agent to fix, or to a human once the agent's fix rounds are spent.
 func (s *supervisor) onMergeFailed(ctx context.Context, req merge.Request, res merge.Result) error {
-	if res.Outcome == merge.Refused {
-		s.log().Warn("merge refused", "agent", req.Agent, "task", req.Task, "why", res.Output)
-		return s.setTask(ctx, req.Task, Failed, "refused: "+res.Output)
-	}
 	t, err := s.ws.Store.Task(ctx, s.team.Name, req.Task)
 	if err != nil {
 		return err
+	}
+	if res.Outcome == merge.Refused {
+		s.log().Warn("merge refused", "agent", req.Agent, "task", req.Task, "why", res.Output)
+		return s.stuck(ctx, t, Failed, "refused: "+res.Output)
 	}
 	a, _ := s.p.Agent(t.Agent)
 	final, detail := TestsFailed, res.Output
@@ -202,7 +202,7 @@ func (s *supervisor) onMergeFailed(ctx context.Context, req merge.Request, res m
 			// The leader is asked before a person: it lands the branch on its own.
 			return s.addLeaderTask(ctx, "lead-fix-"+t.ID, fixPrompt(t, req.Branch, final, detail, s.p.Test))
 		}
-		return nil
+		return s.stuck(ctx, t, final, detail)
 	}
 	round := func(t *store.Task) { t.Rounds++ }
 	if res.Outcome == merge.TestsFailed {

@@ -1,0 +1,119 @@
+package orchestrator_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
+)
+
+// A task that fails its launches, and one whose branch is refused (a file outside its
+// owns:), are no dead ends: each gets a blocker raised for it, to the person when there is
+// no leader agent; the answer relaunches the agent with it (and its retries again), and
+// both tasks end merged.
+func TestStuckTasksRaiseBlockers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	crasher := f.agent("crasher", `if [ "$TEAMCTL_REASON" = answer ]; then
+  printf '%s\n' "$TEAMCTL_PROMPT" > src/answer.txt && git add -A && git commit -qm "alice: with the answer"; exit 0; fi
+echo "cannot go on"; exit 1`)
+	outside := f.agent("outside", `if [ "$TEAMCTL_REASON" = answer ]; then
+  git rm -q other.txt && git commit -qm "bob: other.txt is not mine"; exit 0; fi
+echo b > src/b.txt && echo o > other.txt && git add -A && git commit -qm "bob: b and other"`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: alice, command: ['%s'], retries: 0, tasks: [{id: a, prompt: p}]}
+  - {name: bob, command: ['%s'], owns: [src/], tasks: [{id: b, prompt: p}]}
+`, crasher, outside))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+
+	ws := f.workspace()
+	var open []store.Blocker
+	testsupport.Eventually(t, time.Minute, "a blocker for each stuck task", func() bool {
+		open, _ = ws.Store.OpenBlockers(ctx, "t")
+		return len(open) == 2
+	})
+	st := f.status("t")
+	for _, b := range open {
+		want := map[string]string{"alice": "task a of alice is failed: agent exited with code 1", "bob": "task b of bob is failed: refused: changes other.txt outside its owns"}[b.Agent]
+		if !b.Human || !strings.Contains(b.Text, want) {
+			t.Errorf("blocker %+v: want one for a person saying %q", b, want)
+		}
+		if s := f.taskState(st, b.Task).State; s != orchestrator.Failed {
+			t.Errorf("task %s %s while its blocker waits, want failed", b.Task, s)
+		}
+		answer := map[string]string{"alice": "use the fallback", "bob": "drop other.txt"}[b.Agent]
+		if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, answer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	st = f.status("t")
+	for _, id := range []string{"a", "b"} {
+		if s := f.taskState(st, id); s.State != orchestrator.Merged {
+			t.Errorf("task %s: %s (%s), want merged after the answer", id, s.State, s.Detail)
+		}
+	}
+	if got := f.git("show", "teamctl/t/lead:src/answer.txt"); !strings.Contains(got, "use the fallback") {
+		t.Errorf("alice's relaunch did not get the answer: %q", got)
+	}
+	if f.onLeader("t", "other.txt") {
+		t.Error("other.txt, outside bob's owns, reached the leader branch")
+	}
+}
+
+// Commits an agent made off its branch are not left out: carol detaches HEAD and commits
+// there (her branch is fast-forwarded to them and checked out again); dave's detached
+// commit has diverged from his branch, so nothing moves and a blocker says so; answered,
+// he merges it into his branch himself. Both tasks end merged with all their commits.
+func TestCommitsOffTheBranch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	carol := f.agent("carol", `git checkout -q --detach && echo c > src/c.txt && git add -A && git commit -qm "carol: c, detached"`)
+	dave := f.agent("dave", `if [ "$TEAMCTL_REASON" = answer ]; then
+  h=$(git rev-parse HEAD) && git checkout -q "$TEAMCTL_BRANCH" && git merge -q --no-edit "$h"; exit 0; fi
+echo d1 > src/d1.txt && git add -A && git commit -qm "dave: d1"
+git checkout -q --detach HEAD~1 && echo d2 > src/d2.txt && git add -A && git commit -qm "dave: d2, detached"`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: carol, command: ['%s'], tasks: [{id: c, prompt: p}]}
+  - {name: dave, command: ['%s'], tasks: [{id: d, prompt: p}]}
+`, carol, dave))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	ws := f.workspace()
+	var open []store.Blocker
+	testsupport.Eventually(t, time.Minute, "a blocker for dave's diverged commit", func() bool {
+		open, _ = ws.Store.OpenBlockers(ctx, "t")
+		return len(open) == 1
+	})
+	if b := open[0]; b.Agent != "dave" || !strings.Contains(b.Text, "detached HEAD") || !strings.Contains(b.Text, "not on its branch teamctl/t/dave") {
+		t.Errorf("blocker %+v", b)
+	}
+	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "merge it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	for _, path := range []string{"src/c.txt", "src/d1.txt", "src/d2.txt"} {
+		if !f.onLeader("t", path) {
+			t.Errorf("%s is not on the leader branch", path)
+		}
+	}
+	wt := filepath.Join(f.repo+".teamctl", "t", "carol")
+	if got := testsupport.Git(t, wt, "symbolic-ref", "--short", "HEAD"); got != "teamctl/t/carol" {
+		t.Errorf("carol's worktree is on %q, want her branch again", got)
+	}
+}
