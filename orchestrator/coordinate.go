@@ -30,6 +30,9 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 		}
 		if b.Human || !s.p.Leader.IsAgent() {
 			s.toHuman(ctx, b)
+			if err := s.waitsOnPerson(ctx, b); err != nil {
+				return err
+			}
 		} else if err := s.addLeaderTask(ctx, fmt.Sprintf("lead-blocker-%d", b.ID), blockerPrompt(b)); err != nil {
 			return err
 		}
@@ -50,6 +53,16 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitsOnPerson updates the why of a task blocked on b once b goes to a person (the
+// leader escalated it): status no longer says it waits on the leader.
+func (s *supervisor) waitsOnPerson(ctx context.Context, b store.Blocker) error {
+	t, err := s.ws.Store.Task(ctx, s.team.Name, b.Task)
+	if err != nil || t.State != Blocked || !strings.HasPrefix(t.Detail, fmt.Sprintf("blocker %d waits on the leader", b.ID)) {
+		return nil
+	}
+	return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on a person (escalated): %s", b.ID, b.Text))
 }
 
 // deliver relaunches a blocked agent with the answer to its blocker; a task that had

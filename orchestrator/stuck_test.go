@@ -117,3 +117,52 @@ git checkout -q --detach HEAD~1 && echo d2 > src/d2.txt && git add -A && git com
 		t.Errorf("carol's worktree is on %q, want her branch again", got)
 	}
 }
+
+// A blocker the leader agent escalates goes to the person, and the blocked task's why
+// says so (it no longer waits on the leader); the person's answer relaunches the dev.
+func TestEscalatedBlockerWaitsOnAPerson(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.binDir = testsupport.TeamctlBinDir(t)
+	lead := f.agent("lead", `case "$TEAMCTL_TASK_ID" in
+lead-blocker-*) teamctl escalate "${TEAMCTL_TASK_ID#lead-blocker-}" ;;
+esac`)
+	dev := f.agent("dev", `if [ "$TEAMCTL_REASON" = answer ]; then
+  echo ok > src/ok.txt && git add -A && git commit -qm "alice: ok"; exit 0; fi
+teamctl blocker "Which licence?"`)
+	p := f.load(header + fmt.Sprintf(`leader: {command: ['%s']}
+agents:
+  - {name: alice, command: ['%s'], tasks: [{id: a, prompt: p}]}
+`, lead, dev))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	ws := f.workspace()
+	var task orchestrator.TaskStatus
+	testsupport.Eventually(t, time.Minute, "task a waiting on a person", func() bool {
+		st, err := ws.Status(ctx, "t")
+		if err != nil {
+			return false
+		}
+		for _, tk := range st.Tasks {
+			if tk.ID == "a" {
+				task = tk
+			}
+		}
+		return strings.Contains(task.Detail, "waits on a person (escalated): Which licence?")
+	})
+	open, err := ws.Store.OpenBlockers(ctx, "t")
+	if err != nil || len(open) != 1 || !open[0].Human {
+		t.Fatalf("open blockers %+v, %v", open, err)
+	}
+	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "MIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if !f.onLeader("t", "src/ok.txt") {
+		t.Error("alice's work after the answer is not on the leader branch")
+	}
+}
