@@ -707,6 +707,9 @@ func (w *Workspace) AddTask(ctx context.Context, c Caller, o AddTaskOptions) (st
 	if !plan.ValidName(o.ID) {
 		return store.Task{}, fmt.Errorf("%w: task id %q: must match [a-z0-9][a-z0-9-]{0,39}", ErrUsage, o.ID)
 	}
+	if plan.ReservedTaskID(o.ID) {
+		return store.Task{}, fmt.Errorf("%w: task id %q is reserved for the leader's own tasks: choose another", ErrUsage, o.ID)
+	}
 	if strings.TrimSpace(o.Prompt) == "" {
 		return store.Task{}, fmt.Errorf("%w: the task's prompt is empty: say what to do", ErrUsage)
 	}

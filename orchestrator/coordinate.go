@@ -33,7 +33,7 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 			if err := s.waitsOnPerson(ctx, b); err != nil {
 				return err
 			}
-		} else if err := s.addLeaderTask(ctx, fmt.Sprintf("lead-blocker-%d", b.ID), blockerPrompt(b)); err != nil {
+		} else if err := s.addLeaderTask(ctx, plan.LeaderBlockerPrefix+strconv.FormatInt(b.ID, 10), blockerPrompt(b)); err != nil {
 			return err
 		}
 		if err := s.ws.Store.MarkBlockerNotified(ctx, s.team.Name, b.ID); err != nil {
@@ -177,7 +177,7 @@ func (s *supervisor) leaderBusy() bool {
 }
 
 // startTask is the leader's first task, when the plan gives the leader a program and a goal.
-const startTask = "lead-start"
+const startTask = plan.LeaderStartTask
 
 // startPrompt is the leader's first task: the team's goal and the plan.
 func startPrompt(p *plan.Plan) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/merge"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -200,7 +201,7 @@ func (s *supervisor) onMergeFailed(ctx context.Context, req merge.Request, res m
 		}
 		if s.p.Leader.IsAgent() {
 			// The leader is asked before a person: it lands the branch on its own.
-			return s.addLeaderTask(ctx, "lead-fix-"+t.ID, fixPrompt(t, req.Branch, final, detail, s.p.Test))
+			return s.addLeaderTask(ctx, plan.LeaderFixPrefix+t.ID, fixPrompt(t, req.Branch, final, detail, s.p.Test))
 		}
 		return s.stuck(ctx, t, final, detail)
 	}

@@ -287,7 +287,7 @@ func (s *supervisor) taskEnded(ctx context.Context, agent, task, state string) e
 }
 
 // reviewTask is the leader's last task: the summary of what the team merged.
-const reviewTask = "lead-review"
+const reviewTask = plan.LeaderReviewTask
 
 func hasTask(tasks []store.Task, id string) bool {
 	for _, t := range tasks {

@@ -113,6 +113,9 @@ func TestParseErrors(t *testing.T) {
 		{"task id with a slash", head + strings.Replace(alice, "id: one", "id: a/b", 1), []string{
 			`team.yaml:7:14: task id "a/b": must match [a-z0-9][a-z0-9-]{0,39}`,
 		}},
+		{"task id of a leader task", head + strings.Replace(alice, "id: one", "id: lead-fix-one", 1), []string{
+			`team.yaml:7:14: task id "lead-fix-one" is reserved for the leader's own tasks (lead-start, lead-review, lead-blocker-*, lead-fix-*): choose another`,
+		}},
 		{"duplicate agent names", head + alice + "  - name: alice\n    command: [dev]\n", []string{
 			`team.yaml:8:11: duplicate agent name "alice" (first at 4:11)`,
 		}},

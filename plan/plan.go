@@ -263,6 +263,22 @@ func (p *Plan) Agent(name string) (Agent, bool) {
 	return Agent{}, false
 }
 
+// Leader tasks are the tasks teamctl gives a leader agent: its start, its review at the
+// end, one per blocker it is asked to answer and one per branch it is asked to land.
+const (
+	LeaderStartTask     = "lead-start"
+	LeaderReviewTask    = "lead-review"
+	LeaderBlockerPrefix = "lead-blocker-"
+	LeaderFixPrefix     = "lead-fix-"
+)
+
+// ReservedTaskID reports whether id is one teamctl gives the leader's own tasks: a plan's
+// or an added task may not take it.
+func ReservedTaskID(id string) bool {
+	return id == LeaderStartTask || id == LeaderReviewTask ||
+		strings.HasPrefix(id, LeaderBlockerPrefix) || strings.HasPrefix(id, LeaderFixPrefix)
+}
+
 // namePattern is ValidName's rule as the messages show it.
 const namePattern = "[a-z0-9][a-z0-9-]{0,39}"
 

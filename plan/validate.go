@@ -66,6 +66,9 @@ func (d *decoder) checkTasks(devs []*spec) {
 			}
 			if !ValidName(t.id) {
 				d.errorf(t.idNode, "task id %q: must match %s", t.id, namePattern)
+			} else if ReservedTaskID(t.id) {
+				d.errorf(t.idNode, "task id %q is reserved for the leader's own tasks (%s, %s, %s*, %s*): choose another",
+					t.id, LeaderStartTask, LeaderReviewTask, LeaderBlockerPrefix, LeaderFixPrefix)
 			}
 			if first, dup := index[t.id]; dup {
 				d.errorf(t.idNode, "duplicate task id %q (first at %s)", t.id, at(tasks[first].idNode))
