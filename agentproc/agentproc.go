@@ -432,8 +432,10 @@ func checkProgram(prog, dir string, env []string) error {
 		}
 		fi, err := os.Stat(p)
 		switch {
+		case err != nil && filepath.IsAbs(prog):
+			return fmt.Errorf("%s: no such file", prog)
 		case err != nil:
-			return fmt.Errorf("%s: no such file (relative to the worktree %s)", prog, dir)
+			return fmt.Errorf("%s: no such file (relative to the agent's worktree %s)", prog, dir)
 		case fi.IsDir() || fi.Mode()&0o111 == 0:
 			return fmt.Errorf("%s: not an executable file", prog)
 		}
@@ -444,6 +446,9 @@ func checkProgram(prog, dir string, env []string) error {
 	}
 	return nil
 }
+
+// LookPath finds a program named without a slash on the PATH of env (KEY=VALUE pairs).
+func LookPath(name string, env []string) (string, error) { return lookPath(name, env) }
 
 func lookPath(name string, env []string) (string, error) {
 	for _, kv := range env {

@@ -94,6 +94,9 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		return store.Team{}, err
 	}
 	root := WorktreeRoot(p, w.Repo.Root)
+	if err := w.checkPrograms(ctx, p, base, root); err != nil {
+		return store.Team{}, err
+	}
 	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
 		br := BranchName(p.Team, a.Name)
 		if ok, err := w.Repo.BranchExists(ctx, br); err != nil {

@@ -2,8 +2,12 @@ package worktree
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // CommitTree makes a commit of tree with parents and message msg without touching any
@@ -45,4 +49,25 @@ func (r *Repo) DiffPaths(ctx context.Context, a, b string) ([]string, error) {
 		return nil, fmt.Errorf("diff %s %s: %w", a, b, err)
 	}
 	return dedupe(strings.Split(out, "\x00")), nil
+}
+
+// FileAt reports whether the tree of commit rev holds a file at path (repo-relative,
+// slashes) and whether it is executable.
+func (r *Repo) FileAt(ctx context.Context, rev, path string) (exists, executable bool, err error) {
+	g, err := r.gogit()
+	if err != nil {
+		return false, false, err
+	}
+	c, err := r.commit(ctx, g, rev)
+	if err != nil {
+		return false, false, err
+	}
+	f, err := c.File(path)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("look up %s in %s: %w", path, rev, err)
+	}
+	return true, f.Mode == filemode.Executable, nil
 }
