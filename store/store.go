@@ -64,11 +64,20 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db, wsem: make(chan struct{}, 1)}
-	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+	// A connection's first statement runs the pragmas; journal_mode(WAL) on a database
+	// another process is creating fails at once with SQLITE_BUSY (no busy handler for a
+	// journal mode change): try again a few times, as begin does.
+	for attempt := 1; ; attempt++ {
+		err = s.migrate(context.Background())
+		if err == nil {
+			return s, nil
+		}
+		if !isBusy(err) || attempt == beginAttempts {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
 	}
-	return s, nil
 }
 
 // Close closes the store's connections.
