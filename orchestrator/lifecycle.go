@@ -115,7 +115,7 @@ func (w *Workspace) Stop(ctx context.Context, name string) error {
 
 // CleanOptions are the options of `teamctl clean`.
 type CleanOptions struct {
-	Force bool // remove worktrees even with uncommitted work in them
+	Force bool // remove worktrees with uncommitted work, and branches with commits not on base
 }
 
 // Cleaned says what Clean removed; the branch tips let a person restore a branch.
@@ -126,7 +126,7 @@ type Cleaned struct {
 
 // Clean removes a stopped or finished team's worktrees, branches, logs and store rows.
 // Merged work that was accepted onto base stays. It refuses while a supervisor runs, and
-// while a worktree holds uncommitted work (unless Force).
+// (unless Force) while a worktree holds uncommitted work or a branch commits not on base.
 func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (Cleaned, error) {
 	out := Cleaned{Branches: map[string]string{}}
 	t, err := w.ResolveTeam(ctx, name)
@@ -155,6 +155,27 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	}
 	if len(dirty) > 0 && !opts.Force {
 		return out, fmt.Errorf("%w: uncommitted work would be lost in %s: commit it, or clean --force", ErrUsage, strings.Join(dirty, ", "))
+	}
+	// Commits that never reached base go with their branches: only on --force.
+	var unmerged []string
+	for _, a := range agents {
+		commits, err := w.Repo.Commits(ctx, t.Base, a.Branch)
+		if err != nil {
+			continue // no such branch any more
+		}
+		n := 0
+		for _, c := range commits {
+			if len(c.Parents) < 2 { // merges bring in what is elsewhere; they hold no work of their own
+				n++
+			}
+		}
+		if n > 0 {
+			unmerged = append(unmerged, fmt.Sprintf("%s (%d commit(s))", a.Branch, n))
+		}
+	}
+	if len(unmerged) > 0 && !opts.Force {
+		return out, fmt.Errorf("%w: commits not on %s would be lost with their branches: %s: accept the team (teamctl accept %s) or merge what you want to keep, or clean --force (it prints each branch's tip, to restore it)",
+			ErrUsage, t.Base, strings.Join(unmerged, ", "), t.Name)
 	}
 	for _, a := range agents {
 		if err := w.Repo.RemoveAgentHooks(ctx, a.Worktree); err != nil {
