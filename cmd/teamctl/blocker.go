@@ -90,7 +90,7 @@ func blockersRun(ctx context.Context, opts *BlockerOptions) error {
 		if err != nil {
 			return err
 		}
-		out := opts.Factory.IO.Out
+		out := printable(opts.Factory.IO.Out)
 		if opts.JSON {
 			return writeJSON(out, orEmpty(bs))
 		}

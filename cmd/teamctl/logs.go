@@ -111,7 +111,7 @@ func printTranscript(opts *LogsOptions, preset, path string) error {
 		fmt.Fprintf(opts.Factory.IO.ErrOut, "agent %s has not been launched yet (%s)\n", opts.Agent, path)
 		return nil
 	}
-	return tr.Render(opts.Factory.IO.Out, agentproc.RenderOptions{})
+	return tr.Render(printable(opts.Factory.IO.Out), agentproc.RenderOptions{})
 }
 
 // agentPreset is the preset the team's plan gives the agent: how to read its output

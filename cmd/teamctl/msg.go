@@ -158,7 +158,7 @@ func printMessages(opts *MsgOptions, ms []store.Message, none string) error {
 		}
 		lines[i] = fmt.Sprintf("%s  %s → %s: %s", clock(m.At), m.From, to, m.Text)
 	}
-	printLines(opts.Factory.IO.Out, none, lines)
+	printLines(printable(opts.Factory.IO.Out), none, lines)
 	return nil
 }
 
@@ -185,7 +185,7 @@ func msgFeedRun(ctx context.Context, opts *MsgOptions) error {
 				lines[i] += " [" + strings.Join(e.Files, ", ") + "]"
 			}
 		}
-		printLines(opts.Factory.IO.Out, "nothing in the feed yet", lines)
+		printLines(printable(opts.Factory.IO.Out), "nothing in the feed yet", lines)
 		return nil
 	})
 }

@@ -91,7 +91,7 @@ func printReservations(opts *ReserveOptions, rs []store.Reservation, verb, none 
 	for i, r := range rs {
 		lines[i] = fmt.Sprintf("%s %s (token %d)", verb, r.Path, r.Token)
 	}
-	printLines(opts.Factory.IO.Out, none, lines)
+	printLines(printable(opts.Factory.IO.Out), none, lines)
 	return nil
 }
 

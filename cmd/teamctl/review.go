@@ -65,9 +65,9 @@ func reviewRun(ctx context.Context, opts *ReviewOptions) error {
 	case "json":
 		return writeJSON(opts.Factory.IO.Out, rv)
 	case "md":
-		return rv.WriteMarkdown(opts.Factory.IO.Out)
+		return rv.WriteMarkdown(printable(opts.Factory.IO.Out))
 	}
-	printReview(opts.Factory.IO.Out, rv)
+	printReview(printable(opts.Factory.IO.Out), rv)
 	return nil
 }
 

@@ -55,7 +55,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if opts.JSON {
 		return writeJSON(out, st)
 	}
-	printStatus(out, st, time.Now())
+	printStatus(printable(out), st, time.Now())
 	return nil
 }
 
