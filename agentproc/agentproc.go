@@ -4,6 +4,7 @@ package agentproc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -48,6 +49,9 @@ type Launch struct {
 	LogPath           string
 	Files             Files  // where the wrapper records the launch's pid and exit status
 	BinDir            string // directory of the running teamctl binary, put first on PATH
+	// Tmux, when set, runs the agent in a session of its own on the team's tmux server
+	// (mode: tmux) instead of headless: see startInTmux.
+	Tmux *Tmux
 }
 
 // Argv renders the command template: each element is a text/template over the launch.
@@ -201,6 +205,8 @@ type Proc struct {
 	result  Result
 	stop    chan time.Duration
 	once    sync.Once
+	// beforeEnd runs once the launch has ended, before its end is logged and reported.
+	beforeEnd func()
 }
 
 // Start launches the agent: its worktree as working directory, stdin closed, stdout and
@@ -240,6 +246,9 @@ func Start(l Launch) (*Proc, error) {
 	fmt.Fprintf(logf, "=== teamctl %s: launch agent=%s task=%s attempt=%d reason=%s argv=%q\n",
 		stamp(), l.Agent, l.TaskID, l.Attempt, l.Reason, argv)
 
+	if l.Tmux != nil {
+		return startInTmux(l, argv, env, logf)
+	}
 	// The wrapper lives in a file so `ps` shows "sh .../teamctl-agent.sh PIDFILE EXITFILE argv".
 	script := filepath.Join(filepath.Dir(l.Files.Pid), "teamctl-agent.sh")
 	if err := writeIfChanged(script, wrapper); err != nil {
@@ -273,6 +282,77 @@ func Start(l Launch) (*Proc, error) {
 			}
 		}
 		exited <- res
+	}()
+	go p.watch(exited, time.Now(), l.Timeout)
+	return p, nil
+}
+
+// ttyWrapper is wrapper for an agent in a tmux pane: the same records, with the pane as
+// the agent's terminal (stdin included: it is how nudges are typed in).
+const ttyWrapper = `# teamctl agent wrapper (tmux): records the agent's pid and exit status (see agentproc).
+pidf=$1; exitf=$2; shift 2
+read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ st _ < /proc/$$/stat
+echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
+"$@"
+rc=$?
+echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
+exit $rc
+`
+
+// tmuxStartWait bounds how long a tmux launch waits for its wrapper's pid file.
+const tmuxStartWait = 10 * time.Second
+
+// startInTmux runs the agent's interface in its own tmux session (SessionName) on the
+// team's server, under ttyWrapper, which leads the pane's process group: stopping, the
+// timeout and re-adoption work as for a headless agent. The log gets the launch's header
+// and, when it ends, the session's screen and scrollback (capture-pane); the session is
+// removed then, so the next launch can take its name.
+func startInTmux(l Launch, argv, env []string, logf *os.File) (*Proc, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tmuxStartWait)
+	defer cancel()
+	session := SessionName(l.Team, l.Agent)
+	if err := l.Tmux.Kill(ctx, session); err != nil { // a session a dead launch left
+		return nil, err
+	}
+	script := filepath.Join(filepath.Dir(l.Files.Pid), "teamctl-agent-tty.sh")
+	if err := writeIfChanged(script, ttyWrapper); err != nil {
+		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
+	}
+	args := append([]string{"/bin/sh", script, l.Files.Pid, l.Files.Exit}, argv...)
+	if err := l.Tmux.Start(ctx, session, l.Worktree, env, args); err != nil {
+		fmt.Fprintf(logf, "=== teamctl: cannot start %q in tmux: %v\n", argv[0], err)
+		return nil, fmt.Errorf("%w %s: %v", ErrStart, l.Agent, err)
+	}
+	var pid int
+	var start int64
+	for {
+		var err error
+		if pid, start, err = ReadPid(l.Files); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			_ = l.Tmux.Kill(context.Background(), session)
+			return nil, fmt.Errorf("%w %s: its tmux session did not start the wrapper within %s", ErrStart, l.Agent, tmuxStartWait)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	p := newProc(pid, l.Files, l.LogPath)
+	p.Start = start
+	p.beforeEnd = func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if screen, err := l.Tmux.Capture(cctx, session); err == nil {
+			appendLog(l.LogPath, fmt.Sprintf("=== teamctl %s: the tmux session's screen and scrollback\n%s\n", stamp(), strings.TrimRight(screen, "\n")))
+		}
+		_ = l.Tmux.Kill(cctx, session)
+	}
+	exited := make(chan Result, 1)
+	go func() {
+		for Alive(pid, start) {
+			time.Sleep(pollAdopted)
+		}
+		exited <- Result{ExitCode: -1}
 	}()
 	go p.watch(exited, time.Now(), l.Timeout)
 	return p, nil
@@ -371,6 +451,9 @@ func (p *Proc) watch(exited <-chan Result, started time.Time, timeout time.Durat
 	}
 	if res.TimedOut || res.Stopped {
 		res.ExitCode = Ended(p.files).ExitCode
+	}
+	if p.beforeEnd != nil {
+		p.beforeEnd()
 	}
 	p.result = res
 	appendLog(p.logPath, fmt.Sprintf("=== teamctl %s: agent %s\n", stamp(), res))

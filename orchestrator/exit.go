@@ -15,6 +15,11 @@ import (
 // apply twice to the same end (resume may, after a crash half-way through it): every step
 // looks at the worktree and the branch as they are, not at what it did before.
 func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
+	if r := s.procs[ev.agent]; r != nil && r.said != "" && ev.result.Stopped {
+		// An interactive agent said it was done (or blocked), and its session was ended
+		// for it: that is how it exits 0.
+		ev.result = agentproc.Result{}
+	}
 	delete(s.procs, ev.agent)
 	if ctx.Err() != nil {
 		return nil // stopping: the task stays as it is and resume relaunches it

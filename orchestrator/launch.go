@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
@@ -130,6 +131,13 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
 		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
 	})
+	var seen int64
+	if a.Mode == plan.ModeTmux {
+		l.Tmux = s.tmuxServer()
+		if seen, err = s.ws.Store.LastEventID(ctx, s.team.Name); err != nil {
+			return err
+		}
+	}
 	proc, err := agentproc.Start(l)
 	if errors.Is(err, agentproc.ErrStart) {
 		s.log().Error("agent cannot start", "agent", a.Name, "task", t.ID, "err", err)
@@ -156,6 +164,9 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		return err
 	}
 	s.watch(a.Name, t.ID, proc)
+	if a.Mode == plan.ModeTmux {
+		s.procs[a.Name].interactive, s.procs[a.Name].seen, s.procs[a.Name].started = true, seen, time.Now()
+	}
 	return nil
 }
 

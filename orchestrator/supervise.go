@@ -45,6 +45,17 @@ type mergeEvent struct {
 type running struct {
 	proc *agentproc.Proc
 	task string
+
+	// An agent in tmux (interactive) does not exit when it is done: it says so with
+	// teamctl done or teamctl blocker, and the supervisor ends its session (see interactive.go).
+	interactive bool
+	seen        int64     // the newest journal event looked at for it
+	said        string    // the journal's word for what it said (its end then counts as exit 0)
+	started     time.Time // when it was launched
+	checked     time.Time // when it was last looked at for idleness
+	files       string    // its uncommitted files then
+	filesAt     time.Time // when they last changed
+	nudged      time.Time // when an idle nudge was last typed in
 }
 
 // supervisor runs one team: one goroutine (loop) owns every decision; agent processes and
@@ -67,6 +78,7 @@ type supervisor struct {
 	lastBudget time.Time // when running agents' spending was last read
 	lastWarn   time.Time // when live branches were last checked for conflicts coming
 	pairs      *merge.PairChecker
+	tmux       *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
 }
 
 func (w *Workspace) newSupervisor(p *plan.Plan, team store.Team, opts RunOptions) *supervisor {
@@ -137,6 +149,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 		}
 		s.enforceBudgets(ctx)
 		s.warnConflicts(ctx)
+		if err := s.watchInteractive(ctx); err != nil {
+			return err
+		}
 		if len(s.procs) == 0 && !s.merging {
 			tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
 			if err != nil {

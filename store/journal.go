@@ -128,3 +128,13 @@ func (s *Store) Events(ctx context.Context, team string, after int64, limit int)
 	}
 	return events, nil
 }
+
+// LastEventID is the id of the team's newest event (0 when it has none): Events after it
+// are what happens from now on.
+func (s *Store) LastEventID(ctx context.Context, team string) (int64, error) {
+	var id int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM events WHERE team = ?`, team).Scan(&id); err != nil {
+		return 0, fmt.Errorf("newest event of team %q: %w", team, err)
+	}
+	return id, nil
+}

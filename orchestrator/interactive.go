@@ -1,0 +1,114 @@
+package orchestrator
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/teamctl/teamctl/agentproc"
+)
+
+// Agents in mode: tmux run their CLI's own interface in a tmux session of the team's
+// server (agentproc.startInTmux): a person can join it (teamctl attach) and type to it.
+// Such an agent does not exit when its turn ends, so the supervisor watches what it says
+// instead: `teamctl done` or `teamctl blocker` ends its session, and that end counts as
+// exit 0 (onExit then commits, nudges, merges or waits on the blocker as for any agent).
+// One that sits idle with work left uncommitted gets the nudge typed in (DESIGN.md §4).
+
+// idleCheckEvery is how often interactive agents' screens and worktrees are looked at.
+const idleCheckEvery = 2 * time.Second
+
+// tmuxServer is the team's tmux server, on a socket of its own.
+func (s *supervisor) tmuxServer() *agentproc.Tmux {
+	if s.tmux == nil {
+		s.tmux = agentproc.NewTmux(agentproc.ExecTmux{}, s.ws.Repo.CommonDir, s.team.Name)
+	}
+	return s.tmux
+}
+
+// watchInteractive ends the session of an interactive agent that said it is done or
+// blocked, and nudges the idle ones.
+func (s *supervisor) watchInteractive(ctx context.Context) error {
+	for name, r := range s.procs {
+		if !r.interactive || r.said != "" {
+			continue
+		}
+		evs, err := s.ws.Store.Events(ctx, s.team.Name, r.seen, 0)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			r.seen = e.ID
+			if e.Agent == name && e.Task == r.task && (e.Kind == "task.reported" || e.Kind == "blocker.raised") {
+				r.said = e.Kind
+			}
+		}
+		if r.said != "" {
+			s.log().Info("interactive agent finished its turn: ending its session", "agent", name, "task", r.task, "said", r.said)
+			go r.proc.Stop(stopGrace) // its end comes back through s.exits
+			continue
+		}
+		s.nudgeIfIdle(ctx, name, r)
+	}
+	return nil
+}
+
+// nudgeIfIdle types the nudge into an interactive agent whose screen has not changed, and
+// whose worktree has not changed, for its nudge.idle while it holds uncommitted work; at
+// most once per idle period.
+func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
+	a, _ := s.p.Agent(name)
+	if a.Nudge.Idle <= 0 || time.Since(r.checked) < idleCheckEvery {
+		return
+	}
+	r.checked = time.Now()
+	sa, err := s.ws.Store.Agent(ctx, s.team.Name, name)
+	if err != nil {
+		return
+	}
+	changes, err := s.ws.Repo.Status(ctx, sa.Worktree)
+	if err != nil {
+		return
+	}
+	sig := changeList(changes)
+	if sig != r.files {
+		r.files, r.filesAt = sig, time.Now()
+	}
+	if len(changes) == 0 {
+		return
+	}
+	session := agentproc.SessionName(s.team.Name, name)
+	st, err := s.tmuxServer().State(ctx, session)
+	if err != nil || st.Dead {
+		return
+	}
+	last := st.Activity
+	for _, t := range []time.Time{r.filesAt, r.nudged, r.started} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	if time.Since(last) < a.Nudge.Idle {
+		return
+	}
+	r.nudged = time.Now()
+	text := "teamctl: you have been idle for " + a.Nudge.Idle.String() + " with work left uncommitted:\n" + sig +
+		"Commit it now (git add -A && git commit), then carry on; when the task is done, run teamctl done."
+	s.log().Info("interactive agent idle with uncommitted work: nudge typed in", "agent", name, "task", r.task, "files", len(changes))
+	submit := []string(nil)
+	if p, ok := agentproc.PresetNamed(a.Preset); ok && len(a.Command) == 0 {
+		submit = p.Submit
+	}
+	go func() {
+		tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.tmuxServer().Type(tctx, session, oneLineText(text), submit); err != nil {
+			s.log().Warn("could not type the nudge in", "agent", name, "err", err)
+		}
+	}()
+}
+
+// oneLineText joins text's lines: typed into a TUI, a newline could submit half of it.
+func oneLineText(text string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(text, "\n", " ; ")), " ")
+}
