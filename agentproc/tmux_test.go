@@ -118,7 +118,8 @@ func TestTmuxReal(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Longer than the three waits below together: a loaded CI machine is slow to start tmux.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	tm := agentproc.NewTmux(agentproc.ExecTmux{}, t.TempDir(), "real")
 	tm.SubmitDelay = 100 * time.Millisecond
