@@ -15,7 +15,7 @@ import (
 
 // ErrNoTranscript is an agent whose program writes no stream teamctl can read as a
 // conversation (a plain command): its log is all there is.
-var ErrNoTranscript = errors.New("no readable conversation: the agent is a plain command")
+var ErrNoTranscript = errors.New("no readable conversation: the agent is a plain command or runs in tmux")
 
 // NudgeText is what a nudge from a person says to a running agent.
 const NudgeText = "Nudge from the person watching the team: commit what you have done so far " +
@@ -77,7 +77,7 @@ func (w *Workspace) Transcript(ctx context.Context, team, agent string) (io.Read
 	if !ok {
 		return nil, fmt.Errorf("%w: team %s has no agent %q", ErrNoTeam, team, agent)
 	}
-	if _, known := agentproc.PresetNamed(a.Preset); !known || len(a.Command) > 0 {
+	if _, known := agentproc.PresetNamed(a.Preset); !known || len(a.Command) > 0 || a.Mode == plan.ModeTmux {
 		return nil, ErrNoTranscript
 	}
 	return agentproc.NewTranscriptReader(a.Preset, LogPath(w.Repo.CommonDir, team, agent)), nil

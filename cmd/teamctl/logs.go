@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,7 +80,17 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		return err
 	}
 	defer f.Close()
-	return copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow)
+	if err := copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow); err != nil || opts.Follow || agentMode(team, opts.Agent) != plan.ModeTmux {
+		return err
+	}
+	// An agent in tmux writes to its screen; its log gets the screen when the launch ends.
+	// While it runs, show the screen as it is now.
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, team.Name)
+	if screen, err := tm.Capture(ctx, agentproc.SessionName(team.Name, opts.Agent)); err == nil {
+		fmt.Fprintf(printable(opts.Factory.IO.Out), "=== teamctl: the tmux session's screen now (teamctl attach %s joins it)\n%s\n",
+			opts.Agent, strings.TrimRight(screen, "\n"))
+	}
+	return nil
 }
 
 // resolveAgent finds the team a command is about and checks it has the agent.
@@ -115,13 +126,17 @@ func printTranscript(opts *LogsOptions, preset, path string) error {
 }
 
 // agentPreset is the preset the team's plan gives the agent: how to read its output
-// ("" reads it as plain text, as for a custom command).
+// ("" reads it as plain text, as for a custom command or an agent in tmux, whose log is
+// its screen).
 func agentPreset(team store.Team, agent string) string {
 	var p plan.Plan
 	if json.Unmarshal([]byte(team.PlanJSON), &p) != nil {
 		return ""
 	}
 	a, _ := p.Agent(agent)
+	if a.Mode == plan.ModeTmux {
+		return ""
+	}
 	return a.Preset
 }
 
@@ -154,4 +169,14 @@ func waitForFile(ctx context.Context, path string) (*os.File, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// agentMode is the agent's mode: in the plan (headless or tmux).
+func agentMode(team store.Team, agent string) string {
+	var p plan.Plan
+	if json.Unmarshal([]byte(team.PlanJSON), &p) != nil {
+		return ""
+	}
+	a, _ := p.Agent(agent)
+	return a.Mode
 }
