@@ -94,9 +94,6 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		return store.Team{}, err
 	}
 	root := WorktreeRoot(p, w.Repo.Root)
-	if err := w.checkPrograms(ctx, p, base, root); err != nil {
-		return store.Team{}, err
-	}
 	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
 		br := BranchName(p.Team, a.Name)
 		if ok, err := w.Repo.BranchExists(ctx, br); err != nil {
@@ -109,6 +106,9 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		if _, err := os.Stat(wt); err == nil {
 			return store.Team{}, p.Errorf("worktrees", "worktree path %s already exists and is not one of teamctl's: move it away or set worktrees: to another root", wt)
 		}
+	}
+	if err := w.checkPrograms(ctx, p, base, root); err != nil {
+		return store.Team{}, err
 	}
 	planJSON, err := json.Marshal(p)
 	if err != nil {
