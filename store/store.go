@@ -131,7 +131,7 @@ type Task struct {
 	Detail          string // human-readable why (refusal reason, failing test tail, error)
 	Summary         string // the agent's own report (teamctl done --summary)
 	MergeCommit     string
-	Updated         time.Time
+	Updated         time.Time // when it entered its state (or was launched again): the merge queue's order
 }
 
 // Merge is one merge attempt of a task's branch into the leader branch.

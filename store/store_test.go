@@ -469,6 +469,35 @@ func TestUpdateTaskAfterIsACopy(t *testing.T) {
 	}
 }
 
+// A task's updated time is when it entered its state: a change of its why alone keeps it,
+// so a queued task keeps its place in the merge queue.
+func TestUpdateTaskKeepsItsTimeInState(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	seed(t, s, "paste")
+	ctx := t.Context()
+	set := func(fn func(*Task)) Task {
+		t.Helper()
+		if err := s.UpdateTask(ctx, "paste", "docs", func(k *Task) error { fn(k); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		k, err := s.Task(ctx, "paste", "docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	queued := set(func(k *Task) { k.State = "queued" })
+	waiting := set(func(k *Task) { k.Detail = "waits: src/ reserved by alice" })
+	if !waiting.Updated.Equal(queued.Updated) {
+		t.Errorf("a new why moved updated from %v to %v", queued.Updated, waiting.Updated)
+	}
+	merging := set(func(k *Task) { k.State = "merging" })
+	if !merging.Updated.After(queued.Updated) {
+		t.Errorf("a new state kept updated at %v", merging.Updated)
+	}
+}
+
 func TestAddTask(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

@@ -119,7 +119,12 @@ func (s *Store) UpdateTask(ctx context.Context, team, id string, fn func(*Task) 
 		if err := fn(&t); err != nil {
 			return errAborted{err}
 		}
-		t.Team, t.ID, t.Updated = old.Team, old.ID, at
+		t.Team, t.ID = old.Team, old.ID
+		// updated is when the task entered its state: it orders the merge queue (a queued
+		// task whose why changes keeps its place) and says how long a task has waited.
+		if t.State != old.State || t.Attempt != old.Attempt {
+			t.Updated = at
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET agent = ?, prompt = ?, after_ids = ?, seq = ?,
 			state = ?, attempt = ?, nudges = ?, failures = ?, rounds = ?, reason = ?, detail = ?,
 			summary = ?, merge_commit = ?, updated = ? WHERE team = ? AND id = ?`,
