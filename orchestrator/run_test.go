@@ -17,6 +17,7 @@ import (
 	"github.com/teamctl/teamctl/internal/testsupport"
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
 
@@ -93,6 +94,29 @@ func (f *fixture) run(p *plan.Plan) error {
 		f.t.Fatalf("run did not finish: %v\nlog:\n%s", err, f.logs.String())
 	}
 	return err
+}
+
+// start runs plan p in the background, as `teamctl run` without --exit-when-blocked
+// (it waits for a person), and returns the run's context (2 minutes) and its end.
+func (f *fixture) start(p *plan.Plan) (context.Context, <-chan error) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	f.t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	return ctx, done
+}
+
+// openBlockers waits for the team's open blockers to number n and returns them.
+func (f *fixture) openBlockers(ctx context.Context, n int) []store.Blocker {
+	f.t.Helper()
+	ws := f.workspace()
+	var open []store.Blocker
+	testsupport.Eventually(f.t, time.Minute, fmt.Sprintf("%d open blocker(s)", n), func() bool {
+		open, _ = ws.Store.OpenBlockers(ctx, "t")
+		return len(open) == n
+	})
+	return open
 }
 
 func (f *fixture) workspace() *orchestrator.Workspace {

@@ -1,7 +1,6 @@
 package orchestrator_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/teamctl/teamctl/internal/testsupport"
 	"github.com/teamctl/teamctl/orchestrator"
-	"github.com/teamctl/teamctl/store"
 )
 
 // A task that fails its launches, and one whose branch is refused (a file outside its
@@ -30,17 +28,9 @@ echo b > src/b.txt && echo o > other.txt && git add -A && git commit -qm "bob: b
   - {name: alice, command: ['%s'], retries: 0, tasks: [{id: a, prompt: p}]}
   - {name: bob, command: ['%s'], owns: [src/], tasks: [{id: b, prompt: p}]}
 `, crasher, outside))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
-
+	ctx, done := f.start(p)
 	ws := f.workspace()
-	var open []store.Blocker
-	testsupport.Eventually(t, time.Minute, "a blocker for each stuck task", func() bool {
-		open, _ = ws.Store.OpenBlockers(ctx, "t")
-		return len(open) == 2
-	})
+	open := f.openBlockers(ctx, 2) // one for each stuck task
 	st := f.status("t")
 	for _, b := range open {
 		want := map[string]string{"alice": "task a of alice is failed: agent exited with code 1", "bob": "task b of bob is failed: refused: changes other.txt outside its owns"}[b.Agent]
@@ -88,16 +78,9 @@ git checkout -q --detach HEAD~1 && echo d2 > src/d2.txt && git add -A && git com
   - {name: carol, command: ['%s'], tasks: [{id: c, prompt: p}]}
   - {name: dave, command: ['%s'], tasks: [{id: d, prompt: p}]}
 `, carol, dave))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	ctx, done := f.start(p)
 	ws := f.workspace()
-	var open []store.Blocker
-	testsupport.Eventually(t, time.Minute, "a blocker for dave's diverged commit", func() bool {
-		open, _ = ws.Store.OpenBlockers(ctx, "t")
-		return len(open) == 1
-	})
+	open := f.openBlockers(ctx, 1) // for dave's diverged commit
 	if b := open[0]; b.Agent != "dave" || !strings.Contains(b.Text, "detached HEAD") || !strings.Contains(b.Text, "not on its branch teamctl/t/dave") {
 		t.Errorf("blocker %+v", b)
 	}
@@ -134,10 +117,7 @@ teamctl blocker "Which licence?"`)
 agents:
   - {name: alice, command: ['%s'], tasks: [{id: a, prompt: p}]}
 `, lead, dev))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	ctx, done := f.start(p)
 	ws := f.workspace()
 	var task orchestrator.TaskStatus
 	testsupport.Eventually(t, time.Minute, "task a waiting on a person", func() bool {
@@ -152,9 +132,9 @@ agents:
 		}
 		return strings.Contains(task.Detail, "waits on a person (escalated): Which licence?")
 	})
-	open, err := ws.Store.OpenBlockers(ctx, "t")
-	if err != nil || len(open) != 1 || !open[0].Human {
-		t.Fatalf("open blockers %+v, %v", open, err)
+	open := f.openBlockers(ctx, 1)
+	if !open[0].Human {
+		t.Fatalf("open blocker %+v: want it for a person", open[0])
 	}
 	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "MIT"); err != nil {
 		t.Fatal(err)

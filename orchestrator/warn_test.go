@@ -1,7 +1,6 @@
 package orchestrator_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -35,10 +34,7 @@ echo "%[1]s was here" > src/base.txt && git add -A && git commit -qm "%[1]s: edi
   - {name: bob, command: ['%s'], tasks: [{id: b, prompt: p}]}
   - {name: carol, command: ['%s'], tasks: [{id: c, prompt: p}]}
 `, edit("alice"), edit("bob"), carol))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{ExitWhenBlocked: true}) }()
+	ctx, done := f.start(p)
 
 	ws := f.workspace()
 	testsupport.Eventually(t, time.Minute, "a warning for alice and bob", func() bool {

@@ -45,11 +45,7 @@ func (w *Workspace) Nudge(ctx context.Context, c Caller, agent string) (store.Me
 // Usage is what each agent of a known CLI has reported spending so far, by name; plain
 // commands report nothing and are left out.
 func (w *Workspace) Usage(ctx context.Context, team string) (map[string]agentproc.Usage, error) {
-	t, err := w.Store.Team(ctx, team)
-	if err != nil {
-		return nil, err
-	}
-	p, err := loadPlan(t)
+	t, p, err := w.teamPlan(ctx, team)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +61,7 @@ func (w *Workspace) Usage(ctx context.Context, team string) (map[string]agentpro
 // Transcript follows an agent's conversation as its log grows (see
 // agentproc.TranscriptReader); ErrNoTranscript for a plain command.
 func (w *Workspace) Transcript(ctx context.Context, team, agent string) (io.ReadCloser, error) {
-	t, err := w.Store.Team(ctx, team)
-	if err != nil {
-		return nil, err
-	}
-	p, err := loadPlan(t)
+	_, p, err := w.teamPlan(ctx, team)
 	if err != nil {
 		return nil, err
 	}
@@ -81,4 +73,14 @@ func (w *Workspace) Transcript(ctx context.Context, team, agent string) (io.Read
 		return nil, ErrNoTranscript
 	}
 	return agentproc.NewTranscriptReader(a.Preset, LogPath(w.Repo.CommonDir, team, agent)), nil
+}
+
+// teamPlan reads a team and the plan it runs.
+func (w *Workspace) teamPlan(ctx context.Context, team string) (store.Team, *plan.Plan, error) {
+	t, err := w.Store.Team(ctx, team)
+	if err != nil {
+		return t, nil, err
+	}
+	p, err := loadPlan(t)
+	return t, p, err
 }
