@@ -141,7 +141,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	proc, err := agentproc.Start(l)
 	if errors.Is(err, agentproc.ErrStart) {
 		s.log().Error("agent cannot start", "agent", a.Name, "task", t.ID, "err", err)
-		return s.setTask(ctx, t.ID, Failed, err.Error())
+		return s.stuck(ctx, t, Failed, err.Error())
 	}
 	if err != nil {
 		return err

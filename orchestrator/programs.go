@@ -12,12 +12,15 @@ import (
 	"github.com/teamctl/teamctl/plan"
 )
 
-// checkPrograms makes sure every agent's program can be found before anything is made, so
-// a typo in a command is a plan error at its line, not a team of failed tasks. A program
-// named with a relative path runs in the agent's worktree, which starts as base: it must be
-// an executable file there (or outside it, for a path that leaves it); a bare name must be
-// on the agent's PATH (the plan's env PATH, else teamctl's own).
-func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root string) error {
+// checkPrograms looks for every agent's program before anything is made and returns one
+// error per program that cannot be found, located at its plan line. The run goes on (the
+// contract: a missing program fails its task, with a blocker a person can answer once it
+// is installed), but says so at once rather than when the task starts. A program named with
+// a relative path runs in the agent's worktree, which starts as base: it must be an
+// executable file there (or outside it, for a path that leaves it); a bare name must be on
+// the agent's PATH (the plan's env PATH, else teamctl's own).
+func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root string) ([]error, error) {
+	var missing []error
 	for i, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
 		argv, ok := agentproc.CommandFor(a, "", false)
 		if !a.IsAgent() || !ok || len(argv) == 0 {
@@ -63,17 +66,17 @@ func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root 
 			}
 			exists, exec, err := w.Repo.FileAt(ctx, base, path.Clean(filepath.ToSlash(rel)))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !exists || !exec {
 				why = fmt.Sprintf("%s is not an executable file committed on %s (the agent runs it from its worktree, which starts there)", prog, base)
 			}
 		}
 		if why != "" {
-			return p.Errorf(key, "agent %s: %s", a.Name, why)
+			missing = append(missing, p.Errorf(key, "agent %s: %s", a.Name, why))
 		}
 	}
-	return nil
+	return missing, nil
 }
 
 func executable(p string) bool {

@@ -243,6 +243,7 @@ func TestRunWaitsOnHuman(t *testing.T) {
 		{"crashes", `echo partial > src/p.txt; exit 7`, ``, orchestrator.Failed, "exited with code 7"},
 		{"times out", `exec sleep 600`, `timeout: 300ms`, orchestrator.Failed, "timed out"},
 		{"never fixes the test", `echo BROKEN >> src/x.txt; git add -A; git commit -qm "attempt $TEAMCTL_ATTEMPT"`, ``, orchestrator.TestsFailed, "test exited with code 1"},
+		{"missing program", ``, ``, orchestrator.Failed, "no-such-agent-program"},
 		{"outside owns", `echo x > other.txt && git add -A && git commit -qm other`, `owns: [src/]`, orchestrator.Failed, "refused: changes other.txt outside its owns: src/"},
 	}
 	for _, c := range cases {
@@ -250,6 +251,9 @@ func TestRunWaitsOnHuman(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			cmd := f.agent("a", c.body)
+			if c.name == "missing program" {
+				cmd = "no-such-agent-program"
+			}
 			extra := ""
 			if c.extra != "" {
 				extra = ", " + c.extra

@@ -107,8 +107,12 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 			return store.Team{}, p.Errorf("worktrees", "worktree path %s already exists and is not one of teamctl's: move it away or set worktrees: to another root", wt)
 		}
 	}
-	if err := w.checkPrograms(ctx, p, base, root); err != nil {
+	missing, err := w.checkPrograms(ctx, p, base, root)
+	if err != nil {
 		return store.Team{}, err
+	}
+	for _, err := range missing {
+		w.env.logger().Warn("agent program not found: its tasks will fail until it is there", "err", err)
 	}
 	planJSON, err := json.Marshal(p)
 	if err != nil {
