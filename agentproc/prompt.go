@@ -13,6 +13,9 @@ type PromptInput struct {
 	Extra               string // what the reason needs: the conflict's files, the tests' tail, the answer, what the worktree holds
 	Branch              string
 	LeaderBranch        string
+	// Interactive: the agent runs in tmux (mode: tmux), where it does not exit to end its
+	// turn: teamctl done ends it, and answers are typed in at its prompt.
+	Interactive bool
 }
 
 // Prompt builds the full prompt of a launch: the task, what this launch is for, and the
@@ -28,6 +31,12 @@ func Prompt(in PromptInput) string {
 		b.WriteString("\n")
 		b.WriteString(x)
 		b.WriteString("\n")
+	}
+	blocker := "commit what you have, and exit 0. You are launched again with the\n  answer."
+	finish := "exit with status 0"
+	if in.Interactive {
+		blocker = "commit what you have, and wait at your prompt: the answer is typed in\n  there (starting \"teamctl: your blocker\")."
+		finish = "stop: teamctl done ends your session"
 	}
 	fmt.Fprintf(&b, `
 ## teamctl protocol
@@ -45,8 +54,7 @@ Other agents work on the same repository at the same time, each in its own workt
   "TEXT" writes to another agent or to human; teamctl msg broadcast "TEXT" to every agent;
   teamctl msg feed shows what the team did lately.
 - If you cannot go on without an answer: teamctl blocker "QUESTION" (add --human when only
-  a person can answer), commit what you have, and exit 0. You are launched again with the
-  answer.
+  a person can answer), %s
 - When the task is done, commit everything, report with
     teamctl done --summary - <<'REPORT'
     ## Summary
@@ -55,12 +63,12 @@ Other agents work on the same repository at the same time, each in its own workt
     ## Notes
     REPORT
   (what you did; the files; how you checked it; anything the reviewer should know), then
-  exit with status 0. teamctl merges your branch into %s and runs the project's tests there.
+  %s. teamctl merges your branch into %s and runs the project's tests there.
 - If you cannot finish, exit non-zero; you may be retried.
 - If you are the team's leader: teamctl task add --agent NAME --id ID "TEXT" delegates work;
   teamctl blockers lists questions, teamctl answer ID "TEXT" answers one, teamctl escalate ID
   passes it on to the person running the team.
-`, in.Agent, in.Team, in.TaskID, in.Branch, in.LeaderBranch)
+`, in.Agent, in.Team, in.TaskID, in.Branch, blocker, finish, in.LeaderBranch)
 	return b.String()
 }
 

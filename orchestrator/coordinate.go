@@ -45,8 +45,13 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 		return err
 	}
 	for _, b := range answered {
-		if _, busy := s.procs[b.Agent]; busy {
-			continue // delivered when its launch ends (onExit)
+		if r, busy := s.procs[b.Agent]; busy {
+			if r.interactive && r.task == b.Task && r.said == "" {
+				if err := s.deliverTyped(ctx, b); err != nil {
+					return err
+				}
+			}
+			continue // a headless agent gets it when its launch ends (onExit)
 		}
 		if err := s.deliver(ctx, b); err != nil {
 			return err

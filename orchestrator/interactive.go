@@ -2,18 +2,22 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
 )
 
 // Agents in mode: tmux run their CLI's own interface in a tmux session of the team's
 // server (agentproc.startInTmux): a person can join it (teamctl attach) and type to it.
 // Such an agent does not exit when its turn ends, so the supervisor watches what it says
-// instead: `teamctl done` or `teamctl blocker` ends its session, and that end counts as
-// exit 0 (onExit then commits, nudges, merges or waits on the blocker as for any agent).
-// One that sits idle with work left uncommitted gets the nudge typed in (DESIGN.md §4).
+// instead: `teamctl done` ends its session, and that end counts as exit 0 (onExit then
+// commits, nudges and merges as for any agent). One that raises a blocker waits at its
+// prompt; the answer is typed in when it comes (deliverTyped). One that sits idle with work
+// left uncommitted gets the nudge typed in (DESIGN.md §4).
 
 // idleCheckEvery is how often interactive agents' screens and worktrees are looked at.
 const idleCheckEvery = 2 * time.Second
@@ -39,7 +43,7 @@ func (s *supervisor) watchInteractive(ctx context.Context) error {
 		}
 		for _, e := range evs {
 			r.seen = e.ID
-			if e.Agent == name && e.Task == r.task && (e.Kind == "task.reported" || e.Kind == "blocker.raised") {
+			if e.Agent == name && e.Task == r.task && e.Kind == "task.reported" {
 				r.said = e.Kind
 			}
 		}
@@ -92,18 +96,36 @@ func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
 		return
 	}
 	r.nudged = time.Now()
-	text := "teamctl: you have been idle for " + a.Nudge.Idle.String() + " with work left uncommitted:\n" + sig +
-		"Commit it now (git add -A && git commit), then carry on; when the task is done, run teamctl done."
 	s.log().Info("interactive agent idle with uncommitted work: nudge typed in", "agent", name, "task", r.task, "files", len(changes))
+	s.typeInto(a, "teamctl: you have been idle for "+a.Nudge.Idle.String()+" with work left uncommitted:\n"+sig+
+		"Commit it now (git add -A && git commit), then carry on; when the task is done, run teamctl done.")
+}
+
+// deliverTyped types the answer to its blocker into a running interactive agent, which
+// waits for it at its prompt.
+func (s *supervisor) deliverTyped(ctx context.Context, b store.Blocker) error {
+	if err := s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
+		return err
+	}
+	a, _ := s.p.Agent(b.Agent)
+	s.log().Info("blocker answered: answer typed in", "agent", b.Agent, "task", b.Task, "blocker", b.ID, "by", b.AnsweredBy)
+	s.typeInto(a, fmt.Sprintf("teamctl: your blocker %d was answered by %s. The answer: %s", b.ID, b.AnsweredBy, b.Answer))
+	return nil
+}
+
+// typeInto types text (on one line) into agent a's session and submits it with its
+// preset's key, without holding up the loop.
+func (s *supervisor) typeInto(a plan.Agent, text string) {
 	submit := []string(nil)
 	if p, ok := agentproc.PresetNamed(a.Preset); ok && len(a.Command) == 0 {
 		submit = p.Submit
 	}
+	session := agentproc.SessionName(s.team.Name, a.Name)
 	go func() {
 		tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.tmuxServer().Type(tctx, session, oneLineText(text), submit); err != nil {
-			s.log().Warn("could not type the nudge in", "agent", name, "err", err)
+			s.log().Warn("could not type into the agent's session", "agent", a.Name, "err", err)
 		}
 	}()
 }

@@ -17,6 +17,8 @@ import (
 // it uncommitted and waits at its prompt. Idle past nudge.idle, it gets the nudge typed in
 // (read from its terminal), commits, and says `teamctl done`; the supervisor then ends its
 // session, and the task is merged after one launch. Its log holds the session's screen.
+// Another raises a blocker and waits at its prompt: the person's answer is typed in there,
+// in the same launch.
 func TestInteractiveAgentInTmux(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("tmux"); err != nil {
@@ -31,27 +33,43 @@ read -r line
 echo "ivy read: $line"
 git add -A && git commit -qm "ivy: commit after the nudge" && teamctl done --summary "committed"
 sleep 600`)
+	// ian asks a question, and waits at his prompt for the answer typed in.
+	ian := f.agent("ian", `teamctl blocker "Which greeting?" >/dev/null
+read -r answer
+echo "$answer" > src/ian.txt && git add -A && git commit -qm "ian: with the answer" && teamctl done
+sleep 600`)
 	p := f.load(header + fmt.Sprintf(`agents:
   - {name: ivy, command: ['%s'], mode: tmux, nudge: {idle: 2s, max: 1}, tasks: [{id: i, prompt: p}]}
-`, ivy))
+  - {name: ian, command: ['%s'], mode: tmux, tasks: [{id: j, prompt: p}]}
+`, ivy, ian))
 	ws := f.workspace()
 	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, "t")
 	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
-	if err := f.run(p); err != nil {
+	ctx, done := f.start(p)
+	b := f.openBlockers(ctx, 1)[0]
+	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, "hello there"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
 	st := f.status("t")
-	if tk := f.taskState(st, "i"); tk.State != orchestrator.Merged || tk.Attempt != 1 {
-		t.Errorf("task i: %s after %d launch(es), want merged after 1\nlog:\n%s", tk.State, tk.Attempt, f.logs.String())
+	for _, id := range []string{"i", "j"} {
+		if tk := f.taskState(st, id); tk.State != orchestrator.Merged || tk.Attempt != 1 {
+			t.Errorf("task %s: %s after %d launch(es), want merged after 1\nlog:\n%s", id, tk.State, tk.Attempt, f.logs.String())
+		}
+	}
+	if got := f.git("show", "teamctl/t/lead:src/ian.txt"); got != "teamctl: your blocker "+fmt.Sprint(b.ID)+" was answered by human. The answer: hello there" {
+		t.Errorf("ian read %q at his prompt: want the answer typed in", got)
 	}
 	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/t/ivy"); got != "ivy|ivy: commit after the nudge" {
 		t.Errorf("ivy's branch tip %q: want her own commit after the typed nudge", got)
 	}
-	b, err := os.ReadFile(orchestrator.LogPath(ws.Repo.CommonDir, "t", "ivy"))
+	logBytes, err := os.ReadFile(orchestrator.LogPath(ws.Repo.CommonDir, "t", "ivy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := string(b)
+	log := string(logBytes)
 	for _, want := range []string{"the tmux session's screen", "ivy at her prompt (task)", "ivy read: teamctl: you have been idle for 2s with work left uncommitted"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("ivy's log lacks %q:\n%s", want, log)

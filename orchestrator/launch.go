@@ -129,7 +129,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	l.Command = s.commandFor(a, t)
 	l.Prompt = agentproc.Prompt(agentproc.PromptInput{
 		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
-		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
+		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch, Interactive: a.Mode == plan.ModeTmux,
 	})
 	var seen int64
 	if a.Mode == plan.ModeTmux {
