@@ -103,7 +103,8 @@ func (t *Tmux) run(ctx context.Context, args ...string) ([]byte, error) {
 	argv := append([]string{"tmux", "-L", t.Socket, "-f", "/dev/null"}, args...)
 	out, err := t.Exec.Run(ctx, argv)
 	var te *TmuxError
-	if errors.As(err, &te) && (strings.Contains(te.Stderr, "can't find session") || strings.Contains(te.Stderr, "no server running") || strings.Contains(te.Stderr, "error connecting")) {
+	if errors.As(err, &te) && (strings.Contains(te.Stderr, "can't find session") || strings.Contains(te.Stderr, "no server running") || strings.Contains(te.Stderr, "error connecting") ||
+		strings.Contains(te.Stderr, "server exited unexpectedly")) { // its last session was just killed
 		// tmux says so only in words; callers branch on ErrNoSession.
 		return out, fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
@@ -175,7 +176,7 @@ func (t *Tmux) Capture(ctx context.Context, session string) (string, error) {
 type PaneState struct {
 	Pid      int
 	Dead     bool      // the program exited (the pane remains)
-	Status   int       // its exit status, when Dead
+	Status   int       // its exit status, when Dead and tmux has it (0 otherwise: see the wrapper's exit file)
 	Activity time.Time // last output: idle detection compares it with the clock
 }
 
