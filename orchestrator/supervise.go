@@ -139,58 +139,67 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			return s.shutdown(ctx, "interrupted")
 		}
 		if err := s.coordinate(ctx); err != nil {
-			return err
+			return s.failed(ctx, err)
 		}
 		if err := s.schedule(ctx); err != nil {
-			return err
+			return s.failed(ctx, err)
 		}
 		if err := s.startMerge(ctx); err != nil {
-			return err
+			return s.failed(ctx, err)
 		}
 		s.enforceBudgets(ctx)
 		s.warnConflicts(ctx)
 		if err := s.watchInteractive(ctx); err != nil {
-			return err
+			return s.failed(ctx, err)
 		}
 		if len(s.procs) == 0 && !s.merging {
 			tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
 			if err != nil {
-				return err
+				return s.failed(ctx, err)
 			}
 			if allFinished(tasks) && s.p.Leader.IsAgent() && !hasTask(tasks, reviewTask) {
 				// The leader reviews the merged result last; the team finishes after it.
 				if err := s.addLeaderTask(ctx, reviewTask, reviewPrompt); err != nil {
-					return err
+					return s.failed(ctx, err)
 				}
 				continue
 			}
 			if allFinished(tasks) {
 				if _, err := s.ws.Store.SetWarnings(ctx, s.team.Name, nil); err != nil {
-					return err
+					return s.failed(ctx, err)
 				}
 				fmt.Fprintf(s.ws.env.out(), "team %s: every task is merged or done; review it with: teamctl review %s\n", s.team.Name, s.team.Name)
 				return s.setTeamState(ctx, TeamFinished, "all tasks merged or done")
 			}
 			if !anyQueued(tasks) && !anyStartable(tasks) {
 				if err := s.waiting(ctx, tasks); err != nil {
-					return err
+					return s.failed(ctx, err)
 				}
 			}
 		}
 		select {
 		case ev := <-s.exits:
 			if err := s.onExit(ctx, ev); err != nil {
-				return err
+				return s.failed(ctx, err)
 			}
 		case ev := <-s.merges:
 			s.merging = false
 			if err := s.onMerge(ctx, ev); err != nil {
-				return err
+				return s.failed(ctx, err)
 			}
 		case <-tick.C:
 		case <-ctx.Done():
 		}
 	}
+}
+
+// failed is how the loop ends on err: an error that only says the run was interrupted
+// (a stop arrived while a step ran) ends it as a stop does.
+func (s *supervisor) failed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return s.shutdown(ctx, "interrupted")
+	}
+	return err
 }
 
 // waiting is reached when nothing runs and nothing can start: every unfinished task waits
