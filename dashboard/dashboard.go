@@ -61,7 +61,11 @@ type Agent struct {
 	Dirty   int       // uncommitted files in its worktree; Unknown until counted
 	CostUSD float64   // what its model calls cost so far; Unknown when not reported
 	Last    string    // the last line of its output
-	Detail  string    // why it waits, when it does
+	// IdleSince is set while it runs with uncommitted files and its output has not grown
+	// for its nudge.idle: since when its output has been still (DESIGN.md §4: a headless
+	// agent's idleness is shown, an interactive one's is nudged).
+	IdleSince time.Time
+	Detail    string // why it waits, when it does
 }
 
 // Queue is the merge queue.

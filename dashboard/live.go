@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -73,6 +74,7 @@ type Live struct {
 	team  string
 	hooks Hooks
 	now   func() time.Time
+	idle  map[string]time.Duration // each agent's nudge.idle, read with the team
 
 	mu        sync.Mutex // one poll at a time
 	lastEvent int64      // the newest journal event seen
@@ -208,6 +210,16 @@ func (l *Live) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if l.idle == nil {
+		p, err := l.ws.Plan(ctx, l.team)
+		if err != nil {
+			return err
+		}
+		l.idle = map[string]time.Duration{}
+		for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+			l.idle[a.Name] = a.Nudge.Idle
+		}
+	}
 	agents, err := l.ws.Store.Agents(ctx, l.team)
 	if err != nil {
 		return err
@@ -262,6 +274,10 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 			ag.Last = t.last
 		}
 		ag.Ahead, ag.Dirty = l.git.counts(a.Name)
+		if t := l.logs[a.Name]; t != nil && ag.Running && ag.Dirty > 0 && l.idle[a.Name] > 0 && !t.grew.IsZero() &&
+			l.now().Sub(t.grew) >= l.idle[a.Name] {
+			ag.IdleSince = t.grew
+		}
 		snap.Agents = append(snap.Agents, ag)
 	}
 	snap.Queue = queue(st.Tasks, l.rows.merges)

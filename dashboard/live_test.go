@@ -383,3 +383,41 @@ func TestSeekTail(t *testing.T) {
 		t.Errorf("tail starts mid-line or is too long: %q", rest)
 	}
 }
+
+// A headless agent that runs with work uncommitted and writes nothing for its nudge.idle
+// is shown idle (an interactive one would get the nudge typed in).
+func TestLiveShowsAnIdleAgent(t *testing.T) {
+	t.Parallel()
+	gate := filepath.Join(t.TempDir(), "gate")
+	tm := startTeam(t, map[string]string{
+		"quiet": `echo wip > src/wip.txt
+echo "thinking hard"
+while [ ! -f ` + gate + ` ]; do sleep 0.05; done
+git add -A && git commit -qm "quiet: wip"`,
+	}, `agents:
+  - {name: quiet, command: [$AGENTS/quiet.sh], nudge: {idle: 1s}, tasks: [{id: q, prompt: p}]}
+`)
+	l := tm.live(Hooks{})
+	snap := tm.until(l, "quiet shown idle", func(s Snapshot) bool {
+		return !agentOf(s, "quiet").IdleSince.IsZero()
+	})
+	if a := agentOf(snap, "quiet"); !a.Running || a.Dirty != 1 || a.Last != "thinking hard" {
+		t.Errorf("idle agent %+v: want running with its uncommitted file and last words", a)
+	}
+	// On the screen, 90 seconds later.
+	shown := snap
+	shown.Agents = append([]Agent(nil), snap.Agents...)
+	for i := range shown.Agents {
+		if shown.Agents[i].Name == "quiet" {
+			shown.Agents[i].IdleSince = t0.Add(-90 * time.Second)
+		}
+	}
+	if v := newHarness(t, shown, 120, 30).view(); !strings.Contains(v, "idle 1m, work uncommitted · thinking hard") {
+		t.Errorf("view does not show quiet idle:\n%s", v)
+	}
+	testsupport.WriteFile(t, gate, "go")
+	tm.until(l, "quiet no longer idle once committed", func(s Snapshot) bool {
+		a := agentOf(s, "quiet")
+		return a.IdleSince.IsZero() && a.State == orchestrator.Merged
+	})
+}

@@ -267,6 +267,8 @@ func (m Model) agentLines(rows int) []string {
 		last := a.Last
 		if a.Detail != "" {
 			last = oneLine(a.Detail) // why it waits says more than its last words
+		} else if !a.IdleSince.IsZero() {
+			last = "idle " + ago(m.now().Sub(a.IdleSince)) + ", work uncommitted · " + last
 		}
 		if i == m.sel {
 			out = append(out, m.st.selected.Render(c.row(">", a.Name, role, a.State, a.Task, since,

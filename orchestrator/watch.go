@@ -75,6 +75,12 @@ func (w *Workspace) Transcript(ctx context.Context, team, agent string) (io.Read
 	return agentproc.NewTranscriptReader(a.Preset, LogPath(w.Repo.CommonDir, team, agent)), nil
 }
 
+// Plan is the plan team runs, as it was when the team was made.
+func (w *Workspace) Plan(ctx context.Context, team string) (*plan.Plan, error) {
+	_, p, err := w.teamPlan(ctx, team)
+	return p, err
+}
+
 // teamPlan reads a team and the plan it runs.
 func (w *Workspace) teamPlan(ctx context.Context, team string) (store.Team, *plan.Plan, error) {
 	t, err := w.Store.Team(ctx, team)
