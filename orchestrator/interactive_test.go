@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/testsupport"
@@ -38,15 +39,28 @@ sleep 600`)
 read -r answer
 echo "$answer" > src/ian.txt && git add -A && git commit -qm "ian: with the answer" && teamctl done
 sleep 600`)
+	// ned waits at his prompt with nothing uncommitted, until a person nudges him.
+	ned := f.agent("ned", `read -r line
+echo "$line" > src/ned.txt && git add -A && git commit -qm "ned: nudged" && teamctl done
+sleep 600`)
 	p := f.load(header + fmt.Sprintf(`agents:
   - {name: ivy, command: ['%s'], mode: tmux, nudge: {idle: 2s, max: 1}, tasks: [{id: i, prompt: p}]}
   - {name: ian, command: ['%s'], mode: tmux, tasks: [{id: j, prompt: p}]}
-`, ivy, ian))
+  - {name: ned, command: ['%s'], mode: tmux, tasks: [{id: k, prompt: p}]}
+`, ivy, ian, ned))
 	ws := f.workspace()
 	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, "t")
 	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
 	ctx, done := f.start(p)
 	b := f.openBlockers(ctx, 1)[0]
+	// The person nudges ned (as the dashboard's n does): typed into his session.
+	testsupport.Eventually(t, time.Minute, "ned running", func() bool {
+		a, err := ws.Store.Agent(ctx, "t", "ned")
+		return err == nil && a.State == "running"
+	})
+	if _, err := ws.Nudge(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, "ned"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, "hello there"); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +68,10 @@ sleep 600`)
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
 	st := f.status("t")
-	for _, id := range []string{"i", "j"} {
+	if got := f.git("show", "teamctl/t/lead:src/ned.txt"); got != orchestrator.NudgeText {
+		t.Errorf("ned read %q at his prompt: want the nudge typed in", got)
+	}
+	for _, id := range []string{"i", "j", "k"} {
 		if tk := f.taskState(st, id); tk.State != orchestrator.Merged || tk.Attempt != 1 {
 			t.Errorf("task %s: %s after %d launch(es), want merged after 1\nlog:\n%s", id, tk.State, tk.Attempt, f.logs.String())
 		}

@@ -22,8 +22,8 @@ const NudgeText = "Nudge from the person watching the team: commit what you have
 	"(git add -A && git commit), check `teamctl msg inbox`, and carry on with your task."
 
 // Nudge asks a running agent, as the caller, to commit its work and carry on: a message it
-// reads with `msg inbox` (and in the prompt of its next launch). It is refused for an
-// agent that has nothing running.
+// reads with `msg inbox` (and in the prompt of its next launch), typed into its session too
+// when it runs in tmux. It is refused for an agent that has nothing running.
 func (w *Workspace) Nudge(ctx context.Context, c Caller, agent string) (store.Message, error) {
 	p, err := w.who(ctx, c)
 	if err != nil {
@@ -39,7 +39,22 @@ func (w *Workspace) Nudge(ctx context.Context, c Caller, agent string) (store.Me
 	if a.Task == "" {
 		return store.Message{}, fmt.Errorf("%w: %s has no task running: nothing to nudge", ErrRefused, agent)
 	}
-	return w.Send(ctx, c, agent, NudgeText)
+	m, err := w.Send(ctx, c, agent, NudgeText)
+	if err != nil {
+		return m, err
+	}
+	// An agent in tmux reads its terminal, not its inbox: type the nudge in too.
+	if pa, ok := p.plan.Agent(agent); ok && pa.Mode == plan.ModeTmux {
+		submit := []string(nil)
+		if pr, ok := agentproc.PresetNamed(pa.Preset); ok && len(pa.Command) == 0 {
+			submit = pr.Submit
+		}
+		tm := agentproc.NewTmux(agentproc.ExecTmux{}, w.Repo.CommonDir, p.team.Name)
+		if err := tm.Type(ctx, agentproc.SessionName(p.team.Name, agent), NudgeText, submit); err != nil {
+			return m, fmt.Errorf("nudge %s: the message is sent, but typing it into its tmux session failed: %w", agent, err)
+		}
+	}
+	return m, nil
 }
 
 // Usage is what each agent of a known CLI has reported spending so far, by name; plain
