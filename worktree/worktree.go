@@ -224,7 +224,24 @@ type Worktree struct {
 
 // Worktrees lists the repository's worktrees, the main one first.
 func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) {
-	out, err := r.run.Run(ctx, r.CommonDir, nil, "git", "worktree", "list", "--porcelain", "-z")
+	var out []byte
+	var err error
+	for attempt := 1; ; attempt++ {
+		out, err = r.run.Run(ctx, r.CommonDir, nil, "git", "worktree", "list", "--porcelain", "-z")
+		// A `git worktree add` running meanwhile writes its administrative files one by one
+		// (and an "initializing" lock it removes when done); git 2.39 fails a listing that
+		// catches one half-made ("failed to read 'worktrees/X/locked'", "failed to read
+		// worktrees/X/commondir"). Look again.
+		var ge *ExitError
+		if err == nil || !errors.As(err, &ge) || !strings.Contains(ge.Stderr, "failed to read") || attempt == 5 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list worktrees: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list worktrees: %w", err)
 	}

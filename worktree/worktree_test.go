@@ -3,10 +3,12 @@ package worktree_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/teamctl/teamctl/internal/testsupport"
@@ -473,5 +475,59 @@ func TestDetachAndCheckout(t *testing.T) {
 	}
 	if err := r.Checkout(ctx, wt, "main"); err == nil {
 		t.Error("Checkout of a branch checked out in another worktree succeeded")
+	}
+}
+
+// Listing worktrees while others are added: `git worktree add` holds an "initializing" lock
+// file for a moment, and git fails a listing that sees it go. Worktrees looks again.
+func TestWorktreesWhileOthersAreAdded(t *testing.T) {
+	t.Parallel()
+	dir := testsupport.NewRepo(t)
+	r := open(t, dir)
+	ctx := t.Context()
+	stop := make(chan struct{})
+	added := make(chan error, 1)
+	go func() {
+		defer close(added)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			wt := filepath.Join(t.TempDir(), "wt")
+			br := fmt.Sprintf("b%d", i)
+			if err := r.CreateBranch(ctx, br, "main"); err != nil {
+				added <- err
+				return
+			}
+			if err := r.AddWorktree(ctx, wt, br); err != nil {
+				added <- err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				if _, err := r.Worktrees(ctx); err != nil {
+					errs <- fmt.Errorf("listing %d: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-added; err != nil {
+		t.Fatal(err)
 	}
 }
