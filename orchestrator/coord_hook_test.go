@@ -54,6 +54,28 @@ func TestAgentHooksOnlyInAgentWorktree(t *testing.T) {
 	if err := r.InstallAgentHooks(ctx, wt, check); err != nil {
 		t.Fatal(err)
 	}
+	// Installed again as it is (resume does it in every worktree): left as it is, not
+	// rewritten; with another check: rewritten.
+	hook := filepath.Join(repo, ".git", "teamctl", "hooks", "wt-alice", "hooks", "pre-commit")
+	before, err := os.Stat(hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.InstallAgentHooks(ctx, wt, check); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(hook); err != nil || !os.SameFile(before, after) {
+		t.Errorf("installing the same hooks again rewrote them (%v)", err)
+	}
+	if err := r.InstallAgentHooks(ctx, wt, []string{"/bin/true"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(hook); !strings.Contains(string(b), "/bin/true") {
+		t.Errorf("installing another check left the old one:\n%s", b)
+	}
+	if err := r.InstallAgentHooks(ctx, wt, check); err != nil {
+		t.Fatal(err)
+	}
 
 	testsupport.WriteFile(t, filepath.Join(wt, "a.txt"), "a\n")
 	if out, err := commit(wt, "alice one"); err != nil {

@@ -55,7 +55,7 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []st
 	if len(preCommit) == 0 {
 		return errors.New("install hooks: empty pre-commit command")
 	}
-	gitDir, err := r.git(ctx, dir, nil, "rev-parse", "--absolute-git-dir")
+	gitDir, err := worktreeGitDir(dir)
 	if err != nil {
 		return fmt.Errorf("install hooks in %s: %w", dir, err)
 	}
@@ -68,12 +68,7 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []st
 	}
 	hd := filepath.Join(r.hooksRoot(), filepath.Base(gitDir))
 	hooks := filepath.Join(hd, "hooks")
-	if err := os.RemoveAll(hd); err != nil {
-		return fmt.Errorf("install hooks in %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(hooks, 0o755); err != nil {
-		return fmt.Errorf("install hooks in %s: %w", dir, err)
-	}
+	scripts := map[string]string{}
 	names := append([]string(nil), passThrough...)
 	if abs := user; filepath.IsAbs(abs) {
 		// Any other hook the user has (reference-transaction, a custom one) is chained too.
@@ -90,7 +85,19 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []st
 		if n == "pre-commit" {
 			body = check(preCommit) + body
 		}
-		script := "#!/bin/sh\n# Installed by teamctl for the worktree " + dir + " only; see " + hd + ".\n" + body
+		scripts[n] = "#!/bin/sh\n# Installed by teamctl for the worktree " + dir + " only; see " + hd + ".\n" + body
+	}
+	section := "gitdir:" + globEscape(gitDir)
+	if r.hooksInstalled(hd, dir, section, scripts) {
+		return nil // as it would be written (resume installs them in every worktree again)
+	}
+	if err := os.RemoveAll(hd); err != nil {
+		return fmt.Errorf("install hooks in %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(hooks, 0o755); err != nil {
+		return fmt.Errorf("install hooks in %s: %w", dir, err)
+	}
+	for n, script := range scripts {
 		if err := os.WriteFile(filepath.Join(hooks, n), []byte(script), 0o755); err != nil {
 			return fmt.Errorf("install hooks in %s: %w", dir, err)
 		}
@@ -99,7 +106,6 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []st
 	if _, err := r.git(ctx, "", nil, "config", "--file", cfg, "core.hooksPath", hooks); err != nil {
 		return fmt.Errorf("install hooks in %s: %w", dir, err)
 	}
-	section := "gitdir:" + globEscape(gitDir)
 	for name, content := range map[string]string{markWorktree: dir, markSection: section} {
 		if err := os.WriteFile(filepath.Join(hd, name), []byte(content), 0o644); err != nil {
 			return fmt.Errorf("install hooks in %s: %w", dir, err)
@@ -116,6 +122,29 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []st
 		return fmt.Errorf("install hooks in %s: git does not pick them up there (core.hooksPath = %q, %v)", dir, got, err)
 	}
 	return nil
+}
+
+// hooksInstalled reports whether hd holds exactly what InstallAgentHooks would write for
+// dir (its scripts, its markers) and the common config includes it: reading a few small
+// files instead of running git five times.
+func (r *Repo) hooksInstalled(hd, dir, section string, scripts map[string]string) bool {
+	if b, err := os.ReadFile(filepath.Join(hd, markWorktree)); err != nil || string(b) != dir {
+		return false
+	}
+	if b, err := os.ReadFile(filepath.Join(hd, markSection)); err != nil || string(b) != section {
+		return false
+	}
+	ents, err := os.ReadDir(filepath.Join(hd, "hooks"))
+	if err != nil || len(ents) != len(scripts) {
+		return false
+	}
+	for n, script := range scripts {
+		if b, err := os.ReadFile(filepath.Join(hd, "hooks", n)); err != nil || string(b) != script {
+			return false
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(r.CommonDir, "config"))
+	return err == nil && strings.Contains(string(cfg), "[includeIf \""+section+"\"]\n\tpath = "+filepath.Join(hd, "config")+"\n")
 }
 
 // userHooksPath is where the repository's own hooks are, as its main worktree sees them:
