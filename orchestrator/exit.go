@@ -16,7 +16,7 @@ import (
 // looks at the worktree and the branch as they are, not at what it did before.
 func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 	if r := s.procs[ev.agent]; r != nil && r.said != "" && ev.result.Stopped {
-		// An interactive agent said it was done (or blocked), and its session was ended
+		// An interactive agent said it was done (teamctl done), and its session was ended
 		// for it: that is how it exits 0.
 		ev.result = agentproc.Result{}
 	}

@@ -30,8 +30,8 @@ func (s *supervisor) tmuxServer() *agentproc.Tmux {
 	return s.tmux
 }
 
-// watchInteractive ends the session of an interactive agent that said it is done or
-// blocked, and nudges the idle ones.
+// watchInteractive ends the session of an interactive agent that said it is done, and
+// nudges the idle ones.
 func (s *supervisor) watchInteractive(ctx context.Context) error {
 	for name, r := range s.procs {
 		if !r.interactive || r.said != "" {

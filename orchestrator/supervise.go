@@ -47,7 +47,7 @@ type running struct {
 	task string
 
 	// An agent in tmux (interactive) does not exit when it is done: it says so with
-	// teamctl done or teamctl blocker, and the supervisor ends its session (see interactive.go).
+	// teamctl done, and the supervisor ends its session (see interactive.go).
 	interactive bool
 	seen        int64     // the newest journal event looked at for it
 	said        string    // the journal's word for what it said (its end then counts as exit 0)
