@@ -363,6 +363,9 @@ func startInTmux(l Launch, argv, env []string, logf *os.File) (*Proc, error) {
 // when the launch's process is not alive any more.
 func Adopt(files Files, logPath string, timeout time.Duration) (*Proc, error) {
 	pid, start, err := ReadPid(files)
+	if errors.Is(err, os.ErrNotExist) {
+		pid, start, err = awaitPid(files)
+	}
 	if err != nil || !Alive(pid, start) {
 		return nil, ErrGone
 	}
@@ -390,6 +393,65 @@ const pollAdopted = 200 * time.Millisecond
 
 // ErrGone is a launch whose process is not alive.
 var ErrGone = errors.New("agent process is gone")
+
+// awaitPid reads the pid file of a launch whose wrapper was started (by a supervisor that
+// died right after) but has not written it yet: a supervisor that took the launch for gone
+// would start a second process for the agent. The wrapper writes it first thing, so it is
+// awaited for a moment; a wrapper that still has not is killed with its group.
+func awaitPid(files Files) (int, int64, error) {
+	wrapper := findWrapper(files)
+	if wrapper == 0 {
+		return 0, 0, ErrGone
+	}
+	deadline := time.Now().Add(awaitWrapper)
+	for {
+		pid, start, err := ReadPid(files)
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return pid, start, err
+		}
+		if time.Now().After(deadline) || !processExists(wrapper) {
+			_ = syscall.Kill(-wrapper, syscall.SIGKILL)
+			_ = syscall.Kill(wrapper, syscall.SIGKILL)
+			return 0, 0, ErrGone
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// awaitWrapper bounds the wait for a just-started wrapper's pid file.
+const awaitWrapper = 3 * time.Second
+
+// findWrapper is the pid of the launch's live wrapper, "/bin/sh teamctl-agent[-tty].sh
+// PIDFILE EXITFILE argv" (see Start and startInTmux), or 0. Only that shape counts: the tmux
+// server, forked from the client that started it, carries such arguments further on.
+func findWrapper(files Files) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 3 && args[0] == "/bin/sh" && args[2] == files.Pid &&
+			(filepath.Base(args[1]) == "teamctl-agent.sh" || filepath.Base(args[1]) == "teamctl-agent-tty.sh") {
+			return pid
+		}
+	}
+	return 0
+}
+
+// processExists reports whether pid names a process that is not a zombie.
+func processExists(pid int) bool {
+	st, err := StartTime(pid)
+	return err == nil && Alive(pid, st)
+}
 
 // ReadPid reads a launch's pid file: the wrapper's pid and start time.
 func ReadPid(files Files) (pid int, start int64, err error) {

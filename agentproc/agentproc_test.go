@@ -3,9 +3,11 @@ package agentproc_test
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -275,5 +277,67 @@ func TestAliveGuardsPidReuse(t *testing.T) {
 	}
 	if agentproc.Alive(0, 0) || agentproc.Alive(-1, 0) {
 		t.Error("pid 0 or -1 alive")
+	}
+}
+
+// TestAdoptAWrapperThatHasNotWrittenItsPid plays a supervisor killed right after it started
+// a wrapper, before the wrapper wrote its pid file: the next supervisor must not take the
+// launch for gone (it would start a second process for the agent). It waits for the pid
+// file and adopts the launch; a wrapper that never writes one is killed, group and all.
+func TestAdoptAWrapperThatHasNotWrittenItsPid(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, before string
+		adopted      bool
+	}{
+		{"slow to start", "while [ ! -f \"$gate\" ]; do sleep 0.01; done", true},
+		{"never records itself", "sleep 600; exit 0", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			files := agentproc.FilesIn(filepath.Join(dir, "run"), "alice")
+			gate := filepath.Join(dir, "gate")
+			// The wrapper's own lines, held back until the gate opens.
+			script := testsupport.Script(t, filepath.Dir(files.Pid), "teamctl-agent.sh", "gate='"+gate+"'\n"+c.before+`
+pidf=$1; exitf=$2; shift 2
+read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ st _ < /proc/$$/stat
+echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
+"$@"; rc=$?; echo "$rc" > "$exitf"; exit $rc
+`)
+			finish := filepath.Join(dir, "finish")
+			cmd := exec.Command("/bin/sh", script, files.Pid, files.Exit, "/bin/sh", "-c", "while [ ! -f '"+finish+"' ]; do sleep 0.01; done; exit 7")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waited := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(waited) }()
+			if c.adopted {
+				go func() { time.Sleep(300 * time.Millisecond); testsupport.WriteFile(t, gate, "") }()
+			}
+			p, err := agentproc.Adopt(files, filepath.Join(dir, "alice.log"), time.Minute)
+			if !c.adopted {
+				if !errors.Is(err, agentproc.ErrGone) {
+					t.Fatalf("Adopt: %v, want ErrGone", err)
+				}
+				select {
+				case <-waited:
+				case <-time.After(time.Minute):
+					t.Fatal("the wrapper that never wrote its pid file still runs")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Adopt: %v, want the slow wrapper adopted", err)
+			}
+			if p.Pid != cmd.Process.Pid {
+				t.Errorf("adopted pid %d, the wrapper is %d", p.Pid, cmd.Process.Pid)
+			}
+			testsupport.WriteFile(t, finish, "")
+			if res := p.Result(); res.ExitCode != 7 {
+				t.Errorf("adopted result %+v, want exit 7", res)
+			}
+		})
 	}
 }

@@ -124,8 +124,9 @@ echo fine > src/fine.txt; git add -A; git commit -qm fine`)
   - {name: h, command: ['%s'], timeout: 2s, tasks: [{id: h, prompt: p}]}
 `, hang)))
 	testsupport.Eventually(t, time.Minute, "h running", func() bool {
-		st, err := f.workspace().Status(context.Background(), "t")
-		return err == nil && f.taskState(st, "h").State == orchestrator.Running
+		// Its output, not only its task's state: the kill is to come after the launch.
+		b, _ := os.ReadFile(orchestrator.LogPath(filepath.Join(f.repo, ".git"), "t", "h"))
+		return strings.Contains(string(b), "hanging")
 	})
 	_ = child.Process.Kill()
 	_ = child.Wait()
@@ -201,5 +202,40 @@ echo s > src/s.txt; git add -A; git commit -qm s`, gate))
 	got := f.taskState(f.status("t"), "s")
 	if got.State != orchestrator.Merged || got.Attempt != 2 || got.Reason != "resume" {
 		t.Errorf("task after stop and resume: %+v, want merged on launch 2 with reason resume", got)
+	}
+}
+
+// A supervisor cut off between marking an answer delivered and relaunching the agent with
+// it left an answered task that does not run; resume relaunches it with that answer.
+func TestResumeRedoesACutOffAnswer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	crasher := f.agent("crasher", `if [ "$TEAMCTL_REASON" = answer ]; then
+  printf '%s\n' "$TEAMCTL_PROMPT" > src/answer.txt && git add -A && git commit -qm "alice: with the answer"; exit 0; fi
+exit 1`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: alice, command: ['%s'], retries: 0, tasks: [{id: a, prompt: p}]}
+`, crasher))
+	if err := f.run(p); !errors.Is(err, orchestrator.ErrWaiting) {
+		t.Fatalf("run: %v, want ErrWaiting\nlog:\n%s", err, f.logs.String())
+	}
+	ctx := context.Background()
+	ws := f.workspace()
+	open := f.openBlockers(ctx, 1)
+	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "use the fallback"); err != nil {
+		t.Fatal(err)
+	}
+	// What deliver does first; the kill came before the launch.
+	if err := ws.Store.MarkBlockerDelivered(ctx, "t", open[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.resume("t"); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if got := f.git("show", "teamctl/t/lead:src/answer.txt"); !strings.Contains(got, "use the fallback") {
+		t.Errorf("alice was not relaunched with the answer: %q", got)
+	}
+	if open, _ := ws.Store.OpenBlockers(ctx, "t"); len(open) != 0 {
+		t.Errorf("open blockers after the answer was redone: %+v", open)
 	}
 }
