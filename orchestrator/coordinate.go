@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 	}
 	for _, b := range open {
 		if !b.Notified.IsZero() {
+			if err := s.leaderLeft(ctx, b); err != nil {
+				return err
+			}
 			continue
 		}
 		if b.Human || !s.p.Leader.IsAgent() {
@@ -57,7 +61,123 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 			return err
 		}
 	}
+	return s.everyWaitAsked(ctx)
+}
+
+// everyWaitAsked makes sure every task that waits on someone has someone asked. A
+// supervisor killed between ending a task stuck and raising its blocker (see stuck), or
+// between marking an answer delivered and relaunching the agent with it (see deliver),
+// left a task no one is asked about, or an answered one that does not run: the blocker is
+// raised, or the agent relaunched with its answer, on the next turn (the first of resume).
+// A task the leader agent was to fix (lead-fix-ID) waits on the leader while that task
+// runs and goes to a person once it ended without landing the branch.
+func (s *supervisor) everyWaitAsked(ctx context.Context) error {
+	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	var blockers []store.Blocker
+	var events []store.Event
+	for _, t := range tasks {
+		if !WaitsOnHuman(t.State) {
+			continue
+		}
+		if blockers == nil {
+			if blockers, err = s.ws.Store.Blockers(ctx, s.team.Name); err != nil {
+				return err
+			}
+		}
+		var last *store.Blocker
+		for i, b := range blockers {
+			if b.Agent == t.Agent && b.Task == t.ID {
+				last = &blockers[i] // listed by id: the newest wins
+			}
+		}
+		if last != nil && (last.State != store.BlockerAnswered || last.Delivered.IsZero()) {
+			continue // waits for its answer, or for it to be delivered (above)
+		}
+		toPerson := false
+		if (t.State == Conflict || t.State == TestsFailed) && s.p.Leader.IsAgent() && !s.isLeader(t.Agent) {
+			fix, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderFixPrefix+t.ID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				// Cut off before the leader was asked to land it (onMergeFailed),
+				// or bringing the leader branch into the agent's failed.
+				if err := s.addLeaderTask(ctx, plan.LeaderFixPrefix+t.ID, fixPrompt(t, BranchName(s.team.Name, t.Agent), t.State, t.Detail, s.p.Test)); err != nil {
+					return err
+				}
+				continue
+			case err == nil && !Finished(fix.State) && !WaitsOnHuman(fix.State):
+				continue // the leader is on it
+			case err != nil:
+				return err
+			default:
+				toPerson = true // the leader tried and did not land it
+			}
+		}
+		if last != nil && !toPerson {
+			if events == nil {
+				if events, err = s.ws.Store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
+					return err
+				}
+			}
+			if deliveredLast(events, t, last.ID) {
+				s.log().Info("answer delivered but its relaunch was cut off: relaunching", "agent", t.Agent, "task", t.ID, "blocker", last.ID)
+				if err := s.relaunchAnswered(ctx, t, *last); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		detail := t.Detail
+		if detail == "" {
+			detail = "its supervisor stopped before it went on"
+		}
+		if err := s.raiseStuck(ctx, t, detail, toPerson); err != nil {
+			return err
+		}
+		blockers = nil // raised one: list them again for the next task
+	}
 	return nil
+}
+
+// deliveredLast reports whether blocker id's delivery is journalled after task t last
+// changed state: its agent was to be relaunched with the answer and was not.
+func deliveredLast(events []store.Event, t store.Task, id int64) bool {
+	delivered := false
+	want := fmt.Sprintf(`{"id":%d}`, id) // markBlocker's data
+	for _, e := range events {
+		switch {
+		case e.Kind == "task.state" && e.Task == t.ID && e.Agent == t.Agent:
+			delivered = false
+		case e.Kind == "blocker.delivered" && e.Task == t.ID && e.Data == want:
+			delivered = true
+		}
+	}
+	return delivered
+}
+
+// leaderLeft passes a blocker on to a person when the leader agent's task for it ended
+// (done, or failed for good) without answering or escalating it: the blocked agent would
+// otherwise wait on a leader that has moved on.
+func (s *supervisor) leaderLeft(ctx context.Context, b store.Blocker) error {
+	if b.State != store.BlockerOpen || b.Human || !s.p.Leader.IsAgent() {
+		return nil
+	}
+	t, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderBlockerPrefix+strconv.FormatInt(b.ID, 10))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || !(Finished(t.State) || WaitsOnHuman(t.State)) {
+		return err
+	}
+	s.log().Warn("the leader's task for a blocker ended without an answer: passing it to a person",
+		"blocker", b.ID, "agent", b.Agent, "leader task", t.ID, "state", t.State)
+	_, err = s.ws.Store.EscalateBlocker(ctx, s.team.Name, b.ID, System)
+	if errors.Is(err, store.ErrAnswered) {
+		return nil // answered meanwhile: delivered on the next turn
+	}
+	return err
 }
 
 // waitsOnPerson updates the why of a task blocked on b once b goes to a person (the
@@ -82,6 +202,11 @@ func (s *supervisor) deliver(ctx context.Context, b store.Blocker) error {
 	if err := s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
 		return err
 	}
+	return s.relaunchAnswered(ctx, t, b)
+}
+
+// relaunchAnswered launches the agent of task t with the answer to its blocker b.
+func (s *supervisor) relaunchAnswered(ctx context.Context, t store.Task, b store.Blocker) error {
 	extra := fmt.Sprintf("Your blocker %d was answered by %s.\nYou asked: %s\nThe answer: %s", b.ID, b.AnsweredBy, b.Text, b.Answer)
 	if strings.HasPrefix(b.Text, stuckPrefix) {
 		extra = fmt.Sprintf("Your task had stopped and blocker %d was raised for you; it was answered by %s.\nWhat had happened: %s\nThe answer: %s",
@@ -99,17 +224,24 @@ func (s *supervisor) stuck(ctx context.Context, t store.Task, state, detail stri
 	if err := s.setTask(ctx, t.ID, state, detail); err != nil {
 		return err
 	}
+	t.State = state
+	return s.raiseStuck(ctx, t, detail, false)
+}
+
+// raiseStuck raises the blocker of stuck task t unless one is open: for the leader agent,
+// or for a person when toPerson, when there is no leader agent, or when t is the leader's.
+func (s *supervisor) raiseStuck(ctx context.Context, t store.Task, detail string, toPerson bool) error {
 	if _, open, err := s.openBlocker(ctx, t.Agent, t.ID); err != nil || open {
 		return err
 	}
 	text := fmt.Sprintf("%stask %s of %s is %s: %s. Answer with what %s should do: the answer relaunches it on the task.",
-		stuckPrefix, t.ID, t.Agent, state, firstLine(detail), t.Agent)
+		stuckPrefix, t.ID, t.Agent, t.State, firstLine(detail), t.Agent)
 	b, err := s.ws.Store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID,
-		Text: text, Human: !s.p.Leader.IsAgent() || s.isLeader(t.Agent)})
+		Text: text, Human: toPerson || !s.p.Leader.IsAgent() || s.isLeader(t.Agent)})
 	if err != nil {
 		return err
 	}
-	s.log().Warn("task stuck: blocker raised for it", "agent", t.Agent, "task", t.ID, "state", state, "blocker", b.ID)
+	s.log().Warn("task stuck: blocker raised for it", "agent", t.Agent, "task", t.ID, "state", t.State, "blocker", b.ID)
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package orchestrator_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/teamctl/teamctl/internal/testsupport"
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
 )
 
 // A task that fails its launches, and one whose branch is refused (a file outside its
@@ -144,5 +148,103 @@ agents:
 	}
 	if !f.onLeader("t", "src/ok.txt") {
 		t.Error("alice's work after the answer is not on the leader branch")
+	}
+}
+
+// A leader agent that ends its tasks without doing them does not leave the team waiting
+// on it: the blocker it was handed (lead-blocker-N) goes on to a person, and so does the
+// branch it was asked to land (lead-fix-ID) and did not; each answer relaunches the dev,
+// and every task ends merged.
+func TestLeaderThatDoesNothingPassesItOn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.binDir = testsupport.TeamctlBinDir(t)
+	lead := f.agent("lead", `echo "$TEAMCTL_TASK_ID: nothing to say"; exit 0`)
+	asker := f.agent("asker", `if [ "$TEAMCTL_REASON" = answer ]; then
+  printf '%s\n' "$TEAMCTL_PROMPT" > src/licence.txt && git add -A && git commit -qm "alice: licence"; exit 0; fi
+teamctl blocker "Which licence?"`)
+	first := f.agent("first", `echo first > src/base.txt && git commit -qam "carol: first"`)
+	second := f.agent("second", `if [ "$TEAMCTL_REASON" = answer ]; then
+  git merge -q -X ours --no-edit "teamctl/t/lead"; exit 0; fi
+while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
+echo second > src/base.txt && git commit -qam "bob: second"`)
+	p := f.load(header + fmt.Sprintf(`leader: {command: ['%s']}
+agents:
+  - {name: alice, command: ['%s'], tasks: [{id: a, prompt: p}]}
+  - {name: carol, command: ['%s'], tasks: [{id: first, prompt: p}]}
+  - {name: bob, command: ['%s'], retries: 0, tasks: [{id: second, prompt: p}]}
+`, lead, asker, first, second))
+	ctx, done := f.start(p)
+	ws := f.workspace()
+	var open []store.Blocker
+	testsupport.Eventually(t, time.Minute, "two blockers for a person", func() bool {
+		open, _ = ws.Store.OpenBlockers(ctx, "t")
+		return len(open) == 2 && open[0].Human && open[1].Human
+	})
+	st := f.status("t")
+	for _, b := range open {
+		switch b.Agent {
+		case "alice":
+			testsupport.Eventually(t, time.Minute, "task a waiting on a person", func() bool {
+				return strings.Contains(f.taskState(f.status("t"), "a").Detail, "waits on a person (escalated): Which licence?")
+			})
+		case "bob":
+			if !strings.Contains(b.Text, "task second of bob is conflict") {
+				t.Errorf("bob's blocker says %q, want that his task is in conflict", b.Text)
+			}
+			if got := f.taskState(st, plan.LeaderFixPrefix+"second"); got.State != orchestrator.Done {
+				t.Errorf("the leader's fix task: %+v, want done before bob's task goes to a person", got)
+			}
+		default:
+			t.Errorf("unexpected blocker %+v", b)
+		}
+		answer := map[string]string{"alice": "MIT", "bob": "keep yours"}[b.Agent]
+		if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, answer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	st = f.status("t")
+	for _, id := range []string{"a", "first", "second"} {
+		if s := f.taskState(st, id); s.State != orchestrator.Merged {
+			t.Errorf("task %s: %s (%s), want merged", id, s.State, s.Detail)
+		}
+	}
+	if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "second" {
+		t.Errorf("base.txt on the leader branch: %q, want bob's after the answer", got)
+	}
+	if got := f.git("show", "teamctl/t/lead:src/licence.txt"); !strings.Contains(got, "MIT") {
+		t.Errorf("alice's relaunch did not get the answer: %q", got)
+	}
+}
+
+// A task whose set-up failed waits on a person with a blocker to answer, like any stuck
+// task; answered once the set-up is fixed, resume sets the worktree up and runs the agent.
+func TestFailedSetupRaisesABlocker(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	fixed := filepath.Join(f.agents, "fixed")
+	ok := f.agent("ok", `test -f .prepared && rm .prepared && echo ok > src/ok.txt && git add src/ok.txt && git commit -qm "alice: ok"`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: alice, command: ['%s'], setup: "test -f '%s' && touch .prepared", tasks: [{id: a, prompt: p}]}
+`, ok, fixed))
+	if err := f.run(p); !errors.Is(err, orchestrator.ErrWaiting) {
+		t.Fatalf("run: %v, want ErrWaiting\nlog:\n%s", err, f.logs.String())
+	}
+	open := f.openBlockers(context.Background(), 1)
+	if b := open[0]; !b.Human || b.Task != "a" || !strings.Contains(b.Text, "task a of alice is failed") {
+		t.Fatalf("blocker %+v: want one for a person about alice's failed task", b)
+	}
+	testsupport.WriteFile(t, fixed, "")
+	if _, err := f.workspace().Answer(context.Background(), orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "set-up fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.resume("t"); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if !f.onLeader("t", "src/ok.txt") {
+		t.Errorf("alice's work is not merged after the answer\nlog:\n%s", f.logs.String())
 	}
 }
