@@ -194,6 +194,12 @@ echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
 exit $rc
 `
 
+// The wrappers' file names, beside the pid files: `ps` shows them, and findWrapper looks for them.
+const (
+	wrapperFile    = "teamctl-agent.sh"
+	ttyWrapperFile = "teamctl-agent-tty.sh"
+)
+
 // Proc is one running agent launch: the wrapper process, leader of the agent's process group.
 type Proc struct {
 	Pid   int
@@ -250,7 +256,7 @@ func Start(l Launch) (*Proc, error) {
 		return startInTmux(l, argv, env, logf)
 	}
 	// The wrapper lives in a file so `ps` shows "sh .../teamctl-agent.sh PIDFILE EXITFILE argv".
-	script := filepath.Join(filepath.Dir(l.Files.Pid), "teamctl-agent.sh")
+	script := filepath.Join(filepath.Dir(l.Files.Pid), wrapperFile)
 	if err := writeIfChanged(script, wrapper); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
@@ -314,7 +320,7 @@ func startInTmux(l Launch, argv, env []string, logf *os.File) (*Proc, error) {
 	if err := l.Tmux.Kill(ctx, session); err != nil { // a session a dead launch left
 		return nil, err
 	}
-	script := filepath.Join(filepath.Dir(l.Files.Pid), "teamctl-agent-tty.sh")
+	script := filepath.Join(filepath.Dir(l.Files.Pid), ttyWrapperFile)
 	if err := writeIfChanged(script, ttyWrapper); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
@@ -399,7 +405,7 @@ var ErrGone = errors.New("agent process is gone")
 // would start a second process for the agent. The wrapper writes it first thing, so it is
 // awaited for a moment; a wrapper that still has not is killed with its group.
 func awaitPid(files Files) (int, int64, error) {
-	wrapper := findWrapper(files)
+	wrapper, wstart := findWrapper(files)
 	if wrapper == 0 {
 		return 0, 0, ErrGone
 	}
@@ -409,9 +415,8 @@ func awaitPid(files Files) (int, int64, error) {
 		if err == nil || !errors.Is(err, os.ErrNotExist) {
 			return pid, start, err
 		}
-		if time.Now().After(deadline) || !processExists(wrapper) {
-			_ = syscall.Kill(-wrapper, syscall.SIGKILL)
-			_ = syscall.Kill(wrapper, syscall.SIGKILL)
+		if time.Now().After(deadline) || !Alive(wrapper, wstart) {
+			killGroup(wrapper, wstart, 0)
 			return 0, 0, ErrGone
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -421,13 +426,14 @@ func awaitPid(files Files) (int, int64, error) {
 // awaitWrapper bounds the wait for a just-started wrapper's pid file.
 const awaitWrapper = 3 * time.Second
 
-// findWrapper is the pid of the launch's live wrapper, "/bin/sh teamctl-agent[-tty].sh
-// PIDFILE EXITFILE argv" (see Start and startInTmux), or 0. Only that shape counts: the tmux
-// server, forked from the client that started it, carries such arguments further on.
-func findWrapper(files Files) int {
+// findWrapper is the pid and start time of the launch's live wrapper, "/bin/sh
+// teamctl-agent[-tty].sh PIDFILE EXITFILE argv" (see Start and startInTmux), or 0. Only
+// that shape counts: the tmux server, forked from the client that started it, carries
+// such arguments further on.
+func findWrapper(files Files) (int, int64) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -440,17 +446,13 @@ func findWrapper(files Files) int {
 		}
 		args := strings.Split(string(b), "\x00")
 		if len(args) > 3 && args[0] == "/bin/sh" && args[2] == files.Pid &&
-			(filepath.Base(args[1]) == "teamctl-agent.sh" || filepath.Base(args[1]) == "teamctl-agent-tty.sh") {
-			return pid
+			(filepath.Base(args[1]) == wrapperFile || filepath.Base(args[1]) == ttyWrapperFile) {
+			if start, err := StartTime(pid); err == nil {
+				return pid, start
+			}
 		}
 	}
-	return 0
-}
-
-// processExists reports whether pid names a process that is not a zombie.
-func processExists(pid int) bool {
-	st, err := StartTime(pid)
-	return err == nil && Alive(pid, st)
+	return 0, 0
 }
 
 // ReadPid reads a launch's pid file: the wrapper's pid and start time.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/orchestrator"
-	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -216,7 +215,7 @@ func (l *Live) reload(ctx context.Context) error {
 			return err
 		}
 		l.idle = map[string]time.Duration{}
-		for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+		for _, a := range p.Members() {
 			l.idle[a.Name] = a.Nudge.Idle
 		}
 	}

@@ -61,7 +61,7 @@ func (s *supervisor) overBudget(a plan.Agent) error {
 		return nil
 	}
 	var team agentproc.Usage
-	for _, x := range append([]plan.Agent{s.p.Leader}, s.p.Agents...) {
+	for _, x := range s.p.Members() {
 		team = team.Add(s.usage(x))
 	}
 	return agentproc.OverBudget("team "+s.team.Name, s.p.Budget, team)

@@ -27,9 +27,6 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 	}
 	for _, b := range open {
 		if !b.Notified.IsZero() {
-			if err := s.leaderLeft(ctx, b); err != nil {
-				return err
-			}
 			continue
 		}
 		if b.Human || !s.p.Leader.IsAgent() {
@@ -64,14 +61,20 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 	return s.everyWaitAsked(ctx)
 }
 
-// everyWaitAsked makes sure every task that waits on someone has someone asked. A
-// supervisor killed between ending a task stuck and raising its blocker (see stuck), or
-// between marking an answer delivered and relaunching the agent with it (see deliver),
+// everyWaitAsked makes sure every task that waits on someone has someone asked, whenever
+// the journal has moved (every change of a task or a blocker is in it). A blocker the
+// leader agent's task for it (lead-blocker-N) ended without answering goes on to a person;
+// so does a task the leader was to land (lead-fix-ID) once that task ended without landing
+// it. A supervisor killed between ending a task stuck and raising its blocker (see stuck),
+// or between marking an answer delivered and relaunching the agent with it (see deliver),
 // left a task no one is asked about, or an answered one that does not run: the blocker is
-// raised, or the agent relaunched with its answer, on the next turn (the first of resume).
-// A task the leader agent was to fix (lead-fix-ID) waits on the leader while that task
-// runs and goes to a person once it ended without landing the branch.
+// raised, or the agent relaunched with its answer (on resume's first turn).
 func (s *supervisor) everyWaitAsked(ctx context.Context) error {
+	newest, err := s.ws.Store.LastEventID(ctx, s.team.Name)
+	if err != nil || newest == s.askedAt {
+		return err
+	}
+	s.askedAt = newest
 	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
@@ -93,75 +96,78 @@ func (s *supervisor) everyWaitAsked(ctx context.Context) error {
 				last = &blockers[i] // listed by id: the newest wins
 			}
 		}
-		if last != nil && (last.State != store.BlockerAnswered || last.Delivered.IsZero()) {
-			continue // waits for its answer, or for it to be delivered (above)
+		switch {
+		case last != nil && last.State == store.BlockerOpen && !last.Human && !last.Notified.IsZero():
+			err = s.leaderLeft(ctx, *last)
+		case last != nil && (last.State != store.BlockerAnswered || last.Delivered.IsZero()):
+			// Waits for its answer, or for the answer to be delivered (coordinate).
+		default:
+			err = s.askFor(ctx, t, last, &events)
 		}
-		toPerson := false
-		if (t.State == Conflict || t.State == TestsFailed) && s.p.Leader.IsAgent() && !s.isLeader(t.Agent) {
-			fix, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderFixPrefix+t.ID)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				// Cut off before the leader was asked to land it (onMergeFailed),
-				// or bringing the leader branch into the agent's failed.
-				if err := s.addLeaderTask(ctx, plan.LeaderFixPrefix+t.ID, fixPrompt(t, BranchName(s.team.Name, t.Agent), t.State, t.Detail, s.p.Test)); err != nil {
-					return err
-				}
-				continue
-			case err == nil && !Finished(fix.State) && !WaitsOnHuman(fix.State):
-				continue // the leader is on it
-			case err != nil:
-				return err
-			default:
-				toPerson = true // the leader tried and did not land it
-			}
-		}
-		if last != nil && !toPerson {
-			if events == nil {
-				if events, err = s.ws.Store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
-					return err
-				}
-			}
-			if deliveredLast(events, t, last.ID) {
-				s.log().Info("answer delivered but its relaunch was cut off: relaunching", "agent", t.Agent, "task", t.ID, "blocker", last.ID)
-				if err := s.relaunchAnswered(ctx, t, *last); err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		detail := t.Detail
-		if detail == "" {
-			detail = "its supervisor stopped before it went on"
-		}
-		if err := s.raiseStuck(ctx, t, detail, toPerson); err != nil {
+		if err != nil {
 			return err
 		}
-		blockers = nil // raised one: list them again for the next task
 	}
 	return nil
 }
 
-// deliveredLast reports whether blocker id's delivery is journalled after task t last
-// changed state: its agent was to be relaunched with the answer and was not.
-func deliveredLast(events []store.Event, t store.Task, id int64) bool {
-	delivered := false
-	want := fmt.Sprintf(`{"id":%d}`, id) // markBlocker's data
-	for _, e := range events {
+// askFor asks someone about task t, which waits with no blocker waiting for it (last is
+// its newest blocker, answered and delivered, or nil); events is the journal's task.state
+// and blocker.delivered events, read once on first need.
+func (s *supervisor) askFor(ctx context.Context, t store.Task, last *store.Blocker, events *[]store.Event) error {
+	toPerson := false
+	if (t.State == Conflict || t.State == TestsFailed) && s.p.Leader.IsAgent() && !s.isLeader(t.Agent) {
+		fix, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderFixPrefix+t.ID)
 		switch {
-		case e.Kind == "task.state" && e.Task == t.ID && e.Agent == t.Agent:
-			delivered = false
-		case e.Kind == "blocker.delivered" && e.Task == t.ID && e.Data == want:
-			delivered = true
+		case errors.Is(err, store.ErrNotFound):
+			// Cut off before the leader was asked to land it (onMergeFailed), or bringing
+			// the leader branch into the agent's failed.
+			return s.addLeaderTask(ctx, plan.LeaderFixPrefix+t.ID, fixPrompt(t, BranchName(s.team.Name, t.Agent), t.State, t.Detail, s.p.Test))
+		case err != nil:
+			return err
+		case !Finished(fix.State) && !WaitsOnHuman(fix.State):
+			return nil // the leader is on it
+		}
+		toPerson = true // the leader tried and did not land it
+	}
+	if last != nil && !toPerson {
+		if *events == nil {
+			var err error
+			if *events, err = s.ws.Store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
+				return err
+			}
+		}
+		if deliveredLast(*events, t.ID) {
+			s.log().Info("answer delivered but its relaunch was cut off: relaunching", "agent", t.Agent, "task", t.ID, "blocker", last.ID)
+			return s.relaunchAnswered(ctx, t, *last)
+		}
+	}
+	detail := t.Detail
+	if detail == "" {
+		detail = "its supervisor stopped before it went on"
+	}
+	return s.raiseStuck(ctx, t, detail, toPerson)
+}
+
+// deliveredLast reports whether an answer's delivery to task is journalled after the task
+// last changed state: its agent was to be relaunched with the answer and was not. (Task
+// ids are unique in a team; the delivery is of its newest blocker, as blockers of a task
+// are answered one after another.)
+func deliveredLast(events []store.Event, task string) bool {
+	delivered := false
+	for _, e := range events {
+		if e.Task == task {
+			delivered = e.Kind == "blocker.delivered"
 		}
 	}
 	return delivered
 }
 
-// leaderLeft passes a blocker on to a person when the leader agent's task for it ended
-// (done, or failed for good) without answering or escalating it: the blocked agent would
-// otherwise wait on a leader that has moved on.
+// leaderLeft passes blocker b, which waits on the leader agent, on to a person when the
+// leader's task for it ended (done, or failed for good) without answering or escalating
+// it: the blocked agent would otherwise wait on a leader that has moved on.
 func (s *supervisor) leaderLeft(ctx context.Context, b store.Blocker) error {
-	if b.State != store.BlockerOpen || b.Human || !s.p.Leader.IsAgent() {
+	if !s.p.Leader.IsAgent() {
 		return nil
 	}
 	t, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderBlockerPrefix+strconv.FormatInt(b.ID, 10))

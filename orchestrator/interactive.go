@@ -116,18 +116,23 @@ func (s *supervisor) deliverTyped(ctx context.Context, b store.Blocker) error {
 // typeInto types text (on one line) into agent a's session and submits it with its
 // preset's key, without holding up the loop.
 func (s *supervisor) typeInto(a plan.Agent, text string) {
-	submit := []string(nil)
-	if p, ok := agentproc.PresetNamed(a.Preset); ok && len(a.Command) == 0 {
-		submit = p.Submit
-	}
 	session := agentproc.SessionName(s.team.Name, a.Name)
 	go func() {
 		tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.tmuxServer().Type(tctx, session, oneLineText(text), submit); err != nil {
+		if err := s.tmuxServer().Type(tctx, session, oneLineText(text), submitKeys(a)); err != nil {
 			s.log().Warn("could not type into the agent's session", "agent", a.Name, "err", err)
 		}
 	}()
+}
+
+// submitKeys is how a line typed into agent a's session is sent: its preset's keys, or
+// tmux's default (Enter) for a command of the plan's own.
+func submitKeys(a plan.Agent) []string {
+	if p, ok := agentproc.PresetNamed(a.Preset); ok && len(a.Command) == 0 {
+		return p.Submit
+	}
+	return nil
 }
 
 // oneLineText joins text's lines: typed into a TUI, a newline could submit half of it.

@@ -21,7 +21,7 @@ import (
 // the agent's PATH (the plan's env PATH, else teamctl's own).
 func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root string) ([]error, error) {
 	var missing []error
-	for i, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+	for i, a := range p.Members() {
 		argv, ok := agentproc.CommandFor(a, "", false)
 		if !a.IsAgent() || !ok || len(argv) == 0 {
 			continue

@@ -285,7 +285,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	if rv.Blockers, err = w.openBlockers(ctx, t.Name); err != nil {
 		return rv, err
 	}
-	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+	for _, a := range p.Members() {
 		if u, ok := w.agentUsage(t, p, a.Name); ok {
 			rv.Costs = append(rv.Costs, AgentCost{Agent: a.Name, USD: u.CostUSD})
 		}

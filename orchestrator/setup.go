@@ -94,7 +94,7 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		return store.Team{}, err
 	}
 	root := WorktreeRoot(p, w.Repo.Root)
-	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+	for _, a := range p.Members() {
 		br := BranchName(p.Team, a.Name)
 		if ok, err := w.Repo.BranchExists(ctx, br); err != nil {
 			return store.Team{}, err
@@ -138,7 +138,7 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (err error) {
 	root := filepath.Dir(team.LeaderWorktree)
 	var agents []store.Agent
-	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+	for _, a := range p.Members() {
 		agents = append(agents, store.Agent{
 			Team: p.Team, Name: a.Name, Role: a.Role,
 			Branch: BranchName(p.Team, a.Name), Worktree: filepath.Join(root, a.Name), State: "idle",

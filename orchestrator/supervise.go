@@ -74,6 +74,7 @@ type supervisor struct {
 	merging  bool
 	pending  []exitEvent // launches that ended while no supervisor watched (found by resume)
 	lastWait string
+	askedAt  int64 // the newest journal event when every wait was last checked (everyWaitAsked)
 
 	lastBudget time.Time // when running agents' spending was last read
 	lastWarn   time.Time // when live branches were last checked for conflicts coming

@@ -45,12 +45,8 @@ func (w *Workspace) Nudge(ctx context.Context, c Caller, agent string) (store.Me
 	}
 	// An agent in tmux reads its terminal, not its inbox: type the nudge in too.
 	if pa, ok := p.plan.Agent(agent); ok && pa.Mode == plan.ModeTmux {
-		submit := []string(nil)
-		if pr, ok := agentproc.PresetNamed(pa.Preset); ok && len(pa.Command) == 0 {
-			submit = pr.Submit
-		}
 		tm := agentproc.NewTmux(agentproc.ExecTmux{}, w.Repo.CommonDir, p.team.Name)
-		if err := tm.Type(ctx, agentproc.SessionName(p.team.Name, agent), NudgeText, submit); err != nil {
+		if err := tm.Type(ctx, agentproc.SessionName(p.team.Name, agent), NudgeText, submitKeys(pa)); err != nil {
 			return m, fmt.Errorf("nudge %s: the message is sent, but typing it into its tmux session failed: %w", agent, err)
 		}
 	}
@@ -65,7 +61,7 @@ func (w *Workspace) Usage(ctx context.Context, team string) (map[string]agentpro
 		return nil, err
 	}
 	out := map[string]agentproc.Usage{}
-	for _, a := range append([]plan.Agent{p.Leader}, p.Agents...) {
+	for _, a := range p.Members() {
 		if u, ok := w.agentUsage(t, p, a.Name); ok {
 			out[a.Name] = u
 		}

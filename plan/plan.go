@@ -250,6 +250,11 @@ func (p *Plan) Tasks() []Task {
 	return tasks
 }
 
+// Members returns the leader, then every dev agent in file order.
+func (p *Plan) Members() []Agent {
+	return append([]Agent{p.Leader}, p.Agents...)
+}
+
 // Agent returns the agent (leader or dev) with that name.
 func (p *Plan) Agent(name string) (Agent, bool) {
 	if p.Leader.Name == name {
