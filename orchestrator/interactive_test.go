@@ -61,9 +61,7 @@ sleep 600`)
 	if _, err := ws.Nudge(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, "ned"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, "hello there"); err != nil {
-		t.Fatal(err)
-	}
+	f.answer(b.ID, "hello there")
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}

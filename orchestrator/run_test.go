@@ -119,6 +119,14 @@ func (f *fixture) openBlockers(ctx context.Context, n int) []store.Blocker {
 	return open
 }
 
+// answer answers blocker id of team t as the person.
+func (f *fixture) answer(id int64, text string) {
+	f.t.Helper()
+	if _, err := f.workspace().Answer(context.Background(), orchestrator.Caller{Team: "t", As: orchestrator.Human}, id, text); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 func (f *fixture) workspace() *orchestrator.Workspace {
 	f.t.Helper()
 	ws, err := orchestrator.Open(context.Background(), f.env(), f.repo)

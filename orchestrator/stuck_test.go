@@ -33,7 +33,6 @@ echo b > src/b.txt && echo o > other.txt && git add -A && git commit -qm "bob: b
   - {name: bob, command: ['%s'], owns: [src/], tasks: [{id: b, prompt: p}]}
 `, crasher, outside))
 	ctx, done := f.start(p)
-	ws := f.workspace()
 	open := f.openBlockers(ctx, 2) // one for each stuck task
 	st := f.status("t")
 	for _, b := range open {
@@ -45,9 +44,7 @@ echo b > src/b.txt && echo o > other.txt && git add -A && git commit -qm "bob: b
 			t.Errorf("task %s %s while its blocker waits, want failed", b.Task, s)
 		}
 		answer := map[string]string{"alice": "use the fallback", "bob": "drop other.txt"}[b.Agent]
-		if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, answer); err != nil {
-			t.Fatal(err)
-		}
+		f.answer(b.ID, answer)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
@@ -83,14 +80,11 @@ git checkout -q --detach HEAD~1 && echo d2 > src/d2.txt && git add -A && git com
   - {name: dave, command: ['%s'], tasks: [{id: d, prompt: p}]}
 `, carol, dave))
 	ctx, done := f.start(p)
-	ws := f.workspace()
 	open := f.openBlockers(ctx, 1) // for dave's diverged commit
 	if b := open[0]; b.Agent != "dave" || !strings.Contains(b.Text, "detached HEAD") || !strings.Contains(b.Text, "not on its branch teamctl/t/dave") {
 		t.Errorf("blocker %+v", b)
 	}
-	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "merge it"); err != nil {
-		t.Fatal(err)
-	}
+	f.answer(open[0].ID, "merge it")
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
@@ -140,9 +134,7 @@ agents:
 	if !open[0].Human {
 		t.Fatalf("open blocker %+v: want it for a person", open[0])
 	}
-	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "MIT"); err != nil {
-		t.Fatal(err)
-	}
+	f.answer(open[0].ID, "MIT")
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
@@ -199,9 +191,7 @@ agents:
 			t.Errorf("unexpected blocker %+v", b)
 		}
 		answer := map[string]string{"alice": "MIT", "bob": "keep yours"}[b.Agent]
-		if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, b.ID, answer); err != nil {
-			t.Fatal(err)
-		}
+		f.answer(b.ID, answer)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
@@ -238,9 +228,7 @@ func TestFailedSetupRaisesABlocker(t *testing.T) {
 		t.Fatalf("blocker %+v: want one for a person about alice's failed task", b)
 	}
 	testsupport.WriteFile(t, fixed, "")
-	if _, err := f.workspace().Answer(context.Background(), orchestrator.Caller{Team: "t", As: orchestrator.Human}, open[0].ID, "set-up fixed"); err != nil {
-		t.Fatal(err)
-	}
+	f.answer(open[0].ID, "set-up fixed")
 	if err := f.resume("t"); err != nil {
 		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
 	}
