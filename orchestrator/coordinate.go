@@ -21,6 +21,11 @@ const escalateTimeout = time.Minute
 // A blocker for the leader becomes a task of the leader agent; one for a person is shown
 // and passed to the plan's escalate: command. An answer relaunches the blocked agent.
 func (s *supervisor) coordinate(ctx context.Context) error {
+	// First: a blocker it raises or passes on is handed on below in the same turn, before
+	// the loop can find only work that waits on a person and end the run.
+	if err := s.everyWaitAsked(ctx); err != nil {
+		return err
+	}
 	open, err := s.ws.Store.OpenBlockers(ctx, s.team.Name)
 	if err != nil {
 		return err
@@ -58,7 +63,7 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.everyWaitAsked(ctx)
+	return nil
 }
 
 // everyWaitAsked makes sure every task that waits on someone has someone asked, whenever
