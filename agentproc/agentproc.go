@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/teamctl/teamctl/internal/gitenv"
 )
 
 // Launch reasons (TEAMCTL_REASON).
@@ -79,14 +81,11 @@ func Argv(l Launch) ([]string, error) {
 // plan's env (which wins), and teamctl's directory first on PATH (the plan's PATH too).
 func Environ(l Launch) []string {
 	vars := map[string]string{}
-	for _, kv := range os.Environ() {
+	// A supervisor started from a git hook or alias inherits git's variables for that
+	// repository; an agent must see its own worktree, not the one that started teamctl.
+	for _, kv := range gitenv.Scrub(os.Environ()) {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
-	}
-	// A supervisor started from a git hook or alias inherits these; an agent must see its
-	// own worktree, not the one that started teamctl.
-	for _, k := range []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX"} {
-		delete(vars, k)
 	}
 	email := fmt.Sprintf("%s@%s.teamctl.invalid", l.Agent, l.Team)
 	set := map[string]string{
@@ -143,6 +142,10 @@ type Result struct {
 	Signal   int  // the signal that killed the agent, 0 when it exited
 	TimedOut bool // killed because it ran past Launch.Timeout
 	Stopped  bool // stopped on request (Proc.Stop)
+	// Detached: no longer watched, because the ctx given to Start or Adopt ended while the
+	// agent still ran. The agent runs on, as under a supervisor that died; a later Adopt
+	// takes it up from its files.
+	Detached bool
 }
 
 // OK reports whether the agent said its task is done (exit 0).
@@ -151,7 +154,7 @@ func (r Result) OK() bool { return r.ExitCode == 0 && !r.TimedOut && !r.Stopped 
 // Vanished reports whether the launch ended with no exit status recorded: its process group
 // was killed wholesale (a reboot, a kill -9 of the group) while no supervisor watched it.
 func (r Result) Vanished() bool {
-	return r.ExitCode == -1 && r.Signal == 0 && !r.TimedOut && !r.Stopped
+	return r.ExitCode == -1 && r.Signal == 0 && !r.TimedOut && !r.Stopped && !r.Detached
 }
 
 func (r Result) String() string {
@@ -160,6 +163,8 @@ func (r Result) String() string {
 		return "timed out"
 	case r.Stopped:
 		return "stopped"
+	case r.Detached:
+		return "no longer watched"
 	case r.Signal != 0:
 		return fmt.Sprintf("killed by signal %d (%s)", r.Signal, syscall.Signal(r.Signal))
 	case r.ExitCode == -1:
@@ -170,9 +175,10 @@ func (r Result) String() string {
 }
 
 // Files are where a launch's wrapper leaves its traces, one pair per agent: the pid file
-// ("PID STARTTIME", written before the agent runs) and the exit file (its exit status,
-// written after). Both are renamed into place, so a reader never sees half a line. They
-// outlive the supervisor: that is how a later one re-adopts the agent or learns how it ended.
+// ("PID STARTTIME", or "PID" where sh cannot learn its start time: see recordPid; written
+// before the agent runs) and the exit file (its exit status, written after). Both are
+// renamed into place, so a reader never sees half a line. They outlive the supervisor:
+// that is how a later one re-adopts the agent or learns how it ended.
 type Files struct{ Pid, Exit string }
 
 // FilesIn are the files of agent under dir.
@@ -180,15 +186,24 @@ func FilesIn(dir, agent string) Files {
 	return Files{Pid: filepath.Join(dir, agent+".pid"), Exit: filepath.Join(dir, agent+".exit")}
 }
 
-// wrapper runs the agent under sh, which leads the agent's process group and outlives the
-// supervisor: the agent's exit status survives a supervisor killed with SIGKILL, which no
-// wait() in the supervisor could give. Field 22 of /proc/$$/stat is the start time that
-// guards a later reader against pid reuse (sh's comm, "(sh)", holds no space).
-const wrapper = `# teamctl agent wrapper: records the agent's pid and exit status (see agentproc).
+// wrapperScript is the script that runs the agent under sh, which leads the agent's process
+// group and outlives the supervisor: the agent's exit status survives a supervisor killed
+// with SIGKILL, which no wait() in the supervisor could give. It records its pid first
+// (recordPid: with the start time that guards a later reader against pid reuse, where sh
+// can read it). Headless, the agent's stdin is closed; in a tmux pane (tty) the pane is its
+// terminal, stdin included: it is how nudges are typed in.
+func wrapperScript(tty bool) string {
+	kind, stdin := "", " </dev/null"
+	if tty {
+		kind, stdin = " (tmux)", ""
+	}
+	return fmt.Sprintf(wrapperTemplate, kind, recordPid, stdin)
+}
+
+const wrapperTemplate = `# teamctl agent wrapper%s: records the agent's pid and exit status (see agentproc).
 pidf=$1; exitf=$2; shift 2
-read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ st _ < /proc/$$/stat
-echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
-"$@" </dev/null
+%s
+"$@"%s
 rc=$?
 echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
 exit $rc
@@ -203,7 +218,7 @@ const (
 // Proc is one running agent launch: the wrapper process, leader of the agent's process group.
 type Proc struct {
 	Pid   int
-	Start int64 // start time in clock ticks since boot (/proc/PID/stat), against PID reuse
+	Start int64 // start time (StartTime's opaque value), against PID reuse
 
 	files   Files
 	logPath string
@@ -218,8 +233,10 @@ type Proc struct {
 // Start launches the agent: its worktree as working directory, stdin closed, stdout and
 // stderr appended to its log after a header line, in a new process group, under the wrapper
 // that records its pid and exit status in l.Files. It returns ErrStart (wrapped) when the
-// program cannot be started; the log says so too.
-func Start(l Launch) (*Proc, error) {
+// program cannot be started; the log says so too. ctx bounds the start and how long the
+// launch is watched, not the agent: once ctx ends, the agent runs on and the Proc's Result
+// says Detached (see Result).
+func Start(ctx context.Context, l Launch) (*Proc, error) {
 	argv, err := Argv(l)
 	if err != nil {
 		return nil, err
@@ -229,7 +246,7 @@ func Start(l Launch) (*Proc, error) {
 		l.Files = FilesIn(filepath.Join(filepath.Dir(l.LogPath), "run"), l.Agent)
 	}
 	env := Environ(l)
-	if err := checkProgram(argv[0], l.Worktree, env); err != nil {
+	if err := CheckProgram(argv[0], l.Worktree, env); err != nil {
 		appendLog(l.LogPath, fmt.Sprintf("=== teamctl %s: cannot start agent %s: %v\n", stamp(), l.Agent, err))
 		return nil, fmt.Errorf("%w %s: %v", ErrStart, l.Agent, err)
 	}
@@ -253,11 +270,11 @@ func Start(l Launch) (*Proc, error) {
 		stamp(), l.Agent, l.TaskID, l.Attempt, l.Reason, argv)
 
 	if l.Tmux != nil {
-		return startInTmux(l, argv, env, logf)
+		return startInTmux(ctx, l, argv, env, logf)
 	}
 	// The wrapper lives in a file so `ps` shows "sh .../teamctl-agent.sh PIDFILE EXITFILE argv".
 	script := filepath.Join(filepath.Dir(l.Files.Pid), wrapperFile)
-	if err := writeIfChanged(script, wrapper); err != nil {
+	if err := writeIfChanged(script, wrapperScript(false)); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
 	args := append([]string{script, l.Files.Pid, l.Files.Exit}, argv...)
@@ -272,6 +289,7 @@ func Start(l Launch) (*Proc, error) {
 		return nil, fmt.Errorf("%w %s: %s: %v", ErrStart, l.Agent, argv[0], err)
 	}
 	p := newProc(cmd.Process.Pid, l.Files, l.LogPath)
+	// Our child, not waited for yet: its pid cannot be reused before this reads it.
 	p.Start, _ = StartTime(p.Pid)
 	exited := make(chan Result, 1)
 	go func() {
@@ -289,43 +307,31 @@ func Start(l Launch) (*Proc, error) {
 		}
 		exited <- res
 	}()
-	go p.watch(exited, time.Now(), l.Timeout)
+	go p.watch(ctx, exited, time.Now(), l.Timeout)
 	return p, nil
 }
-
-// ttyWrapper is wrapper for an agent in a tmux pane: the same records, with the pane as
-// the agent's terminal (stdin included: it is how nudges are typed in).
-const ttyWrapper = `# teamctl agent wrapper (tmux): records the agent's pid and exit status (see agentproc).
-pidf=$1; exitf=$2; shift 2
-read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ st _ < /proc/$$/stat
-echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
-"$@"
-rc=$?
-echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
-exit $rc
-`
 
 // tmuxStartWait bounds how long a tmux launch waits for its wrapper's pid file.
 const tmuxStartWait = 10 * time.Second
 
 // startInTmux runs the agent's interface in its own tmux session (SessionName) on the
-// team's server, under ttyWrapper, which leads the pane's process group: stopping, the
+// team's server, under the tty wrapper, which leads the pane's process group: stopping, the
 // timeout and re-adoption work as for a headless agent. The log gets the launch's header
 // and, when it ends, the session's screen and scrollback (capture-pane); the session is
 // removed then, so the next launch can take its name.
-func startInTmux(l Launch, argv, env []string, logf *os.File) (*Proc, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), tmuxStartWait)
+func startInTmux(ctx context.Context, l Launch, argv, env []string, logf *os.File) (*Proc, error) {
+	sctx, cancel := context.WithTimeout(ctx, tmuxStartWait)
 	defer cancel()
 	session := SessionName(l.Team, l.Agent)
-	if err := l.Tmux.Kill(ctx, session); err != nil { // a session a dead launch left
+	if err := l.Tmux.Kill(sctx, session); err != nil { // a session a dead launch left
 		return nil, err
 	}
 	script := filepath.Join(filepath.Dir(l.Files.Pid), ttyWrapperFile)
-	if err := writeIfChanged(script, ttyWrapper); err != nil {
+	if err := writeIfChanged(script, wrapperScript(true)); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
 	args := append([]string{"/bin/sh", script, l.Files.Pid, l.Files.Exit}, argv...)
-	if err := l.Tmux.Start(ctx, session, l.Worktree, env, args); err != nil {
+	if err := l.Tmux.Start(sctx, session, l.Worktree, env, args); err != nil {
 		fmt.Fprintf(logf, "=== teamctl: cannot start %q in tmux: %v\n", argv[0], err)
 		return nil, fmt.Errorf("%w %s: %v", ErrStart, l.Agent, err)
 	}
@@ -337,8 +343,12 @@ func startInTmux(l Launch, argv, env []string, logf *os.File) (*Proc, error) {
 			break
 		}
 		select {
-		case <-ctx.Done():
-			_ = l.Tmux.Kill(context.Background(), session)
+		case <-sctx.Done():
+			// Not left half started, even when ctx itself ended.
+			_ = l.Tmux.Kill(context.WithoutCancel(ctx), session)
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("start agent %s in tmux: %w", l.Agent, err)
+			}
 			return nil, fmt.Errorf("%w %s: its tmux session did not start the wrapper within %s", ErrStart, l.Agent, tmuxStartWait)
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -346,31 +356,30 @@ func startInTmux(l Launch, argv, env []string, logf *os.File) (*Proc, error) {
 	p := newProc(pid, l.Files, l.LogPath)
 	p.Start = start
 	p.beforeEnd = func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// The launch has ended: its session goes, even when ctx ended with it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if screen, err := l.Tmux.Capture(cctx, session); err == nil {
 			appendLog(l.LogPath, fmt.Sprintf("=== teamctl %s: the tmux session's screen and scrollback\n%s\n", stamp(), strings.TrimRight(screen, "\n")))
 		}
 		_ = l.Tmux.Kill(cctx, session)
 	}
-	exited := make(chan Result, 1)
-	go func() {
-		for Alive(pid, start) {
-			time.Sleep(pollAdopted)
-		}
-		exited <- Result{ExitCode: -1}
-	}()
-	go p.watch(exited, time.Now(), l.Timeout)
+	go p.watch(ctx, pollExit(ctx, pid, start), time.Now(), l.Timeout)
 	return p, nil
 }
 
 // Adopt watches a launch that an earlier supervisor started and that still runs, so its end
 // is reported like any other; its timeout runs from when it was started. It returns ErrGone
-// when the launch's process is not alive any more.
-func Adopt(files Files, logPath string, timeout time.Duration) (*Proc, error) {
+// when the launch's process is not alive any more, and ctx's error when ctx ended before it
+// could tell. ctx bounds how long the launch is watched, as for Start.
+func Adopt(ctx context.Context, files Files, logPath string, timeout time.Duration) (*Proc, error) {
 	pid, start, err := ReadPid(files)
 	if errors.Is(err, os.ErrNotExist) {
-		pid, start, err = awaitPid(files)
+		pid, start, err = awaitPid(ctx, files)
+	}
+	if ctx.Err() != nil {
+		// Not ErrGone: a caller would start a second process for an agent that may well run.
+		return nil, fmt.Errorf("adopt the launch of %s: %w", files.Pid, ctx.Err())
 	}
 	if err != nil || !Alive(pid, start) {
 		return nil, ErrGone
@@ -381,16 +390,26 @@ func Adopt(files Files, logPath string, timeout time.Duration) (*Proc, error) {
 	}
 	p := newProc(pid, files, logPath)
 	p.Start = start
+	go p.watch(ctx, pollExit(ctx, pid, start), started, timeout)
+	return p, nil
+}
+
+// pollExit reports the end of a wrapper that is not this process's child (adopted, or run
+// by the tmux server): with no wait() to give it, the process table is polled, and its
+// status is in the exit file. Nothing is sent once ctx has ended; the polling stops then.
+func pollExit(ctx context.Context, pid int, start int64) <-chan Result {
 	exited := make(chan Result, 1)
 	go func() {
-		// Not our child: no wait(); poll the process table. Its status is in the exit file.
 		for Alive(pid, start) {
-			time.Sleep(pollAdopted)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pollAdopted):
+			}
 		}
 		exited <- Result{ExitCode: -1}
 	}()
-	go p.watch(exited, started, timeout)
-	return p, nil
+	return exited
 }
 
 // pollAdopted is how often an adopted agent's liveness is checked; its end is noticed
@@ -404,7 +423,7 @@ var ErrGone = errors.New("agent process is gone")
 // died right after) but has not written it yet: a supervisor that took the launch for gone
 // would start a second process for the agent. The wrapper writes it first thing, so it is
 // awaited for a moment; a wrapper that still has not is killed with its group.
-func awaitPid(files Files) (int, int64, error) {
+func awaitPid(ctx context.Context, files Files) (int, int64, error) {
 	wrapper, wstart := findWrapper(files)
 	if wrapper == 0 {
 		return 0, 0, ErrGone
@@ -416,53 +435,87 @@ func awaitPid(files Files) (int, int64, error) {
 			return pid, start, err
 		}
 		if time.Now().After(deadline) || !Alive(wrapper, wstart) {
-			killGroup(wrapper, wstart, 0)
+			killGroup(ctx, wrapper, wstart, 0)
 			return 0, 0, ErrGone
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
 // awaitWrapper bounds the wait for a just-started wrapper's pid file.
 const awaitWrapper = 3 * time.Second
 
-// findWrapper is the pid and start time of the launch's live wrapper, "/bin/sh
-// teamctl-agent[-tty].sh PIDFILE EXITFILE argv" (see Start and startInTmux), or 0. Only
-// that shape counts: the tmux server, forked from the client that started it, carries
-// such arguments further on.
+// findWrapper is the pid and start time of the launch's live wrapper (see isWrapper), or 0.
 func findWrapper(files Files) (int, int64) {
-	entries, err := os.ReadDir("/proc")
+	pids, err := listProcs()
 	if err != nil {
 		return 0, 0
 	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	for _, pid := range pids {
+		if args, err := procArgs(pid); err != nil || !isWrapper(args, files) {
+			continue // the cheap test first: most processes are not wrappers
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) > 3 && args[0] == "/bin/sh" && args[2] == files.Pid &&
-			(filepath.Base(args[1]) == wrapperFile || filepath.Base(args[1]) == ttyWrapperFile) {
-			if start, err := StartTime(pid); err == nil {
-				return pid, start
-			}
+		if start, ok := wrapperStart(files, pid); ok {
+			return pid, start
 		}
 	}
 	return 0, 0
 }
 
-// ReadPid reads a launch's pid file: the wrapper's pid and start time.
+// wrapperStart is the start time of process pid if it is the launch's live wrapper. The
+// start is read before the argv and checked again after, so a pid that is reused in between
+// cannot pass for the wrapper.
+func wrapperStart(files Files, pid int) (int64, bool) {
+	start, err := StartTime(pid)
+	if err != nil {
+		return 0, false
+	}
+	args, err := procArgs(pid)
+	if err != nil || !isWrapper(args, files) || !Alive(pid, start) {
+		return 0, false
+	}
+	return start, true
+}
+
+// isWrapper reports whether argv is the launch's wrapper, "/bin/sh
+// teamctl-agent[-tty].sh PIDFILE EXITFILE argv" (see Start and startInTmux). Only that
+// shape counts: the tmux server, forked from the client that started it, carries such
+// arguments further on.
+func isWrapper(args []string, files Files) bool {
+	return len(args) > 3 && args[0] == "/bin/sh" && args[2] == files.Pid &&
+		(filepath.Base(args[1]) == wrapperFile || filepath.Base(args[1]) == ttyWrapperFile)
+}
+
+// ReadPid reads a launch's pid file: the wrapper's pid and start time. A pid file that
+// holds no start time (see recordPid) names a live wrapper or none: ErrGone when the
+// process at that pid is not the launch's wrapper (any more).
 func ReadPid(files Files) (pid int, start int64, err error) {
 	b, err := os.ReadFile(files.Pid)
 	if err != nil {
 		return 0, 0, err
 	}
-	if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err != nil {
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, 0, fmt.Errorf("pid file %s: empty", files.Pid)
+	}
+	if pid, err = strconv.Atoi(f[0]); err != nil {
 		return 0, 0, fmt.Errorf("pid file %s: %w", files.Pid, err)
+	}
+	if len(f) > 1 {
+		if start, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("pid file %s: %w", files.Pid, err)
+		}
+		return pid, start, nil
+	}
+	// The start time is read here instead, once argv shows pid is still the wrapper that
+	// wrote the file: StartTime's value, as the launcher recorded it.
+	start, ok := wrapperStart(files, pid)
+	if !ok {
+		return 0, 0, fmt.Errorf("pid file %s: process %d: %w", files.Pid, pid, ErrGone)
 	}
 	return pid, start, nil
 }
@@ -488,9 +541,10 @@ func newProc(pid int, files Files, logPath string) *Proc {
 	return &Proc{Pid: pid, files: files, logPath: logPath, done: make(chan struct{}), stop: make(chan time.Duration, 1)}
 }
 
-// watch waits for the launch to end, its timeout, or a stop request, and records the result.
-// exited delivers what is known of the wrapper's end when the exit file is missing.
-func (p *Proc) watch(exited <-chan Result, started time.Time, timeout time.Duration) {
+// watch waits for the launch to end, its timeout, a stop request, or the end of ctx, and
+// records the result. exited delivers what is known of the wrapper's end when the exit file
+// is missing.
+func (p *Proc) watch(ctx context.Context, exited <-chan Result, started time.Time, timeout time.Duration) {
 	var timer <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(time.Until(started.Add(timeout)))
@@ -506,12 +560,17 @@ func (p *Proc) watch(exited <-chan Result, started time.Time, timeout time.Durat
 		}
 	case <-timer:
 		res.TimedOut = true
-		killGroup(p.Pid, p.Start, 0)
-		<-exited
+		killGroup(ctx, p.Pid, p.Start, 0)
+		waitExit(ctx, exited)
 	case grace := <-p.stop:
 		res.Stopped = true
-		killGroup(p.Pid, p.Start, grace)
-		<-exited
+		killGroup(ctx, p.Pid, p.Start, grace)
+		waitExit(ctx, exited)
+	case <-ctx.Done():
+		// Nothing more is logged or cleaned up: the agent has not ended.
+		p.result = Result{ExitCode: -1, Detached: true}
+		close(p.done)
+		return
 	}
 	if res.TimedOut || res.Stopped {
 		res.ExitCode = Ended(p.files).ExitCode
@@ -524,6 +583,15 @@ func (p *Proc) watch(exited <-chan Result, started time.Time, timeout time.Durat
 	close(p.done)
 }
 
+// waitExit waits for the end of a wrapper just killed, or for the end of ctx (killGroup
+// has sent SIGKILL then: the end is on its way).
+func waitExit(ctx context.Context, exited <-chan Result) {
+	select {
+	case <-exited:
+	case <-ctx.Done():
+	}
+}
+
 // Done is closed when the launch has ended.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
@@ -531,27 +599,36 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 func (p *Proc) Result() Result { <-p.done; return p.result }
 
 // Stop ends the agent gracefully: SIGTERM to its whole process group, SIGKILL after grace.
-// It returns once the launch has ended.
+// It returns once the launch has ended. A launch no longer watched (Detached) is stopped
+// all the same.
 func (p *Proc) Stop(grace time.Duration) {
 	p.once.Do(func() { p.stop <- grace })
 	<-p.done
+	if p.result.Detached {
+		// Its watcher left with its ctx and took no stop request: nobody else will.
+		StopGroup(context.Background(), p.Pid, p.Start, grace)
+	}
 }
 
 // killGroup sends SIGTERM to the group and SIGKILL after grace (at once when grace is 0).
 // The whole group: an agent CLI runs tools (shells, test runners) as its children. The
-// leader's start time is checked first, so a reused pid is never signalled.
-func killGroup(pgid int, start int64, grace time.Duration) {
+// leader's start time is checked first, so a reused pid is never signalled. A ctx that ends
+// during the grace period cuts it short: SIGKILL at once.
+func killGroup(ctx context.Context, pgid int, start int64, grace time.Duration) {
 	if !Alive(pgid, start) && !groupAlive(pgid) {
 		return
 	}
 	if grace > 0 {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		deadline := time.Now().Add(grace)
-		for time.Now().Before(deadline) {
+		for time.Now().Before(deadline) && ctx.Err() == nil {
 			if !groupAlive(pgid) {
 				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
@@ -561,43 +638,48 @@ func killGroup(pgid int, start int64, grace time.Duration) {
 func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 
 // StopGroup stops a process group this process did not start (an agent left by a
-// supervisor that died), if pid still names the process that started at start.
-func StopGroup(pid int, start int64, grace time.Duration) {
+// supervisor that died), if pid still names the process that started at start. A ctx that
+// ends during grace cuts it short.
+func StopGroup(ctx context.Context, pid int, start int64, grace time.Duration) {
 	if !Alive(pid, start) {
 		return
 	}
-	killGroup(pid, start, grace)
+	killGroup(ctx, pid, start, grace)
 }
 
-// checkProgram fails when the agent's program does not exist or cannot run, so a typo in
-// the plan fails the task with a clear message instead of a cryptic exit 127.
-func checkProgram(prog, dir string, env []string) error {
-	if strings.Contains(prog, "/") {
-		p := prog
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		fi, err := os.Stat(p)
-		switch {
-		case err != nil && filepath.IsAbs(prog):
-			return fmt.Errorf("%s: no such file", prog)
-		case err != nil:
-			return fmt.Errorf("%s: no such file (relative to the agent's worktree %s)", prog, dir)
-		case fi.IsDir() || fi.Mode()&0o111 == 0:
-			return fmt.Errorf("%s: not an executable file", prog)
+// ErrNotOnPath is a program named without a slash that no directory of the agent's PATH holds.
+var ErrNotOnPath = errors.New("not found on the agent's PATH")
+
+// CheckProgram fails when prog, an agent's argv[0], names no program the agent could run,
+// so a typo in the plan fails with a clear message instead of a cryptic exit 127: a name
+// with a slash must be an executable file (a relative one in dir, the agent's worktree), a
+// bare name must be on the PATH of env (ErrNotOnPath). The launch checks with it, and the
+// orchestrator before a run starts.
+func CheckProgram(prog, dir string, env []string) error {
+	if !strings.Contains(prog, "/") {
+		if _, err := LookPath(prog, env); err != nil {
+			return fmt.Errorf("%s: %w", prog, ErrNotOnPath)
 		}
 		return nil
 	}
-	if _, err := lookPath(prog, env); err != nil {
-		return fmt.Errorf("%s: not found on the agent's PATH", prog)
+	p := prog
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil && filepath.IsAbs(prog):
+		return fmt.Errorf("%s: no such file", prog)
+	case err != nil:
+		return fmt.Errorf("%s: no such file (relative to the agent's worktree %s)", prog, dir)
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return fmt.Errorf("%s: not an executable file", prog)
 	}
 	return nil
 }
 
 // LookPath finds a program named without a slash on the PATH of env (KEY=VALUE pairs).
-func LookPath(name string, env []string) (string, error) { return lookPath(name, env) }
-
-func lookPath(name string, env []string) (string, error) {
+func LookPath(name string, env []string) (string, error) {
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			for _, dir := range filepath.SplitList(v) {
@@ -637,72 +719,6 @@ func appendLog(path, line string) {
 	}
 	f.WriteString(line)
 	f.Close()
-}
-
-// StartTime reads the start time of process pid (field 22 of /proc/PID/stat, in clock
-// ticks since boot). Two processes with the same pid never share it.
-func StartTime(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces: cut after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(s[i+1:])
-	// fields[0] is field 3 (state); start time is field 22.
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
-	}
-	return strconv.ParseInt(fields[19], 10, 64)
-}
-
-// Alive reports whether pid is a live (not zombie) process that started at start
-// (start 0 skips the check).
-func Alive(pid int, start int64) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
-		if f := strings.Fields(string(b[i+1:])); len(f) > 0 && f[0] == "Z" {
-			return false
-		}
-	}
-	if start == 0 {
-		return true
-	}
-	st, err := StartTime(pid)
-	return err == nil && st == start
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's start time: 100 on every Linux
-// architecture Go supports (the kernel fixes it for userspace whatever its own HZ).
-const clockTicks = 100
-
-// StartedAt turns a start time read from /proc (clock ticks since boot) into wall-clock
-// time, with the boot time in /proc/stat. A re-adopted launch's timeout runs from there.
-func StartedAt(start int64) (time.Time, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("parse /proc/stat btime: %w", err)
-			}
-			return time.Unix(boot, 0).Add(time.Duration(start) * time.Second / clockTicks), nil
-		}
-	}
-	return time.Time{}, errors.New("no btime in /proc/stat")
 }
 
 // Clear removes the files of an earlier launch, before a new launch is recorded: a crash

@@ -94,7 +94,7 @@ func TestStartRunsAgentAndRecordsItsEnd(t *testing.T) {
 	l := launch(t, `echo "args: $1 / $2"; echo "cwd: $(pwd)"; echo "to stderr" >&2
 if read -r line; then echo "stdin gave: $line"; else echo "stdin closed"; fi
 exit 3`)
-	p, err := agentproc.Start(l)
+	p, err := agentproc.Start(t.Context(), l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ exit 3`)
 	}
 	// A second launch appends to the same log.
 	l.Attempt, l.Reason = 2, agentproc.ReasonNudge
-	p, err = agentproc.Start(l)
+	p, err = agentproc.Start(t.Context(), l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestStartMissingProgram(t *testing.T) {
 	for _, cmd := range []string{"no-such-agent-program", "./not/here.sh"} {
 		l := launch(t, "")
 		l.Command = []string{cmd}
-		_, err := agentproc.Start(l)
+		_, err := agentproc.Start(t.Context(), l)
 		if !errors.Is(err, agentproc.ErrStart) || !strings.Contains(err.Error(), cmd) {
 			t.Errorf("Start(%s): %v, want ErrStart naming it", cmd, err)
 		}
@@ -165,7 +165,7 @@ func TestTimeoutKillsWholeGroup(t *testing.T) {
 	t.Parallel()
 	l := launch(t, grandchild+"exec sleep 600")
 	l.Timeout = 5 * time.Second // time enough, even on a loaded machine, to start the grandchild first
-	p, err := agentproc.Start(l)
+	p, err := agentproc.Start(t.Context(), l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestStopIsGracefulThenForced(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			l := launch(t, c.body)
-			p, err := agentproc.Start(l)
+			p, err := agentproc.Start(t.Context(), l)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestStopIsGracefulThenForced(t *testing.T) {
 func TestAdoptAfterTheStarterIsGone(t *testing.T) {
 	t.Parallel()
 	l := launch(t, `while [ ! -f "$TEAMCTL_WORKTREE/go" ]; do sleep 0.02; done; exit 5`)
-	first, err := agentproc.Start(l)
+	first, err := agentproc.Start(t.Context(), l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestAdoptAfterTheStarterIsGone(t *testing.T) {
 		_, _, err := agentproc.ReadPid(l.Files)
 		return err == nil
 	})
-	adopted, err := agentproc.Adopt(l.Files, l.LogPath, time.Minute)
+	adopted, err := agentproc.Adopt(t.Context(), l.Files, l.LogPath, time.Minute)
 	if err != nil {
 		t.Fatalf("Adopt: %v", err)
 	}
@@ -229,7 +229,7 @@ func TestAdoptAfterTheStarterIsGone(t *testing.T) {
 	if res := adopted.Result(); res.ExitCode != 5 {
 		t.Errorf("adopted result %+v, want exit 5", res)
 	}
-	if _, err := agentproc.Adopt(l.Files, l.LogPath, time.Minute); !errors.Is(err, agentproc.ErrGone) {
+	if _, err := agentproc.Adopt(t.Context(), l.Files, l.LogPath, time.Minute); !errors.Is(err, agentproc.ErrGone) {
 		t.Errorf("Adopt of an ended launch: %v, want ErrGone", err)
 	}
 }
@@ -316,7 +316,7 @@ echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
 			if c.adopted {
 				go func() { time.Sleep(300 * time.Millisecond); testsupport.WriteFile(t, gate, "") }()
 			}
-			p, err := agentproc.Adopt(files, filepath.Join(dir, "alice.log"), time.Minute)
+			p, err := agentproc.Adopt(t.Context(), files, filepath.Join(dir, "alice.log"), time.Minute)
 			if !c.adopted {
 				if !errors.Is(err, agentproc.ErrGone) {
 					t.Fatalf("Adopt: %v, want ErrGone", err)

@@ -86,7 +86,7 @@ func piConfig(t *testing.T, home, url string) {
 func (a *realAgent) run(t *testing.T, attempt int, reason, prompt, session string, resume bool) agentproc.Transcript {
 	t.Helper()
 	cmd := a.preset.Command(agentproc.ModeHeadless, session, resume)
-	proc, err := agentproc.Start(agentproc.Launch{
+	proc, err := agentproc.Start(t.Context(), agentproc.Launch{
 		Team: "team", Agent: "alice", Role: "dev", TaskID: "hello", Prompt: prompt,
 		Worktree: a.worktree, Branch: "teamctl/team/alice", LeaderBranch: "teamctl/team/lead",
 		Attempt: attempt, Reason: reason, Command: cmd, Env: a.env, Timeout: 3 * time.Minute, LogPath: a.log,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/teamctl/teamctl/internal/shorten"
 )
 
 // RenderOptions shape the text form of a transcript.
@@ -69,7 +71,7 @@ func renderEntry(ew *errWriter, e Entry, opts RenderOptions) {
 		ew.printf("%s\n", indent("  ", e.Text))
 	case KindTool:
 		tc := e.Tool
-		ew.printf("  ▸ %s %s\n", tc.Name, oneLine(toolSummary(tc.Input), 200))
+		ew.printf("  ▸ %s %s\n", tc.Name, shorten.Line(toolSummary(tc.Input), 200))
 		switch {
 		case !tc.Done && opts.Live:
 		case !tc.Done:
@@ -135,20 +137,13 @@ func toolSummary(input string) string {
 	return input
 }
 
+// firstLines is s's first n lines, saying how many more the log holds.
 func firstLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) <= n {
-		return s
+	head, more := shorten.Lines(s, n)
+	if more == 0 {
+		return head
 	}
-	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n… %d more lines (teamctl logs --raw shows all)", len(lines)-n)
-}
-
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		return string(r[:max]) + "…"
-	}
-	return s
+	return head + fmt.Sprintf("\n… %d more lines (teamctl logs --raw shows all)", more)
 }
 
 // indent puts first before the first line and as many spaces before the others.

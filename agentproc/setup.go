@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // ErrSetup is a worktree set-up command (the plan's setup:) that failed.
@@ -89,11 +87,19 @@ func copyEntry(src, dst string, d fs.DirEntry) error {
 	return out.Close()
 }
 
+// Runner runs one command to completion in dir, env added to the current environment, in a
+// process group of its own that is killed when ctx ends. worktree.ExecRunner is the one
+// teamctl passes (agentproc needs no more of it than this); its errors unwrap to os/exec's,
+// which RunSetup's message quotes.
+type Runner interface {
+	Run(ctx context.Context, dir string, env []string, argv ...string) (stdout []byte, err error)
+}
+
 // RunSetup runs the plan's setup: command with sh -c in the launch's worktree, with the
-// environment the agent will have, before its first launch. Its output goes to the
-// agent's log under a header line, so `teamctl logs` shows why a set-up failed. A failure
-// or a cancelled ctx (which kills the command's whole process group) returns ErrSetup.
-func RunSetup(ctx context.Context, l Launch, command string) error {
+// environment the agent will have, before its first launch, through run. Its output goes to
+// the agent's log under a header line, so `teamctl logs` shows why a set-up failed. A
+// failure or a cancelled ctx (which kills the command's whole process group) returns ErrSetup.
+func RunSetup(ctx context.Context, run Runner, l Launch, command string) error {
 	if err := os.MkdirAll(filepath.Dir(l.LogPath), 0o755); err != nil {
 		return fmt.Errorf("agent %s log: %w", l.Agent, err)
 	}
@@ -102,26 +108,23 @@ func RunSetup(ctx context.Context, l Launch, command string) error {
 		return fmt.Errorf("agent %s log: %w", l.Agent, err)
 	}
 	defer logf.Close()
-	fmt.Fprintf(logf, "=== teamctl %s: setup agent=%s command=%q\n", time.Now().UTC().Format(time.RFC3339), l.Agent, command)
-	cmd := exec.Command("sh", "-c", command)
-	cmd.Dir = l.Worktree
-	cmd.Env = Environ(l)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("%w for %s: %v", ErrSetup, l.Agent, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		// The whole group: `npm ci` leaves children behind otherwise.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+	fmt.Fprintf(logf, "=== teamctl %s: setup agent=%s command=%q\n", stamp(), l.Agent, command)
+	// sh appends its output, and its children's, to the log itself, as it comes and in
+	// its order: a Runner hands back what it captured only at the end, stderr apart (and
+	// only on a failure), and `teamctl logs` must show a long `npm ci` as it goes. The log
+	// is "$1", shifted away so that the command sees what `sh -c command` would ($0 sh, no
+	// arguments). The environment is the whole of the agent's; the Runner adds it to its
+	// own, and the later value of a variable wins.
+	script := "exec >>\"$1\" 2>&1 || exit\nshift\n" + command
+	_, err = run.Run(ctx, l.Worktree, Environ(l), "sh", "-c", script, "sh", l.LogPath)
+	var ee *exec.ExitError
+	switch {
+	case err != nil && ctx.Err() != nil:
 		err = ctx.Err()
+	case errors.As(err, &ee):
+		err = ee // "exit status 3": the runner's own words name the script, not the command
 	}
-	fmt.Fprintf(logf, "=== teamctl %s: setup %s\n", time.Now().UTC().Format(time.RFC3339), setupResult(err))
+	fmt.Fprintf(logf, "=== teamctl %s: setup %s\n", stamp(), setupResult(err))
 	if err != nil {
 		return fmt.Errorf("%w for %s: `%s`: %v (teamctl logs %s --raw shows its output)", ErrSetup, l.Agent, command, err, l.Agent)
 	}

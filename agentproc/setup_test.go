@@ -12,6 +12,7 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/worktree"
 )
 
 func TestCopyFilesBringsIgnoredFilesIntoAWorktree(t *testing.T) {
@@ -56,13 +57,13 @@ func TestRunSetup(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "logs", "alice.log")
 	l := agentproc.Launch{Team: "t", Agent: "alice", Worktree: dir, LogPath: log}
-	if err := agentproc.RunSetup(context.Background(), l, `echo "installing as $TEAMCTL_AGENT"; touch node_modules.done`); err != nil {
+	if err := agentproc.RunSetup(context.Background(), worktree.ExecRunner{}, l, `echo "installing as $TEAMCTL_AGENT"; touch node_modules.done`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules.done")); err != nil {
 		t.Errorf("setup did not run in the worktree: %v", err)
 	}
-	err := agentproc.RunSetup(context.Background(), l, "echo broken lockfile >&2; exit 3")
+	err := agentproc.RunSetup(context.Background(), worktree.ExecRunner{}, l, "echo broken lockfile >&2; exit 3")
 	if !errors.Is(err, agentproc.ErrSetup) || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("failing setup: %v", err)
 	}
@@ -74,7 +75,7 @@ func TestRunSetup(t *testing.T) {
 		})
 		cancel()
 	}()
-	if err := agentproc.RunSetup(ctx, l, "echo slow started; sleep 60 & wait"); !errors.Is(err, agentproc.ErrSetup) {
+	if err := agentproc.RunSetup(ctx, worktree.ExecRunner{}, l, "echo slow started; sleep 60 & wait"); !errors.Is(err, agentproc.ErrSetup) {
 		t.Errorf("cancelled setup: %v", err)
 	}
 	b, _ := os.ReadFile(log)
@@ -82,6 +83,21 @@ func TestRunSetup(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("log lacks %q:\n%s", want, b)
 		}
+	}
+}
+
+// Both streams reach the log in the order they were written, a successful setup's stderr
+// too (npm's warnings), and the command sees what `sh -c command` would.
+func TestRunSetupLogsBothStreamsInOrder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := agentproc.Launch{Team: "t", Agent: "alice", Worktree: dir, LogPath: filepath.Join(dir, "alice.log")}
+	if err := agentproc.RunSetup(t.Context(), worktree.ExecRunner{}, l, `echo one; echo two >&2; echo "three $0 $#"`); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(l.LogPath)
+	if !strings.Contains(string(b), "\none\ntwo\nthree sh 0\n=== teamctl ") {
+		t.Errorf("log:\n%s", b)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -175,5 +176,33 @@ done`)
 	}
 	if _, err := tm.State(ctx, sess); !errors.Is(err, agentproc.ErrNoSession) {
 		t.Errorf("state after kill: %v, want ErrNoSession", err)
+	}
+}
+
+// TestStartInTmux launches an agent in a tmux session of its own through Start: the tty
+// wrapper records the launch (pid, start time, exit status) as the headless one does, and the
+// end of the launch puts the session's screen into the log.
+func TestStartInTmux(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	l := launch(t, `echo "interactive $TEAMCTL_AGENT"; while [ ! -f "$TEAMCTL_WORKTREE/go" ]; do sleep 0.02; done; exit 6`)
+	l.Tmux = agentproc.NewTmux(agentproc.ExecTmux{}, t.TempDir(), "start")
+	t.Cleanup(func() { exec.Command("tmux", "-L", l.Tmux.Socket, "kill-server").Run() })
+	p, err := agentproc.Start(t.Context(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, start, err := agentproc.ReadPid(l.Files)
+	if err != nil || pid != p.Pid || start != p.Start || !agentproc.Alive(pid, start) {
+		t.Fatalf("pid file %d %d, %v; the launch is %d %d", pid, start, err, p.Pid, p.Start)
+	}
+	testsupport.WriteFile(t, filepath.Join(l.Worktree, "go"), "")
+	if res := p.Result(); res.ExitCode != 6 {
+		t.Errorf("result %+v, want exit 6", res)
+	}
+	if log := readLog(t, l); !strings.Contains(log, "screen and scrollback") || !strings.Contains(log, "interactive alice") {
+		t.Errorf("the log lacks the session's screen:\n%s", log)
 	}
 }

@@ -41,7 +41,7 @@ func WorkspaceHooks(ws *orchestrator.Workspace) Hooks {
 			return items, nil
 		},
 		Warnings: func(ctx context.Context, team string) ([]Warning, error) {
-			ws, err := ws.Store.Warnings(ctx, team)
+			ws, err := ws.Warnings(ctx, team)
 			if err != nil {
 				return nil, err
 			}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
@@ -102,7 +103,7 @@ func NewLive(ctx context.Context, ws *orchestrator.Workspace, run worktree.Runne
 	// refreshed, and that lock makes an agent's own `git add`/`git commit`, or the merge in
 	// the leader worktree, fail ("Unable to write index") when they coincide. The dashboard
 	// only looks; it must never break what it watches.
-	repo, err := worktree.Open(ctx, noLocks{run}, ws.Repo.Root)
+	repo, err := worktree.Open(ctx, noLocks{run}, ws.Root())
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func (l *Live) files(ctx context.Context, now time.Time) bool {
 	for _, a := range l.rows.status.Agents {
 		t := l.logs[a.Name]
 		if t == nil {
-			t = &logTail{path: orchestrator.LogPath(l.ws.Repo.CommonDir, l.team, a.Name)}
+			t = &logTail{path: l.ws.AgentLog(l.team, a.Name)}
 			l.logs[a.Name] = t
 		}
 		if t.refresh(now) {
@@ -180,7 +181,7 @@ func (l *Live) files(ctx context.Context, now time.Time) bool {
 func (l *Live) readJournal(ctx context.Context) (bool, error) {
 	grew := false
 	for {
-		evs, err := l.ws.Store.Events(ctx, l.team, l.lastEvent, eventPage)
+		evs, err := l.ws.Events(ctx, l.team, l.lastEvent, eventPage)
 		if err != nil {
 			return grew, err
 		}
@@ -219,11 +220,11 @@ func (l *Live) reload(ctx context.Context) error {
 			l.idle[a.Name] = a.Nudge.Idle
 		}
 	}
-	agents, err := l.ws.Store.Agents(ctx, l.team)
+	agents, err := l.ws.Agents(ctx, l.team)
 	if err != nil {
 		return err
 	}
-	merges, err := l.ws.Store.Merges(ctx, l.team)
+	merges, err := l.ws.Merges(ctx, l.team)
 	if err != nil {
 		return err
 	}
@@ -239,13 +240,13 @@ func (l *Live) reload(ctx context.Context) error {
 func (l *Live) assemble(ctx context.Context) Snapshot {
 	st := l.rows.status
 	snap := Snapshot{
-		Team: st.Team, State: st.State, Supervised: st.Supervised, Base: st.Base, LeaderBranch: st.LeaderBranch,
+		Team: st.Team, State: st.State.String(), Supervised: st.Supervised, Base: st.Base, LeaderBranch: st.LeaderBranch,
 		Tasks: len(st.Tasks), Gaps: map[Part]error{},
 	}
 	tasks := map[string]orchestrator.TaskStatus{}
 	for _, t := range st.Tasks {
 		tasks[t.ID] = t
-		if orchestrator.Finished(t.State) {
+		if t.State.Finished() {
 			snap.Finished++
 		}
 	}
@@ -261,8 +262,8 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 		ag := Agent{Name: a.Name, Role: a.Role, State: a.State, Running: a.State == "running", Task: a.Task,
 			Since: l.rows.agents[a.Name].Updated, Ahead: Unknown, Dirty: Unknown, CostUSD: Unknown}
 		if t, ok := tasks[a.Task]; ok {
-			ag.State, ag.Since = t.State, t.Since
-			if orchestrator.WaitsOnHuman(t.State) {
+			ag.State, ag.Since = t.State.String(), t.Since
+			if t.State.WaitsOnHuman() {
 				ag.Detail = t.Detail
 			}
 		}
@@ -315,7 +316,7 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 func queue(tasks []orchestrator.TaskStatus, merges []store.Merge) Queue {
 	var q Queue
 	last := map[string]store.Merge{} // each task's latest attempt
-	state := map[string]string{}
+	state := map[string]orchestrator.TaskState{}
 	for _, t := range tasks {
 		state[t.ID] = t.State
 	}
@@ -327,7 +328,7 @@ func queue(tasks []orchestrator.TaskStatus, merges []store.Merge) Queue {
 				q.Merged = append(q.Merged, QueueItem{Task: m.Task, Agent: m.Agent, At: m.Ended})
 			}
 		case "flaky":
-			q.Flaky = append(q.Flaky, QueueItem{Task: m.Task, Agent: m.Agent, Why: firstLine(m.Output), At: m.Ended})
+			q.Flaky = append(q.Flaky, QueueItem{Task: m.Task, Agent: m.Agent, Why: shorten.FirstLine(m.Output), At: m.Ended})
 		}
 	}
 	for _, t := range tasks {
@@ -345,7 +346,7 @@ func queue(tasks []orchestrator.TaskStatus, merges []store.Merge) Queue {
 		}
 		switch m.Outcome {
 		case "refused", "conflict", "tests-failed":
-			why := firstLine(m.Output)
+			why := shorten.FirstLine(m.Output)
 			if m.Outcome == "conflict" {
 				why = "conflicts in " + strings.Join(strings.Fields(m.Output), ", ")
 			}
@@ -371,12 +372,12 @@ func eventText(e store.Event) (string, bool) {
 		return "", false
 	case "task.state":
 		s := fmt.Sprintf("task %s (%s): %s → %s", e.Task, e.Agent, d.From, d.To)
-		if d.To == orchestrator.Running || d.To == orchestrator.Nudging {
+		if to := orchestrator.TaskState(d.To); to == orchestrator.Running || to == orchestrator.Nudging {
 			if d.Reason != "" && d.Reason != "task" {
 				s += " (" + d.Reason + ")"
 			}
 		} else if d.Detail != "" {
-			s += ": " + firstLine(d.Detail)
+			s += ": " + shorten.FirstLine(d.Detail)
 		}
 		return s, true
 	case "team.state":
@@ -384,7 +385,7 @@ func eventText(e store.Event) (string, bool) {
 	case "merge":
 		return fmt.Sprintf("merge of %s (%s): %s", e.Task, e.Agent, d.Outcome), true
 	case "commit.auto":
-		return fmt.Sprintf("%s left %d file(s) uncommitted: auto-committed %s", e.Agent, d.Files, shortHash(d.Commit)), true
+		return fmt.Sprintf("%s left %d file(s) uncommitted: auto-committed %s", e.Agent, d.Files, shorten.Hash(d.Commit)), true
 	case "team.created":
 		return "team created", true
 	case "team.accepted":
@@ -436,12 +437,10 @@ func (l *Live) Conversation(ctx context.Context, agent string) (io.ReadCloser, e
 			return nil, err
 		}
 	}
-	if _, err := l.ws.Store.Agent(ctx, l.team, agent); errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, l.team, agent)
-	} else if err != nil {
+	if _, err := l.ws.Agent(ctx, l.team, agent); err != nil {
 		return nil, err
 	}
-	path := orchestrator.LogPath(l.ws.Repo.CommonDir, l.team, agent)
+	path := l.ws.AgentLog(l.team, agent)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("agent %s has not been launched yet: no log at %s", agent, path)
@@ -579,16 +578,4 @@ func inode(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
-}
-
-func shortHash(h string) string {
-	if len(h) > 10 {
-		return h[:10]
-	}
-	return h
 }

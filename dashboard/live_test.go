@@ -180,7 +180,7 @@ git add -A && git commit -qm "a: wip" && echo "alice: done"`,
 	if !strings.Contains(whys["bob"], "refused: changes other.txt outside its owns: src/") || !strings.HasPrefix(whys["carol"], "tests-failed") {
 		t.Errorf("refused: %+v", snap.Queue.Refused)
 	}
-	if a := agentOf(snap, "bob"); a.State != orchestrator.Failed || !strings.Contains(a.Detail, "outside its owns") {
+	if a := agentOf(snap, "bob"); a.State != string(orchestrator.Failed) || !strings.Contains(a.Detail, "outside its owns") {
 		t.Errorf("bob: %+v, want failed with why", a)
 	}
 
@@ -197,7 +197,7 @@ git add -A && git commit -qm "a: wip" && echo "alice: done"`,
 	testsupport.WriteFile(t, gate, "go")
 	snap = tm.until(l, "alice merged", func(s Snapshot) bool {
 		a := agentOf(s, "alice")
-		return a.State == orchestrator.Merged && a.Ahead == 0 && a.Dirty == 0 && a.Last != "alice is thinking"
+		return a.State == string(orchestrator.Merged) && a.Ahead == 0 && a.Dirty == 0 && a.Last != "alice is thinking"
 	})
 	if lead := agentOf(snap, "lead"); lead.Ahead != 3 { // alice's two commits and the merge
 		t.Errorf("lead: %d commits ahead of base, want 3", lead.Ahead)
@@ -418,6 +418,6 @@ git add -A && git commit -qm "quiet: wip"`,
 	testsupport.WriteFile(t, gate, "go")
 	tm.until(l, "quiet no longer idle once committed", func(s Snapshot) bool {
 		a := agentOf(s, "quiet")
-		return a.IdleSince.IsZero() && a.State == orchestrator.Merged
+		return a.IdleSince.IsZero() && a.State == string(orchestrator.Merged)
 	})
 }

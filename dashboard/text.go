@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/teamctl/teamctl/internal/shorten"
 )
 
 // sanitize makes one line of an agent's output safe to draw inside the dashboard: an
@@ -71,8 +73,10 @@ func fitRight(s string, w int) string {
 	return s
 }
 
-// oneLine folds s (a blocker's text, a refusal's reason) onto one line.
-func oneLine(s string) string { return strings.Join(strings.Fields(sanitizeAll(s)), " ") }
+// oneLine folds s (a blocker's text, a refusal's reason) onto one line, sanitized first:
+// its lines are drawn beside others, so nothing in it may move the cursor. It is not cut:
+// fit and clip cut it to the cells it gets.
+func oneLine(s string) string { return shorten.Fold(sanitizeAll(s)) }
 
 // sanitizeAll sanitizes every line of s and joins them with newlines.
 func sanitizeAll(s string) string {

@@ -90,12 +90,13 @@ func (s *supervisor) enforceBudgets(ctx context.Context) {
 }
 
 // blockOverBudget raises the blocker for a person that an agent past its budget waits on.
-func (s *supervisor) blockOverBudget(ctx context.Context, t store.Task, why error) error {
-	b, err := s.ws.Store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID, Text: why.Error(), Human: true})
+func (s *supervisor) blockOverBudget(ctx context.Context, t store.Task, why string) error {
+	b, err := s.ws.store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID, Text: why, Human: true})
 	if err != nil {
 		return err
 	}
-	return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on a person: %s", b.ID, why))
+	_, err = s.move(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on a person: %s", b.ID, why), nil)
+	return err
 }
 
 // prepareWorktrees copies the plan's copy: files into every agent's worktree and runs each
@@ -103,7 +104,7 @@ func (s *supervisor) blockOverBudget(ctx context.Context, t store.Task, why erro
 // was done; a worktree made again by resume is prepared again), all agents at once. An
 // agent whose set-up fails has its unfinished tasks failed with why, not the run.
 func (s *supervisor) prepareWorktrees(ctx context.Context) error {
-	agents, err := s.ws.Store.Agents(ctx, s.team.Name)
+	agents, err := s.ws.store.Agents(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
@@ -142,13 +143,13 @@ func (s *supervisor) prepareWorktrees(ctx context.Context) error {
 	}
 	for name, why := range failed {
 		s.log().Error("agent set-up failed", "agent", name, "err", why)
-		tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+		tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 		if err != nil {
 			return err
 		}
 		for _, t := range tasks {
-			if t.Agent == name && !Finished(t.State) && !WaitsOnHuman(t.State) {
-				if err := s.setTask(ctx, t.ID, Failed, why.Error()); err != nil {
+			if t.Agent == name && canMove(stateOf(t), Failed) && !stateOf(t).WaitsOnHuman() {
+				if _, err := s.move(ctx, t.ID, Failed, why.Error(), nil); err != nil {
 					return err
 				}
 			}
@@ -159,7 +160,7 @@ func (s *supervisor) prepareWorktrees(ctx context.Context) error {
 
 func (s *supervisor) prepareWorktree(ctx context.Context, a plan.Agent, sa store.Agent) error {
 	if len(s.p.Copy) > 0 && a.IsAgent() {
-		copied, err := agentproc.CopyFiles(s.ws.Repo.Root, sa.Worktree, s.p.Copy)
+		copied, err := agentproc.CopyFiles(s.ws.repo.Root, sa.Worktree, s.p.Copy)
 		if err != nil {
 			return fmt.Errorf("copy files into %s: %w", sa.Worktree, err)
 		}
@@ -171,12 +172,12 @@ func (s *supervisor) prepareWorktree(ctx context.Context, a plan.Agent, sa store
 		return nil
 	}
 	s.log().Info("setting up the worktree", "agent", a.Name, "setup", a.Setup)
-	return agentproc.RunSetup(ctx, s.baseLaunch(a, sa), a.Setup)
+	return agentproc.RunSetup(ctx, s.ws.env.Runner, s.baseLaunch(a, sa), a.Setup)
 }
 
 // setupMarker is the file that says an agent's worktree was prepared.
 func (s *supervisor) setupMarker(sa store.Agent) string {
-	return filepath.Join(RunDir(s.ws.Repo.CommonDir, s.team.Name), sa.Name+".prepared")
+	return filepath.Join(RunDir(s.ws.repo.CommonDir, s.team.Name), sa.Name+".prepared")
 }
 
 // baseLaunch is what every launch of agent a shares: where, who, the environment.

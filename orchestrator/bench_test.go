@@ -55,7 +55,7 @@ echo $TEAMCTL_AGENT > $TEAMCTL_AGENT.txt; git add -A; git commit -qm "$TEAMCTL_A
 			done <- f.workspace().Resume(context.Background(), "t", orchestrator.RunOptions{ExitWhenBlocked: true})
 		}()
 		testsupport.Eventually(b, time.Minute, "resumed", func() bool {
-			ev, err := f.workspace().Store.Events(context.Background(), "t", 0, 0)
+			ev, err := f.workspace().TestStore().Events(context.Background(), "t", 0, 0)
 			if err != nil {
 				return false
 			}

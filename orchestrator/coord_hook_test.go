@@ -212,7 +212,7 @@ func TestCheckCommitInMerge(t *testing.T) {
 	}
 	testsupport.WriteFile(t, filepath.Join(wt, "c.txt"), "resolved\n")
 	testsupport.Git(t, wt, "add", "c.txt")
-	files, err := ws.Repo.StagedFiles(ctx, wt)
+	files, err := ws.TestRepo().StagedFiles(ctx, wt)
 	if err != nil || !reflect.DeepEqual(files, []string{"c.txt"}) {
 		t.Fatalf("StagedFiles in the merge = %v, %v; want only c.txt", files, err)
 	}
@@ -231,7 +231,7 @@ func TestCheckCommitInMerge(t *testing.T) {
 		t.Errorf("CheckCommit saw token %d, want the newest, 2", cc.Seen)
 	}
 	// Both checks are in the journal with what they saw.
-	evs, err := ws.Store.EventsOfKinds(ctx, "t", []string{"commit.check", "commit.refused"}, 0)
+	evs, err := ws.TestStore().EventsOfKinds(ctx, "t", []string{"commit.check", "commit.refused"}, 0)
 	if err != nil || len(evs) != 2 || evs[0].Kind != "commit.check" || evs[1].Kind != "commit.refused" ||
 		!strings.Contains(evs[1].Data, `"seen":2`) {
 		t.Errorf("journal = %+v, %v", evs, err)

@@ -71,7 +71,7 @@ func TestCoordHelper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.Store.UpdateAgent(ctx, "t", me, func(a *store.Agent) error {
+		if err := ws.TestStore().UpdateAgent(ctx, "t", me, func(a *store.Agent) error {
 			a.State, a.Task, a.PID, a.ProcStart = "running", "task-"+me, os.Getpid(), start
 			return nil
 		}); err != nil {
@@ -185,7 +185,7 @@ func TestReserveProcessesOneOwner(t *testing.T) {
 	if grants+refusals != rounds*len(devs) {
 		t.Fatalf("helpers report %d grants and %d refusals, want %d attempts:\n%s", grants, refusals, rounds*len(devs), strings.Join(outs, ""))
 	}
-	events, err := ws.Store.EventsOfKinds(t.Context(), "t", []string{"reserve", "release"}, 0)
+	events, err := ws.TestStore().EventsOfKinds(t.Context(), "t", []string{"reserve", "release"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestLeaseFollowsTheHolderProcess(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reserve after the holder was killed = %v, want granted", err)
 			}
-			hist, err := ws.Store.ReservationHistory(ctx, "t")
+			hist, err := ws.TestStore().ReservationHistory(ctx, "t")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -54,8 +54,8 @@ func coordTeam(t testing.TB, leader bool, devs ...string) (*orchestrator.Workspa
 		tasks = append(tasks, store.Task{ID: "task-" + d, Agent: d, Prompt: "p"})
 	}
 	team := store.Team{Name: "t", PlanJSON: string(pj), Repo: repo, Base: "main", LeaderBranch: "teamctl/t/lead",
-		LeaderWorktree: agents[0].Worktree, State: orchestrator.TeamRunning}
-	if err := ws.Store.CreateTeam(t.Context(), team, agents, tasks); err != nil {
+		LeaderWorktree: agents[0].Worktree, State: string(orchestrator.TeamRunning)}
+	if err := ws.TestStore().CreateTeam(t.Context(), team, agents, tasks); err != nil {
 		t.Fatal(err)
 	}
 	return ws, repo
@@ -142,7 +142,7 @@ func TestCoordinationRules(t *testing.T) {
 	t.Parallel()
 	ws, _ := coordTeam(t, true, "alice", "bob", "carol")
 	ctx := t.Context()
-	if err := ws.Store.UpdateTask(ctx, "t", "task-carol", func(k *store.Task) error { k.State = orchestrator.Merged; return nil }); err != nil {
+	if err := ws.TestStore().UpdateTask(ctx, "t", "task-carol", func(k *store.Task) error { k.State = string(orchestrator.Merged); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	b, err := ws.RaiseBlocker(ctx, as("alice"), "which db?", false)
@@ -212,14 +212,14 @@ func TestCoordinationRules(t *testing.T) {
 	if _, err := ws.Answer(ctx, as(orchestrator.Human), b.ID, "postgres"); err != nil {
 		t.Fatal(err)
 	}
-	pending, err := ws.Store.AnsweredBlockers(ctx, "t")
+	pending, err := ws.TestStore().AnsweredBlockers(ctx, "t")
 	if err != nil || len(pending) != 1 || pending[0].Answer != "postgres" || pending[0].Agent != "alice" {
 		t.Errorf("AnsweredBlockers = %+v, %v", pending, err)
 	}
 
 	// A delegated task is pending for its agent, and puts a finished agent back to work.
 	k, err := ws.AddTask(ctx, as("lead"), orchestrator.AddTaskOptions{Agent: "carol", ID: "more", Prompt: "more", After: []string{"task-alice"}})
-	if err != nil || k.State != orchestrator.Pending || k.Agent != "carol" {
+	if err != nil || k.State != string(orchestrator.Pending) || k.Agent != "carol" {
 		t.Fatalf("AddTask = %+v, %v", k, err)
 	}
 	if _, err := ws.Send(ctx, as("alice"), "carol", "welcome back"); err != nil {
@@ -235,7 +235,7 @@ func TestBroadcastAndFeed(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].To != "bob" {
 		t.Fatalf("Broadcast = %+v, %v; want bob only (the leader has no program)", ms, err)
 	}
-	if err := ws.Store.UpdateTask(ctx, "t", "task-bob", func(k *store.Task) error { k.State = orchestrator.Done; return nil }); err != nil {
+	if err := ws.TestStore().UpdateTask(ctx, "t", "task-bob", func(k *store.Task) error { k.State = string(orchestrator.Done); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ws.Broadcast(ctx, as("alice"), "anyone?"); !errors.Is(err, orchestrator.ErrUsage) {
@@ -270,7 +270,7 @@ func TestAgentGroupLease(t *testing.T) {
 	ws, repo := coordTeam(t, false, "alice", "bob")
 	// The "agent": a process group led by sh with TEAMCTL_AGENT=alice, as agentproc starts
 	// one; inside it, this test binary reserves as alice through TEAMCTL_AGENT.
-	proc, err := agentproc.Start(agentproc.Launch{
+	proc, err := agentproc.Start(t.Context(), agentproc.Launch{
 		Team: "t", Agent: "alice", TaskID: "task-alice", Worktree: repo, Timeout: 0,
 		Command: []string{os.Args[0], "-test.run=^TestCoordHelper$", "-test.count=1"},
 		Env:     map[string]string{helperMode: "reserve-and-wait", helperRepo: repo, helperPaths: "src/", helperAgent: "alice"},

@@ -7,13 +7,15 @@ import (
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
 
-// onExit applies the commit policy of DESIGN.md §4 to a launch that ended. It is safe to
-// apply twice to the same end (resume may, after a crash half-way through it): every step
-// looks at the worktree and the branch as they are, not at what it did before.
+// onExit applies the commit policy of DESIGN.md §4 to a launch that ended: it gathers the
+// facts, asks decideExit, and carries the decision out. It is safe to apply twice to the
+// same end (resume may, after a crash half-way through it): the facts are read from the
+// worktree and the branch as they are, not from what it did before.
 func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 	if r := s.procs[ev.agent]; r != nil && r.said != "" && ev.result.Stopped {
 		// An interactive agent said it was done (teamctl done), and its session was ended
@@ -24,117 +26,114 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 	if ctx.Err() != nil {
 		return nil // stopping: the task stays as it is and resume relaunches it
 	}
-	if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, ev.agent, func(a *store.Agent) error {
-		a.State, a.PID, a.ProcStart = AgentIdle, 0, 0
-		return nil
-	}); err != nil {
+	if err := s.ws.setAgentState(ctx, s.team.Name, ev.agent, AgentIdle, noProcess); err != nil {
 		return err
 	}
-	if _, err := s.ws.Store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "agent.exit", Agent: ev.agent, Task: ev.task,
+	if _, err := s.ws.store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "agent.exit", Agent: ev.agent, Task: ev.task,
 		Data: fmt.Sprintf(`{"result":%q,"exit_code":%d}`, ev.result.String(), ev.result.ExitCode)}); err != nil {
 		return err
 	}
-	t, err := s.ws.Store.Task(ctx, s.team.Name, ev.task)
+	t, err := s.ws.store.Task(ctx, s.team.Name, ev.task)
 	if err != nil {
 		return err
 	}
-	if t.State != Running && t.State != Nudging {
+	if st := stateOf(t); st != Running && st != Nudging {
 		return nil // already moved on (a second look at the same end)
 	}
-	a, _ := s.p.Agent(ev.agent)
-	sa, err := s.ws.Store.Agent(ctx, s.team.Name, ev.agent)
+	sa, err := s.ws.store.Agent(ctx, s.team.Name, ev.agent)
 	if err != nil {
 		return err
 	}
 	s.log().Info("agent ended", "agent", ev.agent, "task", ev.task, "result", ev.result.String())
-
-	// An agent that raised a blocker waits for its answer: no nudge, no merge, whatever its
-	// exit status. Answered already (while it was still running): relaunched with it now.
-	if b, ok, err := s.openBlocker(ctx, ev.agent, t.ID); err != nil {
+	f, err := s.exitFacts(ctx, t, sa, ev.result)
+	if err != nil {
 		return err
-	} else if ok {
-		if b.State == store.BlockerAnswered {
-			if err := s.setTask(ctx, t.ID, Blocked, ""); err != nil {
+	}
+	for {
+		d := decideExit(f)
+		switch d.Step {
+		case stepLook:
+			err = s.lookAtWorktree(ctx, &f, sa)
+		case stepAutoCommit:
+			if err = s.autoCommit(ctx, ev.agent, t.ID, sa.Worktree, f.Changes); err == nil {
+				f.Committed = true
+				err = s.lookAtWorktree(ctx, &f, sa)
+			}
+		case stepBackOnBranch:
+			if err = s.backOnBranch(ctx, ev.agent, sa); err == nil {
+				f.Moved = true
+				err = s.lookAtWorktree(ctx, &f, sa)
+			}
+		case stepDeliver:
+			if _, err := s.move(ctx, t.ID, Blocked, "", nil); err != nil {
 				return err
 			}
-			return s.deliver(ctx, b)
-		}
-		who := "the leader"
-		if b.Human || !s.p.Leader.IsAgent() {
-			who = "a person"
-		}
-		return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on %s: %s", b.ID, who, b.Text))
-	}
-
-	// Past its budget (stopped for it, or ended over it): a person decides.
-	if err := s.overBudget(a); err != nil {
-		return s.blockOverBudget(ctx, t, err)
-	}
-
-	if !ev.result.OK() {
-		if t.Failures < a.Retries {
-			extra := fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",
+			return s.deliver(ctx, *f.Blocker)
+		case stepBudget:
+			return s.blockOverBudget(ctx, t, d.Why)
+		case stepRelaunch:
+			reason, extra := t.Reason, fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",
 				ev.result, s.worktreeSummary(ctx, sa))
-			return s.launch(ctx, t, t.Reason, extra, func(t *store.Task) { t.Failures++ })
-		}
-		detail := fmt.Sprintf("agent %s on its last launch (%d launches failed); its log: teamctl logs %s", ev.result, t.Failures+1, ev.agent)
-		if err := s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
-			t.Failures++
-			return nil
-		}); err != nil {
+			if d.Reason == agentproc.ReasonNudge {
+				reason, extra = d.Reason, "Uncommitted in your worktree:\n"+changeList(f.Changes)
+			}
+			return s.launch(ctx, t, reason, extra, d.Count.apply)
+		default:
+			_, err := s.move(ctx, t.ID, d.To, d.Why, d.Count.apply)
 			return err
 		}
-		return s.stuck(ctx, t, Failed, detail)
-	}
-
-	changes, err := s.ws.Repo.Status(ctx, sa.Worktree)
-	if err != nil {
-		return err
-	}
-	inMerge, err := s.ws.Repo.MergeInProgress(ctx, sa.Worktree)
-	if err != nil {
-		return err
-	}
-	if len(changes) > 0 || inMerge {
-		if t.Nudges < a.Nudge.Max {
-			return s.launch(ctx, t, agentproc.ReasonNudge, "Uncommitted in your worktree:\n"+changeList(changes),
-				func(t *store.Task) { t.Nudges++ })
-		}
-		if unmerged := unmergedPaths(changes); len(unmerged) > 0 {
-			return s.stuck(ctx, t, Conflict, "the agent left unresolved conflicts in "+strings.Join(unmerged, ", "))
-		}
-		if !a.Nudge.AutoCommit {
-			return s.stuck(ctx, t, Blocked, fmt.Sprintf("the agent left %d uncommitted file(s) and auto_commit is off: commit or discard them in %s", len(changes), sa.Worktree))
-		}
-		if err := s.autoCommit(ctx, ev.agent, t.ID, sa.Worktree, changes); err != nil {
-			return err
-		}
-	}
-	if why, err := s.backOnBranch(ctx, ev.agent, sa); err != nil {
-		return err
-	} else if why != "" {
-		return s.stuck(ctx, t, Blocked, why)
-	}
-	if s.isLeader(ev.agent) {
-		// The leader commits on the leader branch itself: its tip is tested (queued) before
-		// it counts as tested, like a merge.
-		tip, err := s.ws.Repo.Resolve(ctx, s.team.LeaderBranch)
 		if err != nil {
 			return err
 		}
-		if tip == s.team.TestedHead {
-			return s.setTask(ctx, t.ID, Done, "")
-		}
-		return s.setTask(ctx, t.ID, Queued, "its commits on the leader branch wait for the tests")
 	}
-	ahead, _, err := s.ws.Repo.AheadBehind(ctx, s.team.LeaderBranch, sa.Branch)
+}
+
+// exitFacts gathers what decideExit needs to know first: the agent's blocker, its budget
+// and its counters. The worktree is looked at only when the decision needs it (stepLook).
+func (s *supervisor) exitFacts(ctx context.Context, t store.Task, sa store.Agent, res agentproc.Result) (exitFacts, error) {
+	a, _ := s.p.Agent(sa.Name)
+	f := exitFacts{Agent: sa.Name, Worktree: sa.Worktree, Result: res,
+		Failures: t.Failures, Retries: a.Retries, Nudges: t.Nudges, NudgeMax: a.Nudge.Max, AutoCommit: a.Nudge.AutoCommit,
+		Leader: s.isLeader(sa.Name)}
+	b, ok, err := s.openBlocker(ctx, sa.Name, t.ID)
 	if err != nil {
+		return f, err
+	}
+	if ok {
+		f.Blocker, f.WaitsOn = &b, "the leader"
+		if b.Human || !s.p.Leader.IsAgent() {
+			f.WaitsOn = "a person"
+		}
+	}
+	if err := s.overBudget(a); err != nil {
+		f.OverBudget = err.Error()
+	}
+	return f, nil
+}
+
+// lookAtWorktree reads what decideExit needs to know of the agent's worktree and branch.
+func (s *supervisor) lookAtWorktree(ctx context.Context, f *exitFacts, sa store.Agent) error {
+	f.Looked = true
+	var err error
+	if f.Changes, err = s.ws.repo.Status(ctx, sa.Worktree); err != nil {
 		return err
 	}
-	if ahead == 0 {
-		return s.setTask(ctx, t.ID, Done, "no commits to merge")
+	if f.InMerge, err = s.ws.repo.MergeInProgress(ctx, sa.Worktree); err != nil {
+		return err
 	}
-	return s.setTask(ctx, t.ID, Queued, "")
+	if f.OffBranch, f.OffWhy, err = s.whereIsHead(ctx, sa); err != nil {
+		return err
+	}
+	if f.Leader {
+		tip, err := s.ws.repo.Resolve(ctx, s.team.LeaderBranch)
+		if err != nil {
+			return err
+		}
+		f.TipTested = tip == s.team.TestedHead
+		return nil
+	}
+	f.Ahead, _, err = s.ws.repo.AheadBehind(ctx, s.team.LeaderBranch, sa.Branch)
+	return err
 }
 
 // autoCommit commits everything an agent left (untracked too, ignored not) under its name,
@@ -142,15 +141,15 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 // conflict resolved) is committed as the merge it is.
 func (s *supervisor) autoCommit(ctx context.Context, agent, task, dir string, changes []worktree.Change) error {
 	a, _ := s.p.Agent(agent)
-	hash, err := s.ws.Repo.CommitAll(ctx, dir, AutoCommitMessage(agent, task, changes), gitIdentity(s.team.Name, a))
+	hash, err := s.ws.repo.CommitAll(ctx, dir, AutoCommitMessage(agent, task, changes), gitIdentity(s.team.Name, a))
 	if errors.Is(err, worktree.ErrNothingToCommit) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("auto-commit for %s: %w", agent, err)
 	}
-	s.log().Warn("auto-committed work left uncommitted", "agent", agent, "task", task, "files", len(changes), "commit", short(hash))
-	_, err = s.ws.Store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "commit.auto", Agent: agent, Task: task,
+	s.log().Warn("auto-committed work left uncommitted", "agent", agent, "task", task, "files", len(changes), "commit", shorten.Hash(hash))
+	_, err = s.ws.store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "commit.auto", Agent: agent, Task: task,
 		Data: fmt.Sprintf(`{"commit":%q,"files":%d}`, hash, len(changes))})
 	return err
 }
@@ -185,46 +184,61 @@ func unmergedPaths(changes []worktree.Change) []string {
 	return out
 }
 
-// backOnBranch makes sure what an agent committed is on its branch, which is what gets
-// merged. An agent that detached HEAD or switched branches and committed there has its
-// branch fast-forwarded to those commits and checked out again; one that went back to an
-// older commit just gets its branch back. When the commits have diverged from its branch,
-// nothing is moved: why says what a person has to sort out.
-func (s *supervisor) backOnBranch(ctx context.Context, agent string, sa store.Agent) (why string, err error) {
-	wt, ok, err := s.ws.Repo.WorktreeAt(ctx, sa.Worktree)
+// whereIsHead says where the agent left its worktree's HEAD against its branch, which is
+// what gets merged: on it; off it (a detached HEAD or another branch) but ahead of or
+// behind it, so backOnBranch can bring it back; or diverged, with why saying what a person
+// has to sort out.
+func (s *supervisor) whereIsHead(ctx context.Context, sa store.Agent) (where offBranch, why string, err error) {
+	wt, ok, err := s.ws.repo.WorktreeAt(ctx, sa.Worktree)
 	if err != nil || !ok || wt.Branch == sa.Branch {
-		return "", err
+		return OnBranch, "", err
 	}
-	on := "a detached HEAD at " + short(wt.Head)
-	if wt.Branch != "" {
-		on = "branch " + wt.Branch
-	}
-	tip, err := s.ws.Repo.Resolve(ctx, sa.Branch)
+	tip, err := s.ws.repo.Resolve(ctx, sa.Branch)
 	if err != nil {
-		return "", err
+		return OnBranch, "", err
+	}
+	if wt.Head == tip {
+		return OffAhead, "", nil
+	}
+	for _, pair := range [][2]string{{tip, wt.Head}, {wt.Head, tip}} {
+		if ok, err := s.ws.repo.IsAncestor(ctx, pair[0], pair[1]); err != nil || ok {
+			return OffAhead, "", err
+		}
+	}
+	return OffDiverged, fmt.Sprintf("the agent left its worktree on %s, whose commits are not on its branch %s: bring them there (git checkout %s && git merge %s)",
+		headName(wt), sa.Branch, sa.Branch, shorten.Hash(wt.Head)), nil
+}
+
+func headName(wt worktree.Worktree) string {
+	if wt.Branch != "" {
+		return "branch " + wt.Branch
+	}
+	return "a detached HEAD at " + shorten.Hash(wt.Head)
+}
+
+// backOnBranch brings what an agent committed off its branch (whereIsHead: OffAhead) onto
+// it: its branch is fast-forwarded to those commits and checked out again; an agent that
+// went back to an older commit just gets its branch back.
+func (s *supervisor) backOnBranch(ctx context.Context, agent string, sa store.Agent) error {
+	wt, ok, err := s.ws.repo.WorktreeAt(ctx, sa.Worktree)
+	if err != nil || !ok {
+		return err
+	}
+	tip, err := s.ws.repo.Resolve(ctx, sa.Branch)
+	if err != nil {
+		return err
 	}
 	if wt.Head != tip {
-		ahead, err := s.ws.Repo.IsAncestor(ctx, tip, wt.Head)
+		ahead, err := s.ws.repo.IsAncestor(ctx, tip, wt.Head)
 		if err != nil {
-			return "", err
-		}
-		behind, err := s.ws.Repo.IsAncestor(ctx, wt.Head, tip)
-		if err != nil {
-			return "", err
-		}
-		if !ahead && !behind {
-			return fmt.Sprintf("the agent left its worktree on %s, whose commits are not on its branch %s: bring them there (git checkout %s && git merge %s)",
-				on, sa.Branch, sa.Branch, short(wt.Head)), nil
+			return err
 		}
 		if ahead {
-			if err := s.ws.Repo.UpdateRef(ctx, sa.Branch, wt.Head, tip); err != nil {
-				return "", err
+			if err := s.ws.repo.UpdateRef(ctx, sa.Branch, wt.Head, tip); err != nil {
+				return err
 			}
-			s.log().Warn("the agent committed off its branch: its branch now holds those commits", "agent", agent, "on", on, "branch", sa.Branch, "head", short(wt.Head))
+			s.log().Warn("the agent committed off its branch: its branch now holds those commits", "agent", agent, "on", headName(wt), "branch", sa.Branch, "head", shorten.Hash(wt.Head))
 		}
 	}
-	if err := s.ws.Repo.Checkout(ctx, sa.Worktree, sa.Branch); err != nil {
-		return "", err
-	}
-	return "", nil
+	return s.ws.repo.Checkout(ctx, sa.Worktree, sa.Branch)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 )
@@ -25,7 +26,7 @@ const idleCheckEvery = 2 * time.Second
 // tmuxServer is the team's tmux server, on a socket of its own.
 func (s *supervisor) tmuxServer() *agentproc.Tmux {
 	if s.tmux == nil {
-		s.tmux = agentproc.NewTmux(agentproc.ExecTmux{}, s.ws.Repo.CommonDir, s.team.Name)
+		s.tmux = s.ws.Tmux(s.team.Name)
 	}
 	return s.tmux
 }
@@ -37,7 +38,7 @@ func (s *supervisor) watchInteractive(ctx context.Context) error {
 		if !r.interactive || r.said != "" {
 			continue
 		}
-		evs, err := s.ws.Store.Events(ctx, s.team.Name, r.seen, 0)
+		evs, err := s.ws.store.Events(ctx, s.team.Name, r.seen, 0)
 		if err != nil {
 			return err
 		}
@@ -66,11 +67,11 @@ func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
 		return
 	}
 	r.checked = time.Now()
-	sa, err := s.ws.Store.Agent(ctx, s.team.Name, name)
+	sa, err := s.ws.store.Agent(ctx, s.team.Name, name)
 	if err != nil {
 		return
 	}
-	changes, err := s.ws.Repo.Status(ctx, sa.Worktree)
+	changes, err := s.ws.repo.Status(ctx, sa.Worktree)
 	if err != nil {
 		return
 	}
@@ -104,7 +105,7 @@ func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
 // deliverTyped types the answer to its blocker into a running interactive agent, which
 // waits for it at its prompt.
 func (s *supervisor) deliverTyped(ctx context.Context, b store.Blocker) error {
-	if err := s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
+	if err := s.ws.store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
 		return err
 	}
 	a, _ := s.p.Agent(b.Agent)
@@ -137,5 +138,5 @@ func submitKeys(a plan.Agent) []string {
 
 // oneLineText joins text's lines: typed into a TUI, a newline could submit half of it.
 func oneLineText(text string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(text, "\n", " ; ")), " ")
+	return shorten.Fold(strings.ReplaceAll(text, "\n", " ; "))
 }

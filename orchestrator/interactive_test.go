@@ -49,13 +49,13 @@ sleep 600`)
   - {name: ned, command: ['%s'], mode: tmux, tasks: [{id: k, prompt: p}]}
 `, ivy, ian, ned))
 	ws := f.workspace()
-	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, "t")
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.TestRepo().CommonDir, "t")
 	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
 	ctx, done := f.start(p)
 	b := f.openBlockers(ctx, 1)[0]
 	// The person nudges ned (as the dashboard's n does): typed into his session.
 	testsupport.Eventually(t, time.Minute, "ned running", func() bool {
-		a, err := ws.Store.Agent(ctx, "t", "ned")
+		a, err := ws.TestStore().Agent(ctx, "t", "ned")
 		return err == nil && a.State == "running"
 	})
 	if _, err := ws.Nudge(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, "ned"); err != nil {
@@ -80,7 +80,7 @@ sleep 600`)
 	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/t/ivy"); got != "ivy|ivy: commit after the nudge" {
 		t.Errorf("ivy's branch tip %q: want her own commit after the typed nudge", got)
 	}
-	logBytes, err := os.ReadFile(orchestrator.LogPath(ws.Repo.CommonDir, "t", "ivy"))
+	logBytes, err := os.ReadFile(orchestrator.LogPath(ws.TestRepo().CommonDir, "t", "ivy"))
 	if err != nil {
 		t.Fatal(err)
 	}

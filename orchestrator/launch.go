@@ -8,27 +8,21 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
-)
-
-// Agent states (store.Agent.State).
-const (
-	AgentIdle    = "idle"
-	AgentRunning = "running"
-	AgentStopped = "stopped" // stopped by teamctl (stop, Ctrl-C): its task resumes later
 )
 
 // schedule launches every task that can start: an agent works on its tasks one after
 // another; a task starts once the tasks it comes after are merged or done.
 func (s *supervisor) schedule(ctx context.Context) error {
-	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
-	state := map[string]string{}
+	state := map[string]TaskState{}
 	for _, t := range tasks {
-		state[t.ID] = t.State
+		state[t.ID] = stateOf(t)
 	}
 	agents := s.p.Agents
 	if s.p.Leader.IsAgent() {
@@ -45,12 +39,12 @@ func (s *supervisor) schedule(ctx context.Context) error {
 			return nil
 		}
 		t, ok := currentTask(tasks, a.Name)
-		if !ok || t.State != Pending {
+		if !ok || stateOf(t) != Pending {
 			continue
 		}
 		ready := true
 		for _, dep := range t.After {
-			if !Finished(state[dep]) {
+			if !state[dep].Finished() {
 				ready = false
 			}
 		}
@@ -66,7 +60,7 @@ func (s *supervisor) schedule(ctx context.Context) error {
 // currentTask is the agent's first task that is not merged or done.
 func currentTask(tasks []store.Task, agent string) (store.Task, bool) {
 	for _, t := range tasks {
-		if t.Agent == agent && !Finished(t.State) {
+		if t.Agent == agent && !stateOf(t).Finished() {
 			return t, true
 		}
 	}
@@ -82,7 +76,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	if !ok {
 		return fmt.Errorf("task %s: agent %s is not in the plan", t.ID, t.Agent)
 	}
-	sa, err := s.ws.Store.Agent(ctx, s.team.Name, a.Name)
+	sa, err := s.ws.store.Agent(ctx, s.team.Name, a.Name)
 	if err != nil {
 		return err
 	}
@@ -99,20 +93,16 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	if reason == agentproc.ReasonNudge {
 		state = Nudging
 	}
-	if err := s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
-		t.State, t.Reason, t.Detail = state, reason, ""
+	if t, err = s.move(ctx, t.ID, state, "", func(t *store.Task) {
+		t.Reason = reason
 		t.Attempt++
 		if count != nil {
 			count(t)
 		}
-		return nil
 	}); err != nil {
 		return err
 	}
-	if t, err = s.ws.Store.Task(ctx, s.team.Name, t.ID); err != nil {
-		return err
-	}
-	unread, err := s.ws.Store.Unread(ctx, s.team.Name, a.Name)
+	unread, err := s.ws.store.Unread(ctx, s.team.Name, a.Name)
 	if err != nil {
 		return err
 	}
@@ -134,14 +124,15 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	var seen int64
 	if a.Mode == plan.ModeTmux {
 		l.Tmux = s.tmuxServer()
-		if seen, err = s.ws.Store.LastEventID(ctx, s.team.Name); err != nil {
+		if seen, err = s.ws.store.LastEventID(ctx, s.team.Name); err != nil {
 			return err
 		}
 	}
-	proc, err := agentproc.Start(l)
+	proc, err := agentproc.Start(s.life, l)
 	if errors.Is(err, agentproc.ErrStart) {
 		s.log().Error("agent cannot start", "agent", a.Name, "task", t.ID, "err", err)
-		return s.stuck(ctx, t, Failed, err.Error())
+		_, err := s.move(ctx, t.ID, Failed, err.Error(), nil)
+		return err
 	}
 	if err != nil {
 		return err
@@ -152,14 +143,11 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		for i, m := range unread {
 			ids[i] = m.ID
 		}
-		if err := s.ws.Store.MarkRead(ctx, s.team.Name, a.Name, ids); err != nil {
+		if err := s.ws.store.MarkRead(ctx, s.team.Name, a.Name, ids); err != nil {
 			return err
 		}
 	}
-	if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, a.Name, func(sa *store.Agent) error {
-		sa.State, sa.Task, sa.PID, sa.ProcStart = AgentRunning, t.ID, proc.Pid, proc.Start
-		return nil
-	}); err != nil {
+	if err := s.ws.setAgentState(ctx, s.team.Name, a.Name, AgentRunning, runs(t.ID, proc)); err != nil {
 		proc.Stop(stopGrace) // never an agent the store does not know of
 		return err
 	}
@@ -174,16 +162,16 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 // task, so a task that comes after another sees its work. It never forces: a dirty worktree
 // or a conflict leaves the branch as it was.
 func (s *supervisor) syncFromLeader(ctx context.Context, a store.Agent) {
-	ahead, _, err := s.ws.Repo.AheadBehind(ctx, a.Branch, s.team.LeaderBranch)
+	ahead, _, err := s.ws.repo.AheadBehind(ctx, a.Branch, s.team.LeaderBranch)
 	if err != nil || ahead == 0 {
 		return
 	}
-	if ch, err := s.ws.Repo.Status(ctx, a.Worktree); err != nil || len(ch) > 0 {
+	if ch, err := s.ws.repo.Status(ctx, a.Worktree); err != nil || len(ch) > 0 {
 		return
 	}
-	if err := s.ws.Repo.Sync(ctx, a.Worktree, s.team.LeaderBranch, identity(s.team.Name, a.Name)); err != nil {
+	if err := s.ws.repo.Sync(ctx, a.Worktree, s.team.LeaderBranch, identity(s.team.Name, a.Name)); err != nil {
 		s.log().Warn("could not bring the leader branch into the agent's branch", "agent", a.Name, "err", err)
-		_ = s.ws.Repo.AbortMerge(ctx, a.Worktree)
+		_ = s.ws.repo.AbortMerge(ctx, a.Worktree)
 	}
 }
 
@@ -191,20 +179,20 @@ func (s *supervisor) syncFromLeader(ctx context.Context, a store.Agent) {
 // continues earlier work (resume): commits not yet merged, a merge in progress, changes.
 func (s *supervisor) worktreeSummary(ctx context.Context, a store.Agent) string {
 	var b strings.Builder
-	if commits, err := s.ws.Repo.Commits(ctx, s.team.LeaderBranch, a.Branch); err == nil && len(commits) > 0 {
+	if commits, err := s.ws.repo.Commits(ctx, s.team.LeaderBranch, a.Branch); err == nil && len(commits) > 0 {
 		fmt.Fprintf(&b, "Your branch %s has %d commit(s) not yet merged:\n", a.Branch, len(commits))
 		for i, c := range commits {
 			if i == 20 {
 				fmt.Fprintf(&b, "  ... and %d more\n", len(commits)-20)
 				break
 			}
-			fmt.Fprintf(&b, "  %s %s\n", short(c.Hash), c.Subject)
+			fmt.Fprintf(&b, "  %s %s\n", shorten.Hash(c.Hash), c.Subject)
 		}
 	}
-	if in, err := s.ws.Repo.MergeInProgress(ctx, a.Worktree); err == nil && in {
+	if in, err := s.ws.repo.MergeInProgress(ctx, a.Worktree); err == nil && in {
 		b.WriteString("A merge is in progress in your worktree (resolve it and commit).\n")
 	}
-	if ch, err := s.ws.Repo.Status(ctx, a.Worktree); err == nil && len(ch) > 0 {
+	if ch, err := s.ws.repo.Status(ctx, a.Worktree); err == nil && len(ch) > 0 {
 		b.WriteString("Uncommitted in your worktree:\n" + changeList(ch))
 	}
 	if b.Len() == 0 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
@@ -30,48 +31,20 @@ var (
 	ErrRefused = errors.New("refused")                        // exit 1
 )
 
-// Task states (DESIGN.md §7).
-const (
-	Pending     = "pending"
-	Running     = "running"
-	Nudging     = "nudging"
-	Queued      = "queued"
-	Merging     = "merging"
-	Merged      = "merged"
-	Done        = "done"
-	Conflict    = "conflict"
-	TestsFailed = "tests-failed"
-	Blocked     = "blocked"
-	Failed      = "failed"
-)
-
-// Team states.
-const (
-	TeamCreating = "creating"
-	TeamRunning  = "running"
-	TeamWaiting  = "waiting"
-	TeamStopped  = "stopped"
-	TeamFinished = "finished"
-)
-
-// Finished reports whether a task state is final and satisfies `after:`.
-func Finished(state string) bool { return state == Merged || state == Done }
-
-// WaitsOnHuman reports whether a task in this state can only move on with a person's help.
-func WaitsOnHuman(state string) bool {
-	switch state {
-	case Conflict, TestsFailed, Blocked, Failed:
-		return true
-	}
-	return false
-}
-
 // Env is what the orchestrator needs from its caller.
 type Env struct {
-	Runner worktree.Runner
+	Runner worktree.Runner        // git and every other command run to completion
+	Tmux   agentproc.TmuxExecutor // tmux, for agents in mode: tmux (nil: the tmux binary)
 	Log    *log.Logger
 	Out    io.Writer // progress for the person (stdout)
 	BinDir string    // directory of the running teamctl binary, first on agents' PATH
+}
+
+func (e Env) tmux() agentproc.TmuxExecutor {
+	if e.Tmux != nil {
+		return e.Tmux
+	}
+	return agentproc.ExecTmux{}
 }
 
 func (e Env) logger() *log.Logger {
@@ -107,8 +80,8 @@ func LogPath(commonDir, team, agent string) string {
 
 // Workspace is an opened repository with its store: what every command works on.
 type Workspace struct {
-	Repo  *worktree.Repo
-	Store *store.Store
+	repo  *worktree.Repo
+	store *store.Store
 	env   Env
 }
 
@@ -117,7 +90,7 @@ func Open(ctx context.Context, env Env, dir string) (*Workspace, error) {
 	repo, err := worktree.Open(ctx, env.Runner, dir)
 	if err != nil {
 		if errors.Is(err, worktree.ErrNotRepo) {
-			return nil, fmt.Errorf("%w: %s is not inside a git repository", ErrUsage, dir)
+			return nil, Errorf(ErrUsage, "%s is not inside a git repository", dir)
 		}
 		return nil, err
 	}
@@ -125,10 +98,10 @@ func Open(ctx context.Context, env Env, dir string) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Workspace{Repo: repo, Store: st, env: env}, nil
+	return &Workspace{repo: repo, store: st, env: env}, nil
 }
 
-func (w *Workspace) Close() error { return w.Store.Close() }
+func (w *Workspace) Close() error { return w.store.Close() }
 
 // ResolveTeam picks the team a command is about: the one named, else $TEAMCTL_TEAM, else
 // the repository's only team.
@@ -137,19 +110,19 @@ func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, e
 		name = os.Getenv("TEAMCTL_TEAM")
 	}
 	if name != "" {
-		t, err := w.Store.Team(ctx, name)
+		t, err := w.store.Team(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return t, fmt.Errorf("%w: no team %q in %s (teamctl status lists them)", ErrNoTeam, name, w.Repo.Root)
+			return t, Errorf(ErrNoTeam, "no team %q in %s (teamctl status lists them)", name, w.repo.Root)
 		}
 		return t, err
 	}
-	teams, err := w.Store.Teams(ctx)
+	teams, err := w.store.Teams(ctx)
 	if err != nil {
 		return store.Team{}, err
 	}
 	switch len(teams) {
 	case 0:
-		return store.Team{}, fmt.Errorf("%w: no team in %s (start one with teamctl run PLAN)", ErrNoTeam, w.Repo.Root)
+		return store.Team{}, Errorf(ErrNoTeam, "no team in %s (start one with teamctl run PLAN)", w.repo.Root)
 	case 1:
 		return teams[0], nil
 	}
@@ -157,7 +130,7 @@ func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, e
 	for i, t := range teams {
 		names[i] = t.Name
 	}
-	return store.Team{}, fmt.Errorf("%w: %d teams in this repository (%s): name one", ErrUsage, len(teams), strings.Join(names, ", "))
+	return store.Team{}, Errorf(ErrUsage, "%d teams in this repository (%s): name one", len(teams), strings.Join(names, ", "))
 }
 
 // lock is the supervisor lock of a team: an flock on a file in the common dir. The kernel
@@ -181,7 +154,7 @@ func acquireLock(commonDir, team string) (*lock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: team %q is supervised by another teamctl process", ErrBusy, team)
+			return nil, Errorf(ErrBusy, "team %q is supervised by another teamctl process", team)
 		}
 		return nil, fmt.Errorf("lock team %s: %w", team, err)
 	}
@@ -206,3 +179,15 @@ func supervised(commonDir, team string) bool {
 	l.release()
 	return false
 }
+
+// Errorf is an error of kind (ErrUsage, ErrNoTeam, …: what callers map to an exit code)
+// that reads as its message alone: the person reads one sentence, not the kind's name in
+// front of it. errors.Is finds the kind and whatever the message wraps with %w.
+func Errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, err: fmt.Errorf(format, args...)}
+}
+
+type kindError struct{ kind, err error }
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }

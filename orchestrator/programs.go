@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -17,8 +18,9 @@ import (
 // contract: a missing program fails its task, with a blocker a person can answer once it
 // is installed), but says so at once rather than when the task starts. A program named with
 // a relative path runs in the agent's worktree, which starts as base: it must be an
-// executable file there (or outside it, for a path that leaves it); a bare name must be on
-// the agent's PATH (the plan's env PATH, else teamctl's own).
+// executable file committed there. Any other program is checked as its launch will check it
+// (agentproc.CheckProgram): a bare name must be on the agent's PATH (the plan's env PATH,
+// else teamctl's own), a path that leaves the worktree must be an executable file.
 func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root string) ([]error, error) {
 	var missing []error
 	for i, a := range p.Members() {
@@ -35,41 +37,32 @@ func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root 
 		}
 		prog := argv[0]
 		wt := filepath.Join(root, p.Team, a.Name)
+		pathVar := os.Getenv("PATH")
+		if v, ok := a.Env["PATH"]; ok {
+			pathVar = v
+		}
 		var why string
-		switch {
-		case !strings.Contains(prog, "/"):
-			pathVar := os.Getenv("PATH")
-			if v, ok := a.Env["PATH"]; ok {
-				pathVar = v
-			}
-			if _, err := agentproc.LookPath(prog, []string{"PATH=" + pathVar}); err != nil {
-				why = fmt.Sprintf("%s is not on the agent's PATH (%s)", prog, pathVar)
-				if a.Preset != "" && len(a.Command) == 0 {
-					why += ": install the " + a.Preset + " CLI, or set command:"
-				}
-			}
-		case filepath.IsAbs(prog):
-			if !executable(prog) {
-				why = fmt.Sprintf("%s is not an executable file", prog)
-			}
-		default:
-			full := filepath.Join(wt, prog)
-			rel, err := filepath.Rel(wt, full)
-			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-				if !executable(full) {
-					why = fmt.Sprintf("%s (relative to the agent's worktree %s) is %s, not an executable file", prog, wt, full)
-				}
-				break
-			}
-			if a.Setup != "" || len(p.Copy) > 0 {
-				break // its setup: or the plan's copy: may put it there
-			}
-			exists, exec, err := w.Repo.FileAt(ctx, base, path.Clean(filepath.ToSlash(rel)))
+		switch rel, inside := inWorktree(wt, prog); {
+		case inside && (a.Setup != "" || len(p.Copy) > 0):
+			// Its setup: or the plan's copy: may put it there.
+		case inside:
+			// The worktree is not made yet: it starts with what base holds.
+			exists, exec, err := w.repo.FileAt(ctx, base, path.Clean(filepath.ToSlash(rel)))
 			if err != nil {
 				return nil, err
 			}
 			if !exists || !exec {
 				why = fmt.Sprintf("%s is not an executable file committed on %s (the agent runs it from its worktree, which starts there)", prog, base)
+			}
+		default:
+			err := agentproc.CheckProgram(prog, wt, []string{"PATH=" + pathVar})
+			if errors.Is(err, agentproc.ErrNotOnPath) {
+				why = fmt.Sprintf("%s is not on the agent's PATH (%s)", prog, pathVar)
+				if a.Preset != "" && len(a.Command) == 0 {
+					why += ": install the " + a.Preset + " CLI, or set command:"
+				}
+			} else if err != nil {
+				why = err.Error()
 			}
 		}
 		if why != "" {
@@ -79,7 +72,15 @@ func (w *Workspace) checkPrograms(ctx context.Context, p *plan.Plan, base, root 
 	return missing, nil
 }
 
-func executable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+// inWorktree is prog's path inside the worktree wt, when prog is a relative path that
+// stays in it.
+func inWorktree(wt, prog string) (string, bool) {
+	if !strings.Contains(prog, "/") || filepath.IsAbs(prog) {
+		return "", false
+	}
+	rel, err := filepath.Rel(wt, filepath.Join(wt, prog))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return rel, true
 }

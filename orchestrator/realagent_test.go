@@ -143,7 +143,7 @@ agents:
 			t.Fatalf("run ended before bob's blocker: %v\nlog:\n%s\nbob's log:\n%s", err, f.logs.String(), b)
 		default:
 		}
-		bs, err := ws.Store.OpenBlockers(ctx, "real")
+		bs, err := ws.TestStore().OpenBlockers(ctx, "real")
 		if err == nil && len(bs) == 1 {
 			blocker = bs[0].ID
 		}
@@ -176,11 +176,11 @@ agents:
 		t.Errorf("bob launched %d times, want 3 (task, answer, nudge)", got)
 	}
 	// alice's message went through teamctl, from her agent's shell.
-	if th, err := ws.Store.Thread(ctx, "real", "alice", "bob", 0); err != nil || len(th) != 1 || !strings.Contains(th[0].Text, "src/alice.txt") {
+	if th, err := ws.TestStore().Thread(ctx, "real", "alice", "bob", 0); err != nil || len(th) != 1 || !strings.Contains(th[0].Text, "src/alice.txt") {
 		t.Errorf("thread alice-bob: %+v, %v", th, err)
 	}
 	// Every relaunch of bob continued his own session, with its history sent back.
-	btr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.Repo.CommonDir, "real", "bob"))
+	btr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.TestRepo().CommonDir, "real", "bob"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ agents:
 	}
 	// Each agent's log reads back as a conversation with its session and cost.
 	for _, name := range []string{"alice", "bob"} {
-		tr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.Repo.CommonDir, "real", name))
+		tr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.TestRepo().CommonDir, "real", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
@@ -15,7 +16,7 @@ import (
 // Status is one screen of a team: `teamctl status`. Field names are the stable --json ones.
 type Status struct {
 	Team           string          `json:"team"`
-	State          string          `json:"state"`
+	State          TeamState       `json:"state"`
 	Supervised     bool            `json:"supervised"` // a supervisor process holds the team
 	Base           string          `json:"base"`
 	LeaderBranch   string          `json:"leader_branch"`
@@ -43,7 +44,7 @@ type AgentStatus struct {
 type TaskStatus struct {
 	ID      string    `json:"id"`
 	Agent   string    `json:"agent"`
-	State   string    `json:"state"`
+	State   TaskState `json:"state"`
 	Attempt int       `json:"attempt"`
 	Reason  string    `json:"reason,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
@@ -68,20 +69,20 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{
-		Team: t.Name, State: t.State, Base: t.Base, LeaderBranch: t.LeaderBranch, LeaderWorktree: t.LeaderWorktree,
-		Supervised: supervised(w.Repo.CommonDir, t.Name),
+		Team: t.Name, State: TeamState(t.State), Base: t.Base, LeaderBranch: t.LeaderBranch, LeaderWorktree: t.LeaderWorktree,
+		Supervised: supervised(w.repo.CommonDir, t.Name),
 		Agents:     []AgentStatus{}, Tasks: []TaskStatus{}, Blockers: []BlockerStatus{}, Queue: []string{},
 	}
 	// Recorded as running but no supervisor holds it: resume continues it. A waiting team
 	// without a supervisor is not crashed: run --exit-when-blocked leaves it so on purpose.
-	if t.State == TeamRunning && !st.Supervised {
-		st.State = "crashed"
+	if st.State == TeamRunning && !st.Supervised {
+		st.State = TeamCrashed
 	}
 	p, err := loadPlan(t)
 	if err != nil {
 		return st, err
 	}
-	agents, err := w.Store.Agents(ctx, t.Name)
+	agents, err := w.store.Agents(ctx, t.Name)
 	if err != nil {
 		return st, err
 	}
@@ -105,11 +106,11 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		}
 		st.Agents = append(st.Agents, as)
 	}
-	tasks, err := w.Store.Tasks(ctx, t.Name)
+	tasks, err := w.store.Tasks(ctx, t.Name)
 	if err != nil {
 		return st, err
 	}
-	if st.Warnings, err = w.Store.Warnings(ctx, t.Name); err != nil {
+	if st.Warnings, err = w.store.Warnings(ctx, t.Name); err != nil {
 		return st, err
 	}
 	if st.Warnings == nil {
@@ -119,9 +120,9 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		return st, err
 	}
 	for _, tk := range tasks {
-		st.Tasks = append(st.Tasks, TaskStatus{ID: tk.ID, Agent: tk.Agent, State: tk.State, Attempt: tk.Attempt,
+		st.Tasks = append(st.Tasks, TaskStatus{ID: tk.ID, Agent: tk.Agent, State: stateOf(tk), Attempt: tk.Attempt,
 			Reason: tk.Reason, Detail: tk.Detail, Since: tk.Updated, After: tk.After, Waiting: waitingFor(tk, tasks, st.Supervised)})
-		if tk.State == Queued || tk.State == Merging {
+		if s := stateOf(tk); s == Queued || s == Merging {
 			st.Queue = append(st.Queue, tk.ID)
 		}
 	}
@@ -130,29 +131,29 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 
 // waitingFor says why a task does not move on, or "" when it is moving (or finished).
 func waitingFor(t store.Task, tasks []store.Task, supervised bool) string {
-	state := map[string]string{}
+	state := map[string]TaskState{}
 	for _, o := range tasks {
-		state[o.ID] = o.State
+		state[o.ID] = stateOf(o)
 	}
-	switch {
-	case t.State == Blocked && strings.Contains(t.Detail, "waits on the leader"):
-		return "the leader: " + firstLine(t.Detail)
-	case WaitsOnHuman(t.State):
-		return "a human: " + firstLine(t.Detail)
-	case Finished(t.State):
+	switch st := stateOf(t); {
+	case st == Blocked && strings.Contains(t.Detail, "waits on the leader"):
+		return "the leader: " + shorten.FirstLine(t.Detail)
+	case st.WaitsOnHuman():
+		return "a human: " + shorten.FirstLine(t.Detail)
+	case st.Finished():
 		return ""
 	case !supervised:
 		return "a supervisor: teamctl resume " + t.Team
-	case t.State == Queued && strings.HasPrefix(t.Detail, "waits: "):
+	case st == Queued && strings.HasPrefix(t.Detail, "waits: "):
 		return strings.TrimPrefix(t.Detail, "waits: ")
-	case t.State == Queued:
+	case st == Queued:
 		return "its turn in the merge queue"
-	case t.State != Pending:
+	case st != Pending:
 		return ""
 	}
 	var deps []string
 	for _, d := range t.After {
-		if !Finished(state[d]) {
+		if !state[d].Finished() {
 			deps = append(deps, fmt.Sprintf("%s (%s)", d, state[d]))
 		}
 	}
@@ -160,7 +161,7 @@ func waitingFor(t store.Task, tasks []store.Task, supervised bool) string {
 		return "after " + strings.Join(deps, ", ")
 	}
 	for _, o := range tasks {
-		if o.Agent == t.Agent && o.Seq < t.Seq && !Finished(o.State) {
+		if o.Agent == t.Agent && o.Seq < t.Seq && !stateOf(o).Finished() {
 			return fmt.Sprintf("%s's earlier task %s (%s)", t.Agent, o.ID, o.State)
 		}
 	}
@@ -187,7 +188,7 @@ type Review struct {
 type ReviewTask struct {
 	ID       string         `json:"id"`
 	Agent    string         `json:"agent"`
-	State    string         `json:"state"`
+	State    TaskState      `json:"state"`
 	Detail   string         `json:"detail,omitempty"`
 	Summary  string         `json:"summary,omitempty"`
 	Merge    string         `json:"merge,omitempty"` // merge commit on the leader branch
@@ -230,7 +231,7 @@ func (w *Workspace) agentUsage(t store.Team, p *plan.Plan, agent string) (agentp
 	if !ok || a.Preset == "" {
 		return agentproc.Usage{}, false
 	}
-	tr, err := agentproc.ReadLog(a.Preset, LogPath(w.Repo.CommonDir, t.Name, agent))
+	tr, err := agentproc.ReadLog(a.Preset, LogPath(w.repo.CommonDir, t.Name, agent))
 	if err != nil || tr.Usage == (agentproc.Usage{}) {
 		return agentproc.Usage{}, false
 	}
@@ -239,7 +240,7 @@ func (w *Workspace) agentUsage(t store.Team, p *plan.Plan, agent string) (agentp
 
 // openBlockers lists the team's blockers that wait for an answer, those for a person first.
 func (w *Workspace) openBlockers(ctx context.Context, team string) ([]BlockerStatus, error) {
-	bs, err := w.Store.OpenBlockers(ctx, team)
+	bs, err := w.store.OpenBlockers(ctx, team)
 	if err != nil {
 		return nil, err
 	}
@@ -268,16 +269,16 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	if err != nil {
 		return Review{}, err
 	}
-	tip, err := w.Repo.Resolve(ctx, t.LeaderBranch)
+	tip, err := w.repo.Resolve(ctx, t.LeaderBranch)
 	if err != nil {
 		return Review{}, err
 	}
 	rv := Review{Team: t.Name, Base: t.Base, LeaderBranch: t.LeaderBranch, Tip: tip, Tested: tip == t.TestedHead, Test: p.Test,
 		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}, Costs: []AgentCost{}}
-	if commits, err := w.Repo.Commits(ctx, t.BaseHead, tip); err == nil {
+	if commits, err := w.repo.Commits(ctx, t.BaseHead, tip); err == nil {
 		rv.Commits = len(commits)
 	}
-	if d, err := w.Repo.DiffStat(ctx, t.BaseHead, tip); err == nil {
+	if d, err := w.repo.DiffStat(ctx, t.BaseHead, tip); err == nil {
 		rv.Diffstat = diffstat(d)
 	} else {
 		rv.Diffstat = Diffstat{Files: []FileStat{}}
@@ -290,7 +291,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 			rv.Costs = append(rv.Costs, AgentCost{Agent: a.Name, USD: u.CostUSD})
 		}
 	}
-	merges, err := w.Store.Merges(ctx, t.Name)
+	merges, err := w.store.Merges(ctx, t.Name)
 	if err != nil {
 		return rv, err
 	}
@@ -309,19 +310,19 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 			rv.Refused = append(rv.Refused, ReviewMerge{Task: m.Task, Agent: m.Agent, Outcome: m.Outcome, Why: why, At: m.Ended})
 		}
 	}
-	tasks, err := w.Store.Tasks(ctx, t.Name)
+	tasks, err := w.store.Tasks(ctx, t.Name)
 	if err != nil {
 		return rv, err
 	}
 	for _, tk := range tasks {
-		rt := ReviewTask{ID: tk.ID, Agent: tk.Agent, State: tk.State, Detail: tk.Detail, Summary: tk.Summary,
+		rt := ReviewTask{ID: tk.ID, Agent: tk.Agent, State: stateOf(tk), Detail: tk.Detail, Summary: tk.Summary,
 			Merge: tk.MergeCommit, TestRuns: runs[tk.ID], Commits: []ReviewCommit{}, Diffstat: Diffstat{Files: []FileStat{}}}
 		switch {
 		case p.Test == "":
 			rt.Tests = "none"
-		case tk.State == Merged:
+		case stateOf(tk) == Merged:
 			rt.Tests = "passed"
-		case tk.State == TestsFailed:
+		case stateOf(tk) == TestsFailed:
 			rt.Tests = "failed"
 		default:
 			rt.Tests = "not run"
@@ -329,7 +330,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		for _, m := range merges {
 			if m.Task == tk.ID && m.Outcome == "merged" {
 				rt.Commits = w.taskCommits(ctx, m.Before, m.BranchHead, tk.Agent)
-				if d, err := w.Repo.DiffStat(ctx, m.Before, m.Commit); err == nil {
+				if d, err := w.repo.DiffStat(ctx, m.Before, m.Commit); err == nil {
 					rt.Diffstat = diffstat(d)
 				}
 			}
@@ -341,7 +342,7 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 
 func (w *Workspace) taskCommits(ctx context.Context, before, head, agent string) []ReviewCommit {
 	out := []ReviewCommit{}
-	commits, err := w.Repo.Commits(ctx, before, head)
+	commits, err := w.repo.Commits(ctx, before, head)
 	if err != nil {
 		return out
 	}
@@ -353,5 +354,3 @@ func (w *Workspace) taskCommits(ctx context.Context, before, head, agent string)
 }
 
 const autoCommitPrefix = "teamctl auto-commit:"
-
-var _ = store.ErrNotFound

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -20,16 +21,16 @@ func (w *Workspace) Resume(ctx context.Context, name string, opts RunOptions) er
 	if err != nil {
 		return err
 	}
-	lk, err := acquireLock(w.Repo.CommonDir, t.Name)
+	lk, err := acquireLock(w.repo.CommonDir, t.Name)
 	if err != nil {
 		return err
 	}
 	defer lk.release()
 	// Read again under the lock: a supervisor that just ended may have changed it.
-	if t, err = w.Store.Team(ctx, t.Name); err != nil {
+	if t, err = w.store.Team(ctx, t.Name); err != nil {
 		return err
 	}
-	if t.State == TeamFinished {
+	if TeamState(t.State) == TeamFinished {
 		fmt.Fprintf(w.env.out(), "team %s is finished: nothing to resume (teamctl review %s shows what it merged)\n", t.Name, t.Name)
 		return nil
 	}
@@ -37,11 +38,12 @@ func (w *Workspace) Resume(ctx context.Context, name string, opts RunOptions) er
 	if err != nil {
 		return err
 	}
-	if err := w.Store.UpdateTeam(ctx, t.Name, func(t *store.Team) error { t.SupervisorPID = os.Getpid(); return nil }); err != nil {
+	if err := w.store.UpdateTeam(ctx, t.Name, func(t *store.Team) error { t.SupervisorPID = os.Getpid(); return nil }); err != nil {
 		return err
 	}
-	s := w.newSupervisor(p, t, opts)
+	s := w.newSupervisor(ctx, p, t, opts)
 	if err := s.reconcile(ctx); err != nil {
+		s.endLife()
 		return fmt.Errorf("resume team %s: %w", t.Name, err)
 	}
 	return s.loop(ctx)
@@ -60,7 +62,7 @@ func (s *supervisor) reconcile(ctx context.Context) error {
 	if err := s.reconcileProcesses(ctx); err != nil {
 		return err
 	}
-	_, err := s.ws.Store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "team.resumed",
+	_, err := s.ws.store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: "team.resumed",
 		Data: fmt.Sprintf(`{"adopted":%d,"ended":%d}`, len(s.procs), len(s.pending))})
 	return err
 }
@@ -69,11 +71,11 @@ func (s *supervisor) reconcile(ctx context.Context) error {
 // creation was cut off is completed, a worktree deleted by hand is made again from its
 // branch (its commits are all there), and a stale index.lock a killed git left is removed.
 func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
-	agents, err := s.ws.Store.Agents(ctx, s.team.Name)
+	agents, err := s.ws.store.Agents(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
-	repo := s.ws.Repo
+	repo := s.ws.repo
 	// One listing of each for the whole team: resume time grows with the team.
 	branches, err := repo.Branches(ctx, "teamctl/"+s.team.Name+"/")
 	if err != nil {
@@ -87,7 +89,7 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 		if _, ok := branches[a.Branch]; !ok {
 			// Only a creation cut off leaves a branch missing (or a person deleted it): start
 			// it from the last tested leader tip, which holds everything merged so far.
-			s.log().Warn("branch missing: creating it", "agent", a.Name, "branch", a.Branch, "from", short(s.team.TestedHead))
+			s.log().Warn("branch missing: creating it", "agent", a.Name, "branch", a.Branch, "from", shorten.Hash(s.team.TestedHead))
 			if err := repo.CreateBranch(ctx, a.Branch, s.team.TestedHead); err != nil {
 				return err
 			}
@@ -118,7 +120,7 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 				return err
 			}
 		case statErr == nil:
-			return fmt.Errorf("%w: %s exists but is not a worktree of %s: move it away, then resume again", ErrUsage, a.Worktree, repo.Root)
+			return Errorf(ErrUsage, "%s exists but is not a worktree of %s: move it away, then resume again", a.Worktree, repo.Root)
 		}
 		s.log().Warn("worktree missing: adding it again from its branch", "agent", a.Name, "worktree", a.Worktree)
 		if err := repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
@@ -139,7 +141,7 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 // (the leader ref only ever moves to a tested merge commit, whose trailers name the task),
 // and queues again the merges that were cut off.
 func (s *supervisor) reconcileMerges(ctx context.Context) error {
-	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
@@ -147,7 +149,7 @@ func (s *supervisor) reconcileMerges(ctx context.Context) error {
 	// to reset (the two never use it at once).
 	leaderWorks := false
 	for _, t := range tasks {
-		if s.isLeader(t.Agent) && (t.State == Running || t.State == Nudging) {
+		if st := stateOf(t); s.isLeader(t.Agent) && (st == Running || st == Nudging) {
 			leaderWorks = true
 		}
 	}
@@ -156,7 +158,7 @@ func (s *supervisor) reconcileMerges(ctx context.Context) error {
 			return err
 		}
 	}
-	repo := s.ws.Repo
+	repo := s.ws.repo
 	tip, err := repo.Resolve(ctx, s.team.LeaderBranch)
 	if err != nil {
 		return err
@@ -169,27 +171,23 @@ func (s *supervisor) reconcileMerges(ctx context.Context) error {
 		}
 		if !ours {
 			s.log().Warn("the leader branch has commits teamctl did not make since its last tested tip: it is not counted as tested",
-				"branch", s.team.LeaderBranch, "tested", short(s.team.TestedHead), "tip", short(tip))
+				"branch", s.team.LeaderBranch, "tested", shorten.Hash(s.team.TestedHead), "tip", shorten.Hash(tip))
 		} else {
-			if err := s.ws.Store.UpdateTeam(ctx, s.team.Name, func(t *store.Team) error { t.TestedHead = tip; return nil }); err != nil {
+			if err := s.setTestedHead(ctx, tip); err != nil {
 				return err
 			}
-			s.team.TestedHead = tip
 		}
 	}
 	for _, t := range tasks {
-		if commit, ok := landed[t.ID]; ok && t.State != Merged {
-			s.log().Info("merge had landed before the crash", "task", t.ID, "commit", short(commit))
-			if err := s.ws.Store.UpdateTask(ctx, s.team.Name, t.ID, func(t *store.Task) error {
-				t.State, t.MergeCommit, t.Detail = Merged, commit, ""
-				return nil
-			}); err != nil {
+		if commit, ok := landed[t.ID]; ok && stateOf(t) != Merged {
+			s.log().Info("merge had landed before the crash", "task", t.ID, "commit", shorten.Hash(commit))
+			if err := s.merged(ctx, t.ID, commit, ""); err != nil {
 				return err
 			}
 			continue
 		}
-		if t.State == Merging {
-			if err := s.setTask(ctx, t.ID, Queued, "the merge was cut off: queued again"); err != nil {
+		if stateOf(t) == Merging {
+			if _, err := s.move(ctx, t.ID, Queued, "the merge was cut off: queued again", nil); err != nil {
 				return err
 			}
 		}
@@ -200,10 +198,10 @@ func (s *supervisor) reconcileMerges(ctx context.Context) error {
 // oursSince reports whether every commit on the leader branch's first-parent line from
 // tested to tip is a merge teamctl made for this team, and collects the task each merged.
 func (s *supervisor) oursSince(ctx context.Context, tested, tip string, landed map[string]string) (bool, error) {
-	if ok, err := s.ws.Repo.IsAncestor(ctx, tested, tip); err != nil || !ok {
+	if ok, err := s.ws.repo.IsAncestor(ctx, tested, tip); err != nil || !ok {
 		return false, err
 	}
-	line, err := s.ws.Repo.MainLine(ctx, tested, tip)
+	line, err := s.ws.repo.MainLine(ctx, tested, tip)
 	if err != nil {
 		return false, err
 	}
@@ -235,11 +233,11 @@ func trailer(body, key string) string {
 // gone without a word → relaunched with reason resume and a prompt that says what its
 // worktree holds. Never two live processes for one agent: a live one is always adopted.
 func (s *supervisor) reconcileProcesses(ctx context.Context) error {
-	agents, err := s.ws.Store.Agents(ctx, s.team.Name)
+	agents, err := s.ws.store.Agents(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
-	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
@@ -251,13 +249,13 @@ func (s *supervisor) reconcileProcesses(ctx context.Context) error {
 		}
 		var task *store.Task
 		for i := range tasks {
-			if tasks[i].Agent == sa.Name && (tasks[i].State == Running || tasks[i].State == Nudging) {
+			if st := stateOf(tasks[i]); tasks[i].Agent == sa.Name && (st == Running || st == Nudging) {
 				task = &tasks[i]
 				break
 			}
 		}
 		files := s.files(sa.Name)
-		proc, err := agentproc.Adopt(files, s.logPath(sa.Name), a.Timeout)
+		proc, err := agentproc.Adopt(s.life, files, s.logPath(sa.Name), a.Timeout)
 		if err == nil {
 			if task == nil {
 				// A launch with no task to report to: it must not work on unsupervised.
@@ -266,10 +264,7 @@ func (s *supervisor) reconcileProcesses(ctx context.Context) error {
 				continue
 			}
 			s.log().Info("agent still running: adopted", "agent", sa.Name, "task", task.ID, "pid", proc.Pid)
-			if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, sa.Name, func(x *store.Agent) error {
-				x.State, x.Task, x.PID, x.ProcStart = AgentRunning, task.ID, proc.Pid, proc.Start
-				return nil
-			}); err != nil {
+			if err := s.ws.setAgentState(ctx, s.team.Name, sa.Name, AgentRunning, runs(task.ID, proc)); err != nil {
 				proc.Stop(stopGrace)
 				return err
 			}
@@ -277,18 +272,15 @@ func (s *supervisor) reconcileProcesses(ctx context.Context) error {
 			continue
 		}
 		if task == nil {
-			if sa.PID != 0 || sa.State == AgentRunning {
-				if err := s.ws.Store.UpdateAgent(ctx, s.team.Name, sa.Name, func(x *store.Agent) error {
-					x.State, x.PID, x.ProcStart = AgentIdle, 0, 0
-					return nil
-				}); err != nil {
+			if sa.PID != 0 || AgentState(sa.State) == AgentRunning {
+				if err := s.ws.setAgentState(ctx, s.team.Name, sa.Name, AgentIdle, noProcess); err != nil {
 					return err
 				}
 			}
 			continue
 		}
 		res := agentproc.Ended(files)
-		if sa.State == AgentStopped || res.Vanished() {
+		if AgentState(sa.State) == AgentStopped || res.Vanished() {
 			relaunch = append(relaunch, *task)
 			continue
 		}
@@ -296,7 +288,7 @@ func (s *supervisor) reconcileProcesses(ctx context.Context) error {
 		s.pending = append(s.pending, exitEvent{agent: sa.Name, task: task.ID, result: res})
 	}
 	for _, t := range relaunch {
-		sa, err := s.ws.Store.Agent(ctx, s.team.Name, t.Agent)
+		sa, err := s.ws.store.Agent(ctx, s.team.Name, t.Agent)
 		if err != nil {
 			return err
 		}

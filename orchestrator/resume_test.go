@@ -224,7 +224,7 @@ exit 1`)
 	open := f.openBlockers(ctx, 1)
 	f.answer(open[0].ID, "use the fallback")
 	// What deliver does first; the kill came before the launch.
-	if err := ws.Store.MarkBlockerDelivered(ctx, "t", open[0].ID); err != nil {
+	if err := ws.TestStore().MarkBlockerDelivered(ctx, "t", open[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.resume("t"); err != nil {
@@ -233,7 +233,7 @@ exit 1`)
 	if got := f.git("show", "teamctl/t/lead:src/answer.txt"); !strings.Contains(got, "use the fallback") {
 		t.Errorf("alice was not relaunched with the answer: %q", got)
 	}
-	if open, _ := ws.Store.OpenBlockers(ctx, "t"); len(open) != 0 {
+	if open, _ := ws.TestStore().OpenBlockers(ctx, "t"); len(open) != 0 {
 		t.Errorf("open blockers after the answer was redone: %+v", open)
 	}
 }

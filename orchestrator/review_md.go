@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/teamctl/teamctl/internal/shorten"
 )
 
 // AgentCost is what one agent's model calls cost, as its agent CLI reported it.
@@ -26,7 +28,7 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 
 	p("# Review of team %s\n\n", code(rv.Team))
-	p("- Leader branch: %s at %s, over %s\n", code(rv.LeaderBranch), code(short(rv.Tip)), code(rv.Base))
+	p("- Leader branch: %s at %s, over %s\n", code(rv.LeaderBranch), code(shorten.Hash(rv.Tip)), code(rv.Base))
 	switch {
 	case rv.Test == "":
 		p("- Tests: none (the plan has no test command)\n")
@@ -52,7 +54,7 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		for _, t := range a.tasks {
 			tasks = append(tasks, fmt.Sprintf("%s (%s)", code(t.ID), t.State))
 			if t.Merge != "" {
-				merges = append(merges, fmt.Sprintf("%s (%s)", code(short(t.Merge)), t.ID))
+				merges = append(merges, fmt.Sprintf("%s (%s)", code(shorten.Hash(t.Merge)), t.ID))
 			}
 		}
 		p("- Tasks: %s\n", strings.Join(tasks, ", "))
@@ -75,7 +77,7 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 	for _, t := range rv.Tasks {
 		p("\n### %s — %s — %s\n\n", code(t.ID), t.Agent, t.State)
 		if t.Merge != "" {
-			p("- Merge commit: %s\n", code(short(t.Merge)))
+			p("- Merge commit: %s\n", code(shorten.Hash(t.Merge)))
 		}
 		p("- Tests: %s", t.Tests)
 		if t.TestRuns > 0 {
@@ -92,7 +94,7 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 				if c.Auto {
 					auto = " *(auto-commit)*"
 				}
-				p("  - %s %s — %s%s\n", code(short(c.Hash)), escapeMD(c.Subject), c.Author, auto)
+				p("  - %s %s — %s%s\n", code(shorten.Hash(c.Hash)), escapeMD(c.Subject), c.Author, auto)
 			}
 		}
 		if len(t.Diffstat.Files) > 0 {
@@ -258,7 +260,7 @@ func escapeMD(s string) string {
 	return r.Replace(s)
 }
 
-func oneLineMD(s string) string { return escapeMD(strings.Join(strings.Fields(s), " ")) }
+func oneLineMD(s string) string { return escapeMD(shorten.Fold(s)) }
 
 func tailLines(s string, n int) string {
 	lines := strings.Split(s, "\n")

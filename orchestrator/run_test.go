@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -51,7 +52,49 @@ func newFixture(t *testing.T) *fixture {
 	testsupport.WriteFile(t, filepath.Join(f.repo, "src", "base.txt"), "base\n")
 	testsupport.Git(t, f.repo, "add", "-A")
 	testsupport.Git(t, f.repo, "commit", "-qm", "project with a test")
+	t.Cleanup(f.checkJournal)
 	return f
+}
+
+// checkJournal fails the test when a task of any team in the repository moved in a way the
+// lifecycle's table lacks, or a move was refused: every run a test makes checks the table
+// against what really happened.
+func (f *fixture) checkJournal() {
+	ctx := context.Background()
+	if _, err := os.Stat(store.Path(filepath.Join(f.repo, ".git"))); err != nil {
+		return // the test made no team
+	}
+	st, err := store.Open(store.Path(filepath.Join(f.repo, ".git")))
+	if err != nil {
+		f.t.Errorf("open the store to check its journal: %v", err)
+		return
+	}
+	defer st.Close()
+	teams, err := st.Teams(ctx)
+	if err != nil {
+		f.t.Errorf("list teams: %v", err)
+		return
+	}
+	allowed := map[string]bool{}
+	for _, e := range orchestrator.Transitions() {
+		allowed[e] = true
+	}
+	for _, team := range teams {
+		events, err := st.EventsOfKinds(ctx, team.Name, []string{"task.state", "task.refused"}, 0)
+		if err != nil {
+			f.t.Errorf("journal of team %s: %v", team.Name, err)
+			continue
+		}
+		for _, e := range events {
+			var d struct{ From, To string }
+			if err := json.Unmarshal([]byte(e.Data), &d); err != nil {
+				f.t.Errorf("team %s event %d: %v", team.Name, e.ID, err)
+			}
+			if move := d.From + " -> " + d.To; e.Kind == "task.refused" || !allowed[move] {
+				f.t.Errorf("team %s task %s: %s %s is no move of the lifecycle (orchestrator/taskstate.go)", team.Name, e.Task, e.Kind, move)
+			}
+		}
+	}
 }
 
 // agent writes a scripted agent and returns its path.
@@ -113,7 +156,7 @@ func (f *fixture) openBlockers(ctx context.Context, n int) []store.Blocker {
 	ws := f.workspace()
 	var open []store.Blocker
 	testsupport.Eventually(f.t, time.Minute, fmt.Sprintf("%d open blocker(s)", n), func() bool {
-		open, _ = ws.Store.OpenBlockers(ctx, "t")
+		open, _ = ws.TestStore().OpenBlockers(ctx, "t")
 		return len(open) == n
 	})
 	return open
@@ -245,7 +288,8 @@ func TestRunWaitsOnHuman(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, body, extra string
-		state, detail     string
+		state             orchestrator.TaskState
+		detail            string
 	}{
 		{"never commits, auto_commit off", `echo x > src/x.txt`, `nudge: {max: 1, auto_commit: false}`, orchestrator.Blocked, "auto_commit is off"},
 		{"crashes", `echo partial > src/p.txt; exit 7`, ``, orchestrator.Failed, "exited with code 7"},

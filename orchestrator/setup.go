@@ -26,8 +26,8 @@ type RunOptions struct {
 // and can be resumed). Bad input leaves nothing behind.
 func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 	if d, max := agentproc.Depth(), maxDepth(); d >= max {
-		return fmt.Errorf("%w: teamctl run inside an agent %d team(s) deep is refused (at most %d; TEAMCTL_MAX_DEPTH raises it): an agent's own team cannot nest teams without limit",
-			ErrUsage, d, max)
+		return Errorf(ErrUsage, "teamctl run inside an agent %d team(s) deep is refused (at most %d; TEAMCTL_MAX_DEPTH raises it): an agent's own team cannot nest teams without limit",
+			d, max)
 	}
 	ws, err := Open(ctx, env, p.Repo)
 	if err != nil {
@@ -41,7 +41,7 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	lk, err := acquireLock(ws.Repo.CommonDir, team.Name)
+	lk, err := acquireLock(ws.repo.CommonDir, team.Name)
 	if err != nil {
 		return err
 	}
@@ -49,10 +49,10 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 	if err := ws.create(ctx, p, team); err != nil {
 		return err
 	}
-	if team, err = ws.Store.Team(ctx, team.Name); err != nil {
+	if team, err = ws.store.Team(ctx, team.Name); err != nil {
 		return err
 	}
-	return ws.newSupervisor(p, team, opts).loop(ctx)
+	return ws.newSupervisor(ctx, p, team, opts).loop(ctx)
 }
 
 // maxDepth is how deeply teams may nest: an agent may run a team of its own, whose agents
@@ -69,38 +69,38 @@ func maxDepth() int {
 func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, error) {
 	base := p.Base
 	if base == "" {
-		b, err := w.Repo.CurrentBranch(ctx)
+		b, err := w.repo.CurrentBranch(ctx)
 		if err != nil {
 			return store.Team{}, err
 		}
 		if b == "" {
-			return store.Team{}, p.Errorf("base", "%s is on a detached HEAD: set base: to the branch the team starts from", w.Repo.Root)
+			return store.Team{}, p.Errorf("base", "%s is on a detached HEAD: set base: to the branch the team starts from", w.repo.Root)
 		}
 		base = b
 	}
-	if ok, err := w.Repo.BranchExists(ctx, base); err != nil {
+	if ok, err := w.repo.BranchExists(ctx, base); err != nil {
 		return store.Team{}, err
 	} else if !ok {
-		return store.Team{}, p.Errorf("base", "base branch %q does not exist in %s", base, w.Repo.Root)
+		return store.Team{}, p.Errorf("base", "base branch %q does not exist in %s", base, w.repo.Root)
 	}
-	baseHead, err := w.Repo.Resolve(ctx, base)
+	baseHead, err := w.repo.Resolve(ctx, base)
 	if err != nil {
 		return store.Team{}, err
 	}
-	if t, err := w.Store.Team(ctx, p.Team); err == nil {
-		return store.Team{}, fmt.Errorf("%w: team %q already exists in this repository (%s): `teamctl resume %s` continues it, `teamctl clean %s` removes it",
-			ErrUsage, p.Team, t.State, p.Team, p.Team)
+	if t, err := w.store.Team(ctx, p.Team); err == nil {
+		return store.Team{}, Errorf(ErrUsage, "team %q already exists in this repository (%s): `teamctl resume %s` continues it, `teamctl clean %s` removes it",
+			p.Team, t.State, p.Team, p.Team)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Team{}, err
 	}
-	root := WorktreeRoot(p, w.Repo.Root)
+	root := WorktreeRoot(p, w.repo.Root)
 	for _, a := range p.Members() {
 		br := BranchName(p.Team, a.Name)
-		if ok, err := w.Repo.BranchExists(ctx, br); err != nil {
+		if ok, err := w.repo.BranchExists(ctx, br); err != nil {
 			return store.Team{}, err
 		} else if ok {
-			return store.Team{}, fmt.Errorf("%w: branch %s already exists but no team %q is recorded: delete it (git branch -D %s) or rename the team",
-				ErrUsage, br, p.Team, br)
+			return store.Team{}, Errorf(ErrUsage, "branch %s already exists but no team %q is recorded: delete it (git branch -D %s) or rename the team",
+				br, p.Team, br)
 		}
 		wt := filepath.Join(root, p.Team, a.Name)
 		if _, err := os.Stat(wt); err == nil {
@@ -122,13 +122,13 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		Name:           p.Team,
 		PlanFile:       p.File,
 		PlanJSON:       string(planJSON),
-		Repo:           w.Repo.Root,
+		Repo:           w.repo.Root,
 		Base:           base,
 		BaseHead:       baseHead,
 		LeaderBranch:   BranchName(p.Team, p.Leader.Name),
 		LeaderWorktree: filepath.Join(root, p.Team, p.Leader.Name),
 		TestedHead:     baseHead, // base is where the team starts; it is taken as tested
-		State:          TeamCreating,
+		State:          string(TeamCreating),
 		SupervisorPID:  os.Getpid(),
 	}, nil
 }
@@ -146,12 +146,12 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 	}
 	var tasks []store.Task
 	for i, t := range p.Tasks() {
-		tasks = append(tasks, store.Task{Team: p.Team, ID: t.ID, Agent: t.Agent, Prompt: t.Prompt, After: t.After, Seq: i + 1, State: Pending})
+		tasks = append(tasks, store.Task{Team: p.Team, ID: t.ID, Agent: t.Agent, Prompt: t.Prompt, After: t.After, Seq: i + 1, State: string(Pending)})
 	}
 	if p.Leader.IsAgent() && strings.TrimSpace(p.Leader.Prompt) != "" && !hasTask(tasks, startTask) {
-		tasks = append(tasks, store.Task{Team: p.Team, ID: startTask, Agent: p.Leader.Name, Prompt: startPrompt(p), Seq: len(tasks) + 1, State: Pending})
+		tasks = append(tasks, store.Task{Team: p.Team, ID: startTask, Agent: p.Leader.Name, Prompt: startPrompt(p), Seq: len(tasks) + 1, State: string(Pending)})
 	}
-	if err := w.Store.CreateTeam(ctx, team, agents, tasks); err != nil {
+	if err := w.store.CreateTeam(ctx, team, agents, tasks); err != nil {
 		return err
 	}
 	var made []store.Agent
@@ -162,19 +162,19 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 		// Undo with a context that outlives a cancelled run: half a team is worse than none.
 		uctx := context.WithoutCancel(ctx)
 		for _, a := range made {
-			_ = w.Repo.RemoveAgentHooks(uctx, a.Worktree)
-			_ = w.Repo.RemoveWorktree(uctx, a.Worktree)
-			_ = w.Repo.DeleteBranch(uctx, a.Branch)
+			_ = w.repo.RemoveAgentHooks(uctx, a.Worktree)
+			_ = w.repo.RemoveWorktree(uctx, a.Worktree)
+			_ = w.repo.DeleteBranch(uctx, a.Branch)
 		}
 		_ = os.Remove(root) // only if empty
-		_ = w.Store.DeleteTeam(uctx, team.Name)
+		_ = w.store.DeleteTeam(uctx, team.Name)
 	}()
 	for _, a := range agents {
-		if err := w.Repo.CreateBranch(ctx, a.Branch, team.BaseHead); err != nil {
+		if err := w.repo.CreateBranch(ctx, a.Branch, team.BaseHead); err != nil {
 			return fmt.Errorf("create team %s: %w", team.Name, err)
 		}
 		made = append(made, a)
-		if err := w.Repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
+		if err := w.repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
 			return fmt.Errorf("create team %s: %w", team.Name, err)
 		}
 		if err := w.InstallCommitHook(ctx, team.Name, a.Name, a.Worktree); err != nil {
@@ -182,7 +182,7 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 		}
 	}
 	w.env.logger().Info("team created", "team", team.Name, "base", team.Base, "agents", len(p.Agents), "tasks", len(tasks), "worktrees", root)
-	return w.Store.UpdateTeam(ctx, team.Name, func(t *store.Team) error { t.State = TeamRunning; return nil })
+	return w.setTeamState(ctx, team.Name, TeamRunning)
 }
 
 // loadPlan returns the plan a team was created with.

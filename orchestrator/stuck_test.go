@@ -170,7 +170,7 @@ agents:
 	ws := f.workspace()
 	var open []store.Blocker
 	testsupport.Eventually(t, time.Minute, "two blockers for a person", func() bool {
-		open, _ = ws.Store.OpenBlockers(ctx, "t")
+		open, _ = ws.TestStore().OpenBlockers(ctx, "t")
 		return len(open) == 2 && open[0].Human && open[1].Human
 	})
 	st := f.status("t")

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/merge"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
@@ -80,17 +81,23 @@ type supervisor struct {
 	lastWarn   time.Time // when live branches were last checked for conflicts coming
 	pairs      *merge.PairChecker
 	tmux       *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
+
+	// life is how long agents' processes are watched: as long as the supervisor, not only
+	// its run's ctx (a stop cancels that first, and shutdown still waits for every agent).
+	life    context.Context
+	endLife context.CancelFunc
 }
 
-func (w *Workspace) newSupervisor(p *plan.Plan, team store.Team, opts RunOptions) *supervisor {
+func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.Team, opts RunOptions) *supervisor {
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
-		ws: w, p: p, team: team, opts: opts,
+		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife,
 		procs:  map[string]*running{},
 		exits:  make(chan exitEvent, len(p.Agents)+2),
 		merges: make(chan mergeEvent, 1),
 		quit:   make(chan struct{}),
 		merger: &merge.Merger{
-			Repo: w.Repo, Run: w.env.Runner, Dir: team.LeaderWorktree, Branch: team.LeaderBranch,
+			Repo: w.repo, Run: w.env.Runner, Dir: team.LeaderWorktree, Branch: team.LeaderBranch,
 			Test: p.Test, TestTimeout: p.TestTimeout, Env: identity(team.Name, p.Leader.Name),
 			Batch: p.Merge.Batch, TestRetries: p.Merge.TestRetries,
 		},
@@ -103,11 +110,11 @@ func RunDir(commonDir, team string) string {
 }
 
 func (s *supervisor) files(agent string) agentproc.Files {
-	return agentproc.FilesIn(RunDir(s.ws.Repo.CommonDir, s.team.Name), agent)
+	return agentproc.FilesIn(RunDir(s.ws.repo.CommonDir, s.team.Name), agent)
 }
 
 func (s *supervisor) logPath(agent string) string {
-	return LogPath(s.ws.Repo.CommonDir, s.team.Name, agent)
+	return LogPath(s.ws.repo.CommonDir, s.team.Name, agent)
 }
 
 func (s *supervisor) log() *log.Logger { return s.ws.env.logger() }
@@ -115,6 +122,7 @@ func (s *supervisor) log() *log.Logger { return s.ws.env.logger() }
 // loop supervises until every task is merged or done, only work that waits on a human is
 // left (with ExitWhenBlocked), or ctx ends.
 func (s *supervisor) loop(ctx context.Context) (err error) {
+	defer s.endLife()
 	defer close(s.quit)
 	defer func() {
 		if err != nil && ctx.Err() == nil {
@@ -154,7 +162,7 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			return s.failed(ctx, err)
 		}
 		if len(s.procs) == 0 && !s.merging {
-			tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+			tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 			if err != nil {
 				return s.failed(ctx, err)
 			}
@@ -166,7 +174,7 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 				continue
 			}
 			if allFinished(tasks) {
-				if _, err := s.ws.Store.SetWarnings(ctx, s.team.Name, nil); err != nil {
+				if _, err := s.ws.store.SetWarnings(ctx, s.team.Name, nil); err != nil {
 					return s.failed(ctx, err)
 				}
 				fmt.Fprintf(s.ws.env.out(), "team %s: every task is merged or done; review it with: teamctl review %s\n", s.team.Name, s.team.Name)
@@ -208,8 +216,8 @@ func (s *supervisor) failed(ctx context.Context, err error) error {
 func (s *supervisor) waiting(ctx context.Context, tasks []store.Task) error {
 	var lines []string
 	for _, t := range tasks {
-		if WaitsOnHuman(t.State) {
-			lines = append(lines, fmt.Sprintf("  %s (%s) %s: %s", t.ID, t.Agent, t.State, firstLine(t.Detail)))
+		if stateOf(t).WaitsOnHuman() {
+			lines = append(lines, fmt.Sprintf("  %s (%s) %s: %s", t.ID, t.Agent, t.State, shorten.FirstLine(t.Detail)))
 		}
 	}
 	text := strings.Join(lines, "\n")
@@ -225,16 +233,16 @@ func (s *supervisor) waiting(ctx context.Context, tasks []store.Task) error {
 	}
 	if s.opts.ExitWhenBlocked {
 		s.shutdown(ctx, "waits on a human")
-		return fmt.Errorf("%w: %d task(s); see teamctl status %s", ErrWaiting, len(lines), s.team.Name)
+		return Errorf(ErrWaiting, "%d task(s) wait on a person; see teamctl status %s", len(lines), s.team.Name)
 	}
 	return nil
 }
 
-func (s *supervisor) setTeamState(ctx context.Context, state, why string) error {
+func (s *supervisor) setTeamState(ctx context.Context, state TeamState, why string) error {
 	if why != "" {
-		s.log().Info("team "+state, "team", s.team.Name, "why", why)
+		s.log().Info("team "+state.String(), "team", s.team.Name, "why", why)
 	}
-	return s.ws.Store.UpdateTeam(ctx, s.team.Name, func(t *store.Team) error { t.State = state; return nil })
+	return s.ws.setTeamState(ctx, s.team.Name, state)
 }
 
 // shutdown stops every agent gracefully and records the team as stopped, so resume can
@@ -248,7 +256,7 @@ func (s *supervisor) shutdown(ctx context.Context, why string) error {
 		s.log().Info("stopping agent", "agent", name)
 		// Recorded before the signal: if this supervisor dies while stopping, resume still
 		// knows the agent's end was ours, not the agent's word.
-		_ = s.ws.Store.UpdateAgent(uctx, s.team.Name, name, func(a *store.Agent) error { a.State = AgentStopped; return nil })
+		_ = s.ws.setAgentState(uctx, s.team.Name, name, AgentStopped, keepProcess)
 		wg.Add(1)
 		go func(r *running) {
 			defer wg.Done()
@@ -257,10 +265,7 @@ func (s *supervisor) shutdown(ctx context.Context, why string) error {
 	}
 	wg.Wait()
 	for name := range s.procs {
-		_ = s.ws.Store.UpdateAgent(uctx, s.team.Name, name, func(a *store.Agent) error {
-			a.PID, a.ProcStart = 0, 0
-			return nil
-		})
+		_ = s.ws.setAgentState(uctx, s.team.Name, name, AgentStopped, noProcess)
 		delete(s.procs, name)
 	}
 	if s.merging {
@@ -270,7 +275,7 @@ func (s *supervisor) shutdown(ctx context.Context, why string) error {
 		s.merging = false
 		_ = s.onMerge(ctx, ev)
 	}
-	if t, err := s.ws.Store.Team(uctx, s.team.Name); err == nil && t.State != TeamFinished && t.State != TeamWaiting {
+	if t, err := s.ws.store.Team(uctx, s.team.Name); err == nil && TeamState(t.State) != TeamFinished && TeamState(t.State) != TeamWaiting {
 		_ = s.setTeamState(uctx, TeamStopped, why)
 	}
 	if ctx.Err() == nil {
@@ -291,26 +296,6 @@ func (s *supervisor) watch(agent, task string, proc *agentproc.Proc) {
 	}()
 }
 
-func (s *supervisor) setTask(ctx context.Context, id, state, detail string) error {
-	var agent string
-	if err := s.ws.Store.UpdateTask(ctx, s.team.Name, id, func(t *store.Task) error {
-		t.State, t.Detail, agent = state, detail, t.Agent
-		return nil
-	}); err != nil {
-		return err
-	}
-	if state == Merged || state == Done || state == Failed {
-		return s.taskEnded(ctx, agent, id, state)
-	}
-	return nil
-}
-
-// taskEnded ends what lasts as long as a task: the agent's reservations.
-func (s *supervisor) taskEnded(ctx context.Context, agent, task, state string) error {
-	_, err := s.ws.Store.ReleaseAll(ctx, s.team.Name, agent, fmt.Sprintf("task %s %s", task, state))
-	return err
-}
-
 // reviewTask is the leader's last task: the summary of what the team merged.
 const reviewTask = plan.LeaderReviewTask
 
@@ -325,7 +310,7 @@ func hasTask(tasks []store.Task, id string) bool {
 
 func allFinished(tasks []store.Task) bool {
 	for _, t := range tasks {
-		if !Finished(t.State) {
+		if !stateOf(t).Finished() {
 			return false
 		}
 	}
@@ -334,7 +319,7 @@ func allFinished(tasks []store.Task) bool {
 
 func anyQueued(tasks []store.Task) bool {
 	for _, t := range tasks {
-		if t.State == Queued || t.State == Merging {
+		if st := stateOf(t); st == Queued || st == Merging {
 			return true
 		}
 	}
@@ -347,7 +332,7 @@ func anyQueued(tasks []store.Task) bool {
 func anyStartable(tasks []store.Task) bool {
 	stuck := map[string]bool{}
 	for _, t := range tasks {
-		if WaitsOnHuman(t.State) {
+		if stateOf(t).WaitsOnHuman() {
 			stuck[t.ID] = true
 		}
 	}
@@ -355,7 +340,7 @@ func anyStartable(tasks []store.Task) bool {
 		changed = false
 		agentStuck := map[string]bool{}
 		for _, t := range tasks { // in plan order: an agent's earlier tasks come first
-			if t.State == Pending && !stuck[t.ID] {
+			if stateOf(t) == Pending && !stuck[t.ID] {
 				s := agentStuck[t.Agent]
 				for _, dep := range t.After {
 					s = s || stuck[dep]
@@ -370,21 +355,9 @@ func anyStartable(tasks []store.Task) bool {
 		}
 	}
 	for _, t := range tasks {
-		if t.State == Pending && !stuck[t.ID] {
+		if stateOf(t) == Pending && !stuck[t.ID] {
 			return true
 		}
 	}
 	return false
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
-}
-
-func short(h string) string {
-	if len(h) > 10 {
-		return h[:10]
-	}
-	return h
 }

@@ -32,11 +32,11 @@ func (s *supervisor) warnConflicts(ctx context.Context) {
 }
 
 func (s *supervisor) checkConflicts(ctx context.Context) error {
-	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
-	agents, err := s.ws.Store.Agents(ctx, s.team.Name)
+	agents, err := s.ws.store.Agents(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
@@ -49,13 +49,13 @@ func (s *supervisor) checkConflicts(ctx context.Context) error {
 		if s.isLeader(t.Agent) {
 			continue
 		}
-		switch t.State {
+		switch stateOf(t) {
 		case Running, Nudging, Queued:
 			live[t.Agent] = branch[t.Agent]
 		}
 	}
 	if s.pairs == nil {
-		s.pairs = merge.NewPairChecker(s.ws.Repo)
+		s.pairs = merge.NewPairChecker(s.ws.repo)
 	}
 	found, err := s.pairs.Check(ctx, s.team.LeaderBranch, live)
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *supervisor) checkConflicts(ctx context.Context) error {
 	for _, w := range found {
 		ws = append(ws, store.Warning{A: w.A, B: w.B, Files: w.Files})
 	}
-	fresh, err := s.ws.Store.SetWarnings(ctx, s.team.Name, ws)
+	fresh, err := s.ws.store.SetWarnings(ctx, s.team.Name, ws)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *supervisor) checkConflicts(ctx context.Context) error {
 			if _, ok := live[to]; !ok || to == "" {
 				continue
 			}
-			if _, err := s.ws.Store.SendMessage(ctx, s.team.Name, System, []string{to}, false, s.warningText(other, w.Files)); err != nil {
+			if _, err := s.ws.store.SendMessage(ctx, s.team.Name, System, []string{to}, false, s.warningText(other, w.Files)); err != nil {
 				return err
 			}
 		}

@@ -79,7 +79,7 @@ echo "%[1]s was here" > src/base.txt && git add -A && git commit -qm "%[1]s: edi
 	}
 	// The journal has the warning (and, once alice's branch is merged, possibly bob's
 	// against the leader branch), each cleared by the end.
-	evs, err := ws.Store.EventsOfKinds(ctx, "t", []string{"conflict.warning", "conflict.cleared"}, 20)
+	evs, err := ws.TestStore().EventsOfKinds(ctx, "t", []string{"conflict.warning", "conflict.cleared"}, 20)
 	if err != nil || len(evs) < 2 || evs[0].Kind != "conflict.warning" || !strings.Contains(evs[0].Data, `"b":"bob"`) {
 		t.Errorf("journal: %+v, %v; want alice and bob's warning first", evs, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/teamctl/teamctl/internal/shorten"
 )
 
 // decoder walks the yaml.Node tree by hand rather than unmarshalling into structs: only
@@ -132,10 +134,7 @@ func describe(n *yaml.Node) string {
 	case n.Kind == yaml.DocumentNode:
 		return "a document"
 	}
-	v := n.Value
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:40]) + "…"
-	}
+	v := shorten.Text(n.Value, 40)
 	switch n.ShortTag() {
 	case "!!null":
 		return "nothing (null)"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,8 +17,13 @@ import (
 // DefaultLeader is the leader's name when the plan gives none.
 const DefaultLeader = "lead"
 
-// Presets are the known agent CLIs a plan may name with `preset:` (agentproc gives their argv).
-var Presets = []string{"claude", "codex", "gemini", "opencode", "pi", "aider"}
+// presets are the known agent CLIs a plan may name with `preset:` (agentproc gives their
+// argv). Unexported, so that no importer can change what every plan may say.
+var presets = []string{"claude", "codex", "gemini", "opencode", "pi", "aider"}
+
+// Presets is every preset a plan may name, in the order messages list them. The slice is
+// the caller's own.
+func Presets() []string { return slices.Clone(presets) }
 
 // Modes an agent may run in (`mode:`): its CLI's headless mode, or its own interface in a
 // tmux session teamctl types nudges into.
@@ -26,8 +32,12 @@ const (
 	ModeTmux     = "tmux"
 )
 
-// Modes is every mode, in the order messages list them.
-var Modes = []string{ModeHeadless, ModeTmux}
+// modes is every mode, in the order messages list them (unexported: see presets).
+var modes = []string{ModeHeadless, ModeTmux}
+
+// Modes is every mode an agent may run in, in the order messages list them. The slice is
+// the caller's own.
+func Modes() []string { return slices.Clone(modes) }
 
 // ErrInvalid is matched (errors.Is) by every error Load and Parse return, so callers map it to exit 2.
 var ErrInvalid = errors.New("invalid plan")
@@ -111,7 +121,7 @@ type Agent struct {
 	Name    string
 	Role    string            // "leader" or "dev"
 	Command []string          // argv template (text/template over the launch fields); nil when Preset is set or the leader has no agent
-	Preset  string            // one of Presets, or ""
+	Preset  string            // one of Presets(), or ""
 	Env     map[string]string // defaults.env merged with the agent's own (agent wins); never nil
 	Timeout time.Duration     // one launch; default 30m
 	Retries int               // relaunches after a failed exit; default 1

@@ -472,3 +472,33 @@ func TestEscalateIsNotTemplated(t *testing.T) {
 		t.Errorf("Escalate = %q", p.Escalate)
 	}
 }
+
+// TestPresetsAndModesAreCopies checks that what Presets and Modes return is the caller's:
+// changing it changes neither the next call's answer nor what a plan may say.
+func TestPresetsAndModesAreCopies(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		list func() []string
+		want []string
+		yaml string // a plan that names want[0]
+	}{
+		{"presets", plan.Presets, []string{"claude", "codex", "gemini", "opencode", "pi", "aider"},
+			"version: 1\nteam: t\nagents:\n  - {name: alice, preset: claude}\n"},
+		{"modes", plan.Modes, []string{plan.ModeHeadless, plan.ModeTmux},
+			"version: 1\nteam: t\nagents:\n  - {name: alice, command: [dev], mode: headless}\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got := c.list()
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("%s() = %v, want %v", c.name, got, c.want)
+			}
+			got[0] = "changed"
+			if again := c.list(); !reflect.DeepEqual(again, c.want) {
+				t.Errorf("after changing what %s() returned, it returns %v", c.name, again)
+			}
+			mustParse(t, "team.yaml", c.yaml)
+		})
+	}
+}

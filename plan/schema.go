@@ -242,8 +242,8 @@ func (d *decoder) spec(n *yaml.Node, path, where string, keys []string) *spec {
 	if preset != nil {
 		s.launcher = true
 		if name, ok := d.str(preset, "preset"); ok {
-			if !slices.Contains(Presets, name) {
-				d.errorf(preset, "unknown preset %q (want one of: %s)", name, strings.Join(Presets, ", "))
+			if !slices.Contains(presets, name) {
+				d.errorf(preset, "unknown preset %q (want one of: %s)", name, strings.Join(presets, ", "))
 			}
 			s.preset = name
 		}
@@ -257,8 +257,8 @@ func (d *decoder) spec(n *yaml.Node, path, where string, keys []string) *spec {
 	}
 	if v := f.get("mode"); v != nil {
 		if m, ok := d.str(v, "mode"); ok {
-			if !slices.Contains(Modes, m) {
-				d.errorf(v, "unknown mode %q (want one of: %s)", m, strings.Join(Modes, ", "))
+			if !slices.Contains(modes, m) {
+				d.errorf(v, "unknown mode %q (want one of: %s)", m, strings.Join(modes, ", "))
 			} else {
 				s.mode = m
 			}

@@ -4,6 +4,7 @@ package plans
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,8 +13,19 @@ import (
 //go:embed demo.yaml starter.yaml demo
 var files embed.FS
 
-// Starter is the commented plan `teamctl init` writes.
-var Starter, _ = files.ReadFile("starter.yaml")
+// Starter is the commented plan `teamctl init` writes; the bytes are the caller's own.
+func Starter() []byte { return mustRead("starter.yaml") }
+
+// mustRead is an embedded file. The go:embed line above makes the build fail when a file
+// it names is missing, so a failure here is a name that differs from that line's: a
+// broken build, which panics at its first use rather than writing an empty plan.
+func mustRead(name string) []byte {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		panic(fmt.Sprintf("plans: %s is not embedded in this build: %v", name, err))
+	}
+	return b
+}
 
 // WriteDemo writes the demo into dir: the small project (demo/project), its scripted agents
 // (demo/agents → dir/agents) and the plan (demo.yaml → dir/teamctl.yaml). dir becomes the

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/teamctl/teamctl/internal/gitenv"
 )
 
 // Runner runs one external command to completion. It is the single seam for external
@@ -26,7 +28,12 @@ type ExitError struct {
 	Dir      string
 	ExitCode int
 	Stderr   string
+	// Err is os/exec's own error (an *exec.ExitError, as a rule), for a caller that words the end of a
+	// command as os/exec does ("exit status 3", "signal: killed").
+	Err error
 }
+
+func (e *ExitError) Unwrap() error { return e.Err }
 
 func (e *ExitError) Error() string {
 	msg := strings.TrimSpace(e.Stderr)
@@ -51,27 +58,10 @@ const killGrace = 2 * time.Second
 // whole group is killed, so a test command's children die with it.
 type ExecRunner struct{}
 
-// scrubbed are variables a process started from a git hook or alias inherits: they would
-// point every git command at the repository that started teamctl, not at the dir it names.
-var scrubbed = []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"}
-
-// Environ is the current environment without the scrubbed git variables, then env.
+// Environ is the current environment without the git variables that would point git at the
+// repository that started teamctl (gitenv.Scrub), then env.
 func Environ(env []string) []string {
-	out := make([]string, 0, len(os.Environ())+len(env))
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		skip := false
-		for _, s := range scrubbed {
-			if k == s {
-				skip = true
-				break
-			}
-		}
-		if !skip {
-			out = append(out, kv)
-		}
-	}
-	return append(out, env...)
+	return append(gitenv.Scrub(os.Environ()), env...)
 }
 
 func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...string) ([]byte, error) {
@@ -138,10 +128,10 @@ func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...str
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return stdout.Bytes(), &ExitError{Argv: argv, Dir: dir, ExitCode: ee.ExitCode(), Stderr: stderr.String()}
+		return stdout.Bytes(), &ExitError{Argv: argv, Dir: dir, ExitCode: ee.ExitCode(), Stderr: stderr.String(), Err: ee}
 	}
 	if ctx.Err() != nil {
-		return stdout.Bytes(), &ExitError{Argv: argv, Dir: dir, ExitCode: -1, Stderr: stderr.String() + ctx.Err().Error()}
+		return stdout.Bytes(), &ExitError{Argv: argv, Dir: dir, ExitCode: -1, Stderr: stderr.String() + ctx.Err().Error(), Err: err}
 	}
 	return stdout.Bytes(), fmt.Errorf("run %s: %w", argv[0], err)
 }

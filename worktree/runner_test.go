@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -40,6 +41,10 @@ func TestExecRunner(t *testing.T) {
 	}
 	if string(out) != "partial\n" {
 		t.Errorf("stdout of a failed command = %q, want what it printed", out)
+	}
+	// os/exec's own words stay reachable, for a caller that reports the end as it does.
+	if xe := (*exec.ExitError)(nil); !errors.As(err, &xe) || xe.String() != "exit status 3" {
+		t.Errorf("ExitError does not unwrap to os/exec's: %v", err)
 	}
 	if msg := ee.Error(); !strings.Contains(msg, "exit 3") || !strings.Contains(msg, "it broke") || !strings.Contains(msg, dir) {
 		t.Errorf("Error() = %q", msg)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
 )
 
 // AttachOptions are the options of `teamctl attach`.
@@ -40,28 +41,22 @@ func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) 
 }
 
 func attachRun(ctx context.Context, opts *AttachOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	team, err := resolveAgent(ctx, ws, opts.Team, opts.Agent)
-	if err != nil {
-		return err
-	}
-	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, team.Name)
-	session := agentproc.SessionName(team.Name, opts.Agent)
-	if _, err := tm.State(ctx, session); errors.Is(err, agentproc.ErrNoSession) {
-		return fmt.Errorf("%w: agent %s has no tmux session: it runs headless (set mode: tmux in the plan) or is not running; teamctl logs %s shows its output",
-			orchestrator.ErrUsage, opts.Agent, opts.Agent)
-	} else if err != nil {
-		return err
-	}
-	argv := tm.AttachArgv(session)
-	bin, err := exec.LookPath(argv[0])
-	if err != nil {
-		return fmt.Errorf("attach: %w", err)
-	}
-	// Replace this process: the terminal belongs to tmux until the user detaches.
-	return syscall.Exec(bin, argv, agentproc.AttachEnv(os.Environ()))
+	return withAgent(ctx, opts.Factory, opts.Team, opts.Agent, func(ws *orchestrator.Workspace, team store.Team) error {
+		tm := ws.Tmux(team.Name)
+		session := agentproc.SessionName(team.Name, opts.Agent)
+		if _, err := tm.State(ctx, session); errors.Is(err, agentproc.ErrNoSession) {
+			return fmt.Errorf("%w: agent %s has no tmux session: it runs headless (set mode: tmux in the plan) or is not running; teamctl logs %s shows its output",
+				orchestrator.ErrUsage, opts.Agent, opts.Agent)
+		} else if err != nil {
+			return err
+		}
+		argv := tm.AttachArgv(session)
+		bin, err := exec.LookPath(argv[0])
+		if err != nil {
+			return fmt.Errorf("attach: %w", err)
+		}
+		// Replace this process: the terminal belongs to tmux until the user detaches (the
+		// store is not closed first, as before: exec leaves no deferred call to run).
+		return syscall.Exec(bin, argv, agentproc.AttachEnv(os.Environ()))
+	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
 )
 
@@ -105,9 +106,9 @@ func blockersRun(ctx context.Context, opts *BlockerOptions) error {
 			if b.Human {
 				to = orchestrator.Human
 			}
-			line := oneLine(b.Text, 60)
+			line := shorten.Line(b.Text, 60)
 			if b.Answer != "" {
-				line += " → " + oneLine(b.Answer, 40)
+				line += " → " + shorten.Line(b.Answer, 40)
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.ID, to, b.Agent, dash(b.Task), b.State, line)
 		}

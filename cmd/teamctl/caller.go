@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
 )
 
 // addCallerFlags adds the flags every coordination command shares: who runs it, for which team.
@@ -34,6 +35,29 @@ func withWorkspace(ctx context.Context, f *Factory, fn func(*orchestrator.Worksp
 	}
 	defer ws.Close()
 	return fn(ws)
+}
+
+// withTeam is withWorkspace for a command about one team: fn gets the team named (or, with
+// no name, $TEAMCTL_TEAM's or the repository's only one).
+func withTeam(ctx context.Context, f *Factory, name string, fn func(*orchestrator.Workspace, store.Team) error) error {
+	return withWorkspace(ctx, f, func(ws *orchestrator.Workspace) error {
+		team, err := ws.ResolveTeam(ctx, name)
+		if err != nil {
+			return err
+		}
+		return fn(ws, team)
+	})
+}
+
+// withAgent is withTeam for a command about one of the team's agents: a team without that
+// agent is no team for the command (exit 5), rather than an empty log or session.
+func withAgent(ctx context.Context, f *Factory, teamName, agent string, fn func(*orchestrator.Workspace, store.Team) error) error {
+	return withTeam(ctx, f, teamName, func(ws *orchestrator.Workspace, team store.Team) error {
+		if _, err := ws.Agent(ctx, team.Name, agent); err != nil {
+			return err
+		}
+		return fn(ws, team)
+	})
 }
 
 // minArgs is cobra.MinimumNArgs with a usage error (exit 2).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
 )
 
@@ -51,21 +52,18 @@ worktree) that worktree is updated too, and accept refuses if that would touch u
 }
 
 func acceptRun(ctx context.Context, opts *TeamOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	st, err := ws.Status(ctx, opts.Team)
-	if err != nil {
-		return err
-	}
-	tip, err := ws.Accept(ctx, st.Team)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.Factory.IO.Out, "%s is now at %s (%s)\n", st.Base, shortHash(tip), st.LeaderBranch)
-	return nil
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		st, err := ws.Status(ctx, opts.Team)
+		if err != nil {
+			return err
+		}
+		tip, err := ws.Accept(ctx, st.Team)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.Factory.IO.Out, "%s is now at %s (%s)\n", st.Base, shorten.Hash(tip), st.LeaderBranch)
+		return nil
+	})
 }
 
 func NewCmdStop(f *Factory, runF func(context.Context, *TeamOptions) error) *cobra.Command {
@@ -77,20 +75,17 @@ SIGKILL after a grace period) and records the team as stopped. teamctl resume co
 }
 
 func stopRun(ctx context.Context, opts *TeamOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	st, err := ws.Status(ctx, opts.Team)
-	if err != nil {
-		return err
-	}
-	if err := ws.Stop(ctx, st.Team); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.Factory.IO.Out, "team %s stopped\n", st.Team)
-	return nil
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		st, err := ws.Status(ctx, opts.Team)
+		if err != nil {
+			return err
+		}
+		if err := ws.Stop(ctx, st.Team); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.Factory.IO.Out, "team %s stopped\n", st.Team)
+		return nil
+	})
 }
 
 func NewCmdClean(f *Factory, runF func(context.Context, *TeamOptions) error) *cobra.Command {
@@ -105,31 +100,28 @@ onto base stays. Refuses while the team runs, and while a worktree holds uncommi
 }
 
 func cleanRun(ctx context.Context, opts *TeamOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	st, err := ws.Status(ctx, opts.Team)
-	if err != nil {
-		return err
-	}
-	done, err := ws.Clean(ctx, st.Team, orchestrator.CleanOptions{Force: opts.Force})
-	out := opts.Factory.IO.Out
-	for _, w := range done.Worktrees {
-		fmt.Fprintf(out, "removed worktree %s\n", w)
-	}
-	names := make([]string, 0, len(done.Branches))
-	for b := range done.Branches {
-		names = append(names, b)
-	}
-	sort.Strings(names)
-	for _, b := range names {
-		fmt.Fprintf(out, "deleted branch %s (was %s)\n", b, shortHash(done.Branches[b]))
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "team %s cleaned\n", st.Team)
-	return nil
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		st, err := ws.Status(ctx, opts.Team)
+		if err != nil {
+			return err
+		}
+		done, err := ws.Clean(ctx, st.Team, orchestrator.CleanOptions{Force: opts.Force})
+		out := opts.Factory.IO.Out
+		for _, w := range done.Worktrees {
+			fmt.Fprintf(out, "removed worktree %s\n", w)
+		}
+		names := make([]string, 0, len(done.Branches))
+		for b := range done.Branches {
+			names = append(names, b)
+		}
+		sort.Strings(names)
+		for _, b := range names {
+			fmt.Fprintf(out, "deleted branch %s (was %s)\n", b, shorten.Hash(done.Branches[b]))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "team %s cleaned\n", st.Team)
+		return nil
+	})
 }

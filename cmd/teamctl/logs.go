@@ -53,58 +53,36 @@ func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cob
 }
 
 func logsRun(ctx context.Context, opts *LogsOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	team, err := resolveAgent(ctx, ws, opts.Team, opts.Agent)
-	if err != nil {
-		return err
-	}
-	path := orchestrator.LogPath(ws.Repo.CommonDir, team.Name, opts.Agent)
-	// An agent with a preset speaks a JSON stream: shown as a conversation. Any other
-	// program's output is shown as it wrote it.
-	if preset := agentPreset(team, opts.Agent); !opts.Raw && !opts.Follow && (preset != "" || opts.JSON) {
-		return printTranscript(opts, preset, path)
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if !opts.Follow {
-			fmt.Fprintf(opts.Factory.IO.ErrOut, "agent %s has not been launched yet (%s)\n", opts.Agent, path)
-			return nil
+	return withAgent(ctx, opts.Factory, opts.Team, opts.Agent, func(ws *orchestrator.Workspace, team store.Team) error {
+		path := ws.AgentLog(team.Name, opts.Agent)
+		// An agent with a preset speaks a JSON stream: shown as a conversation. Any other
+		// program's output is shown as it wrote it.
+		if preset := agentPreset(team, opts.Agent); !opts.Raw && !opts.Follow && (preset != "" || opts.JSON) {
+			return printTranscript(opts, preset, path)
 		}
-		f, err = waitForFile(ctx, path)
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow); err != nil || opts.Follow || agentMode(team, opts.Agent) != plan.ModeTmux {
-		return err
-	}
-	// An agent in tmux writes to its screen; its log gets the screen when the launch ends.
-	// While it runs, show the screen as it is now.
-	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.Repo.CommonDir, team.Name)
-	if screen, err := tm.Capture(ctx, agentproc.SessionName(team.Name, opts.Agent)); err == nil {
-		fmt.Fprintf(printable(opts.Factory.IO.Out), "=== teamctl: the tmux session's screen now (teamctl attach %s joins it)\n%s\n",
-			opts.Agent, strings.TrimRight(screen, "\n"))
-	}
-	return nil
-}
-
-// resolveAgent finds the team a command is about and checks it has the agent.
-func resolveAgent(ctx context.Context, ws *orchestrator.Workspace, teamName, agent string) (store.Team, error) {
-	team, err := ws.ResolveTeam(ctx, teamName)
-	if err != nil {
-		return team, err
-	}
-	if _, err := ws.Store.Agent(ctx, team.Name, agent); errors.Is(err, store.ErrNotFound) {
-		return team, fmt.Errorf("%w: team %s has no agent %q", orchestrator.ErrNoTeam, team.Name, agent)
-	} else if err != nil {
-		return team, err
-	}
-	return team, nil
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			if !opts.Follow {
+				fmt.Fprintf(opts.Factory.IO.ErrOut, "agent %s has not been launched yet (%s)\n", opts.Agent, path)
+				return nil
+			}
+			f, err = waitForFile(ctx, path)
+		}
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := copyLog(ctx, opts.Factory.IO.Out, f, opts.Follow); err != nil || opts.Follow || agentMode(team, opts.Agent) != plan.ModeTmux {
+			return err
+		}
+		// An agent in tmux writes to its screen; its log gets the screen when the launch ends.
+		// While it runs, show the screen as it is now.
+		if screen, err := ws.Tmux(team.Name).Capture(ctx, agentproc.SessionName(team.Name, opts.Agent)); err == nil {
+			fmt.Fprintf(printable(opts.Factory.IO.Out), "=== teamctl: the tmux session's screen now (teamctl attach %s joins it)\n%s\n",
+				opts.Agent, strings.TrimRight(screen, "\n"))
+		}
+		return nil
+	})
 }
 
 // printTranscript prints the agent's conversation, rendered or as JSON.

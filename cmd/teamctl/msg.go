@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/store"
 )
@@ -180,7 +181,7 @@ func msgFeedRun(ctx context.Context, opts *MsgOptions) error {
 			if len(e.To) > 0 {
 				who += " → " + strings.Join(e.To, ", ")
 			}
-			lines[i] = fmt.Sprintf("%s  %-17s %s: %s", clock(e.At), e.Kind, who, oneLine(e.Text, 300))
+			lines[i] = fmt.Sprintf("%s  %-17s %s: %s", clock(e.At), e.Kind, who, shorten.Line(e.Text, 300))
 			if e.Kind == "intent" && len(e.Files) > 0 {
 				lines[i] += " [" + strings.Join(e.Files, ", ") + "]"
 			}

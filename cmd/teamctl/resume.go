@@ -42,10 +42,7 @@ team is left as it is. Exit codes as for run.`,
 }
 
 func resumeRun(ctx context.Context, opts *ResumeOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	return ws.Resume(ctx, opts.Team, orchestrator.RunOptions{ExitWhenBlocked: opts.ExitWhenBlocked})
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		return ws.Resume(ctx, opts.Team, orchestrator.RunOptions{ExitWhenBlocked: opts.ExitWhenBlocked})
+	})
 }

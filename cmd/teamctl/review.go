@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
 )
 
@@ -52,23 +53,20 @@ func NewCmdReview(f *Factory, runF func(context.Context, *ReviewOptions) error) 
 }
 
 func reviewRun(ctx context.Context, opts *ReviewOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	rv, err := ws.Review(ctx, opts.Team)
-	if err != nil {
-		return err
-	}
-	switch opts.Format {
-	case "json":
-		return writeJSON(opts.Factory.IO.Out, rv)
-	case "md":
-		return rv.WriteMarkdown(printable(opts.Factory.IO.Out))
-	}
-	printReview(printable(opts.Factory.IO.Out), rv)
-	return nil
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		rv, err := ws.Review(ctx, opts.Team)
+		if err != nil {
+			return err
+		}
+		switch opts.Format {
+		case "json":
+			return writeJSON(opts.Factory.IO.Out, rv)
+		case "md":
+			return rv.WriteMarkdown(printable(opts.Factory.IO.Out))
+		}
+		printReview(printable(opts.Factory.IO.Out), rv)
+		return nil
+	})
 }
 
 func printReview(out io.Writer, rv orchestrator.Review) {
@@ -79,22 +77,22 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 		tested = "passed `" + rv.Test + "`"
 	}
 	fmt.Fprintf(out, "Review of team %s: %s at %s (%s), %d commit(s) over %s, %d file(s) +%d -%d\n",
-		rv.Team, rv.LeaderBranch, shortHash(rv.Tip), tested, rv.Commits, rv.Base, len(rv.Diffstat.Files), rv.Diffstat.Insertions, rv.Diffstat.Deletions)
+		rv.Team, rv.LeaderBranch, shorten.Hash(rv.Tip), tested, rv.Commits, rv.Base, len(rv.Diffstat.Files), rv.Diffstat.Insertions, rv.Diffstat.Deletions)
 	for _, t := range rv.Tasks {
 		fmt.Fprintf(out, "\n## %s (%s): %s", t.ID, t.Agent, t.State)
 		if t.Merge != "" {
-			fmt.Fprintf(out, ", merge %s, tests %s", shortHash(t.Merge), t.Tests)
+			fmt.Fprintf(out, ", merge %s, tests %s", shorten.Hash(t.Merge), t.Tests)
 		}
 		fmt.Fprintln(out)
 		if t.Detail != "" {
-			fmt.Fprintf(out, "   why: %s\n", oneLine(t.Detail, 200))
+			fmt.Fprintf(out, "   why: %s\n", shorten.Line(t.Detail, 200))
 		}
 		for _, c := range t.Commits {
 			auto := ""
 			if c.Auto {
 				auto = " [auto-commit]"
 			}
-			fmt.Fprintf(out, "   %s %s (%s)%s\n", shortHash(c.Hash), c.Subject, c.Author, auto)
+			fmt.Fprintf(out, "   %s %s (%s)%s\n", shorten.Hash(c.Hash), c.Subject, c.Author, auto)
 		}
 		for _, f := range t.Diffstat.Files {
 			fmt.Fprintf(out, "   | %s +%d -%d\n", f.Path, f.Insertions, f.Deletions)
@@ -106,13 +104,13 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 	if len(rv.Refused) > 0 {
 		fmt.Fprintln(out, "\nNot merged (each attempt):")
 		for _, r := range rv.Refused {
-			fmt.Fprintf(out, "   %s (%s) %s: %s\n", r.Task, r.Agent, r.Outcome, oneLine(r.Why, 160))
+			fmt.Fprintf(out, "   %s (%s) %s: %s\n", r.Task, r.Agent, r.Outcome, shorten.Line(r.Why, 160))
 		}
 	}
 	if len(rv.Flaky) > 0 {
 		fmt.Fprintln(out, "\nFlaky test runs (failed, then passed on a rerun of the same tree; blamed on no branch):")
 		for _, r := range rv.Flaky {
-			fmt.Fprintf(out, "   with %s: %s\n", r.Task, oneLine(r.Why, 160))
+			fmt.Fprintf(out, "   with %s: %s\n", r.Task, shorten.Line(r.Why, 160))
 		}
 	}
 	for _, b := range rv.Blockers {
@@ -121,13 +119,6 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 	if rv.Tested && rv.Commits > 0 {
 		fmt.Fprintf(out, "\nAccept it onto %s with: teamctl accept %s\n", rv.Base, rv.Team)
 	}
-}
-
-func shortHash(h string) string {
-	if len(h) > 10 {
-		return h[:10]
-	}
-	return h
 }
 
 func indent(s, pre string) string {

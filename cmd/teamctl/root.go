@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/worktree"
@@ -46,7 +47,7 @@ type Factory struct {
 // Env is the orchestrator's environment for this process.
 func (f *Factory) Env() orchestrator.Env {
 	bin, _ := os.Executable()
-	return orchestrator.Env{Runner: worktree.ExecRunner{}, Log: f.Log, Out: f.IO.Out, BinDir: filepath.Dir(bin)}
+	return orchestrator.Env{Runner: worktree.ExecRunner{}, Tmux: agentproc.ExecTmux{}, Log: f.Log, Out: f.IO.Out, BinDir: filepath.Dir(bin)}
 }
 
 // Workspace opens the repository of -C (default: the current directory) and its store.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
 )
 
@@ -42,21 +43,18 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 }
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	st, err := ws.Status(ctx, opts.Team)
-	if err != nil {
-		return err
-	}
-	out := opts.Factory.IO.Out
-	if opts.JSON {
-		return writeJSON(out, st)
-	}
-	printStatus(printable(out), st, time.Now())
-	return nil
+	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
+		st, err := ws.Status(ctx, opts.Team)
+		if err != nil {
+			return err
+		}
+		out := opts.Factory.IO.Out
+		if opts.JSON {
+			return writeJSON(out, st)
+		}
+		printStatus(printable(out), st, time.Now())
+		return nil
+	})
 }
 
 func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
@@ -83,7 +81,7 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 		if why == "" {
 			why = t.Detail
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Agent, t.State, since(now, t.Since), t.Attempt, dash(oneLine(why, 70)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Agent, t.State, since(now, t.Since), t.Attempt, dash(shorten.Line(why, 70)))
 	}
 	tw.Flush()
 	if len(st.Queue) > 0 {
@@ -111,14 +109,6 @@ func since(now, t time.Time) string {
 func dash(s string) string {
 	if s == "" {
 		return "-"
-	}
-	return s
-}
-
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max-1] + "…"
 	}
 	return s
 }

@@ -77,7 +77,7 @@ func initRun(_ context.Context, opts *InitOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(plans.Starter); err != nil {
+	if _, err := f.Write(plans.Starter()); err != nil {
 		f.Close()
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/charmbracelet/x/term"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/teamctl/teamctl/dashboard"
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
 )
 
 // WatchOptions are the options of `teamctl watch`.
@@ -46,22 +46,15 @@ teamctl status --json.`,
 func watchRun(ctx context.Context, opts *WatchOptions) error {
 	streams := opts.Factory.IO
 	if !isTerminal(streams.In) || !isTerminal(streams.Out) {
-		return fmt.Errorf("%w: teamctl watch needs a terminal; for scripts and pipes use teamctl status --json", orchestrator.ErrUsage)
+		return orchestrator.Errorf(orchestrator.ErrUsage, "teamctl watch needs a terminal; for scripts and pipes use teamctl status --json")
 	}
-	ws, err := opts.Factory.Workspace(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	team, err := ws.ResolveTeam(ctx, opts.Team)
-	if err != nil {
-		return err
-	}
-	live, err := dashboard.NewLive(ctx, ws, opts.Factory.Env().Runner, team.Name, dashboard.WorkspaceHooks(ws))
-	if err != nil {
-		return err
-	}
-	return dashboard.Run(ctx, dashboard.Options{Source: live, Actions: live}, streams.In, streams.Out)
+	return withTeam(ctx, opts.Factory, opts.Team, func(ws *orchestrator.Workspace, team store.Team) error {
+		live, err := dashboard.NewLive(ctx, ws, opts.Factory.Env().Runner, team.Name, dashboard.WorkspaceHooks(ws))
+		if err != nil {
+			return err
+		}
+		return dashboard.Run(ctx, dashboard.Options{Source: live, Actions: live}, streams.In, streams.Out)
+	})
 }
 
 func isTerminal(s any) bool {

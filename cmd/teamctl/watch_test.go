@@ -259,16 +259,10 @@ echo a > a.txt && git add -A && git commit -qm "alice: add a.txt" && echo "alice
 }
 
 // TestWatchAnswersBlockerInTmux answers a blocker from the dashboard and checks that the
-// blocked agent got the answer. It needs `teamctl blocker` and `teamctl answer`
-// (coordination) and the dashboard's Answer hook wired to them in watch.go; until those
-// commands exist it skips, and it runs by itself once they do.
+// blocked agent got the answer: the agent raises it with `teamctl blocker`, the person
+// answers it in the dashboard (its Answer hook, dashboard.WorkspaceHooks), and the relaunch
+// that the answer causes commits what it was told.
 func TestWatchAnswersBlockerInTmux(t *testing.T) {
-	root := NewCmdRoot(&Factory{})
-	for _, name := range []string{"blocker", "answer"} {
-		if c, _, err := root.Find([]string{name}); err != nil || c == root {
-			t.Skipf("teamctl %s does not exist yet (coordination): this test runs once it does", name)
-		}
-	}
 	tmux := requireTmux(t)
 	hermetic(t)
 	repo, done, logs := runTeam(t, map[string]string{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 )
@@ -26,7 +27,7 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 	if err := s.everyWaitAsked(ctx); err != nil {
 		return err
 	}
-	open, err := s.ws.Store.OpenBlockers(ctx, s.team.Name)
+	open, err := s.ws.store.OpenBlockers(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
@@ -42,11 +43,11 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 		} else if err := s.addLeaderTask(ctx, plan.LeaderBlockerPrefix+strconv.FormatInt(b.ID, 10), blockerPrompt(b)); err != nil {
 			return err
 		}
-		if err := s.ws.Store.MarkBlockerNotified(ctx, s.team.Name, b.ID); err != nil {
+		if err := s.ws.store.MarkBlockerNotified(ctx, s.team.Name, b.ID); err != nil {
 			return err
 		}
 	}
-	answered, err := s.ws.Store.AnsweredBlockers(ctx, s.team.Name)
+	answered, err := s.ws.store.AnsweredBlockers(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
@@ -66,71 +67,84 @@ func (s *supervisor) coordinate(ctx context.Context) error {
 	return nil
 }
 
-// everyWaitAsked makes sure every task that waits on someone has someone asked, whenever
-// the journal has moved (every change of a task or a blocker is in it). A blocker the
-// leader agent's task for it (lead-blocker-N) ended without answering goes on to a person;
-// so does a task the leader was to land (lead-fix-ID) once that task ended without landing
-// it. A supervisor killed between ending a task stuck and raising its blocker (see stuck),
-// or between marking an answer delivered and relaunching the agent with it (see deliver),
-// left a task no one is asked about, or an answered one that does not run: the blocker is
-// raised, or the agent relaunched with its answer (on resume's first turn).
+// everyWaitAsked makes sure every task that waits on someone has someone asked (askAbout),
+// whenever the journal has moved (every change of a task or a blocker is in it). Entering a
+// waiting state asks at once (taskstate.go); this catches what changed since — a leader
+// that left a blocker unanswered — and what a supervisor killed between a move and its ask
+// left undone (on resume's first turn).
 func (s *supervisor) everyWaitAsked(ctx context.Context) error {
-	newest, err := s.ws.Store.LastEventID(ctx, s.team.Name)
+	newest, err := s.ws.store.LastEventID(ctx, s.team.Name)
 	if err != nil || newest == s.askedAt {
 		return err
 	}
 	s.askedAt = newest
-	tasks, err := s.ws.Store.Tasks(ctx, s.team.Name)
+	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
-	var blockers []store.Blocker
-	var events []store.Event
+	seen := &waits{}
 	for _, t := range tasks {
-		if !WaitsOnHuman(t.State) {
-			continue
-		}
-		if blockers == nil {
-			if blockers, err = s.ws.Store.Blockers(ctx, s.team.Name); err != nil {
+		if stateOf(t).WaitsOnHuman() {
+			if err := s.askAbout(ctx, t, seen); err != nil {
 				return err
 			}
-		}
-		var last *store.Blocker
-		for i, b := range blockers {
-			if b.Agent == t.Agent && b.Task == t.ID {
-				last = &blockers[i] // listed by id: the newest wins
-			}
-		}
-		switch {
-		case last != nil && last.State == store.BlockerOpen && !last.Human && !last.Notified.IsZero():
-			err = s.leaderLeft(ctx, *last)
-		case last != nil && (last.State != store.BlockerAnswered || last.Delivered.IsZero()):
-			// Waits for its answer, or for the answer to be delivered (coordinate).
-		default:
-			err = s.askFor(ctx, t, last, &events)
-		}
-		if err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
+// waits is what askAbout reads of the team, read once on first need when it looks at
+// several tasks in a row.
+type waits struct {
+	blockers []store.Blocker
+	events   []store.Event // the journal's task.state and blocker.delivered events
+	read     bool
+}
+
+// askAbout makes sure task t, which waits on someone, has someone asked. A blocker the
+// leader agent's task for it (lead-blocker-N) ended without answering goes on to a person;
+// so does a task the leader was to land (lead-fix-ID) once that task ended without landing
+// it. A task with no blocker waiting for it gets one (or, a conflict with a leader agent,
+// a lead-fix task); a task whose answer was delivered but whose relaunch was cut off is
+// relaunched with it.
+func (s *supervisor) askAbout(ctx context.Context, t store.Task, seen *waits) error {
+	if !seen.read {
+		var err error
+		if seen.blockers, err = s.ws.store.Blockers(ctx, s.team.Name); err != nil {
+			return err
+		}
+		seen.read = true
+	}
+	var last *store.Blocker
+	for i, b := range seen.blockers {
+		if b.Agent == t.Agent && b.Task == t.ID {
+			last = &seen.blockers[i] // listed by id: the newest wins
+		}
+	}
+	switch {
+	case last != nil && last.State == store.BlockerOpen && !last.Human && !last.Notified.IsZero():
+		return s.leaderLeft(ctx, *last)
+	case last != nil && (last.State != store.BlockerAnswered || last.Delivered.IsZero()):
+		return nil // waits for its answer, or for the answer to be delivered (coordinate)
+	}
+	return s.askFor(ctx, t, last, &seen.events)
+}
+
 // askFor asks someone about task t, which waits with no blocker waiting for it (last is
 // its newest blocker, answered and delivered, or nil); events is the journal's task.state
-// and blocker.delivered events, read once on first need.
+// and blocker.delivered events, read once on first need (a task that just entered its
+// state has none that matter: entered passes an empty list).
 func (s *supervisor) askFor(ctx context.Context, t store.Task, last *store.Blocker, events *[]store.Event) error {
 	toPerson := false
-	if (t.State == Conflict || t.State == TestsFailed) && s.p.Leader.IsAgent() && !s.isLeader(t.Agent) {
-		fix, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderFixPrefix+t.ID)
+	if st := stateOf(t); (st == Conflict || st == TestsFailed) && s.p.Leader.IsAgent() && !s.isLeader(t.Agent) {
+		fix, err := s.ws.store.Task(ctx, s.team.Name, plan.LeaderFixPrefix+t.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			// Cut off before the leader was asked to land it (onMergeFailed), or bringing
-			// the leader branch into the agent's failed.
-			return s.addLeaderTask(ctx, plan.LeaderFixPrefix+t.ID, fixPrompt(t, BranchName(s.team.Name, t.Agent), t.State, t.Detail, s.p.Test))
+			// The leader is asked before a person: it lands the branch on its own.
+			return s.addLeaderTask(ctx, plan.LeaderFixPrefix+t.ID, fixPrompt(t, BranchName(s.team.Name, t.Agent), t.Detail, s.p.Test))
 		case err != nil:
 			return err
-		case !Finished(fix.State) && !WaitsOnHuman(fix.State):
+		case !stateOf(fix).Finished() && !stateOf(fix).WaitsOnHuman():
 			return nil // the leader is on it
 		}
 		toPerson = true // the leader tried and did not land it
@@ -138,7 +152,7 @@ func (s *supervisor) askFor(ctx context.Context, t store.Task, last *store.Block
 	if last != nil && !toPerson {
 		if *events == nil {
 			var err error
-			if *events, err = s.ws.Store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
+			if *events, err = s.ws.store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
 				return err
 			}
 		}
@@ -175,16 +189,16 @@ func (s *supervisor) leaderLeft(ctx context.Context, b store.Blocker) error {
 	if !s.p.Leader.IsAgent() {
 		return nil
 	}
-	t, err := s.ws.Store.Task(ctx, s.team.Name, plan.LeaderBlockerPrefix+strconv.FormatInt(b.ID, 10))
+	t, err := s.ws.store.Task(ctx, s.team.Name, plan.LeaderBlockerPrefix+strconv.FormatInt(b.ID, 10))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	if err != nil || !(Finished(t.State) || WaitsOnHuman(t.State)) {
+	if err != nil || !(stateOf(t).Finished() || stateOf(t).WaitsOnHuman()) {
 		return err
 	}
 	s.log().Warn("the leader's task for a blocker ended without an answer: passing it to a person",
 		"blocker", b.ID, "agent", b.Agent, "leader task", t.ID, "state", t.State)
-	_, err = s.ws.Store.EscalateBlocker(ctx, s.team.Name, b.ID, System)
+	_, err = s.ws.store.EscalateBlocker(ctx, s.team.Name, b.ID, System)
 	if errors.Is(err, store.ErrAnswered) {
 		return nil // answered meanwhile: delivered on the next turn
 	}
@@ -194,23 +208,24 @@ func (s *supervisor) leaderLeft(ctx context.Context, b store.Blocker) error {
 // waitsOnPerson updates the why of a task blocked on b once b goes to a person (the
 // leader escalated it): status no longer says it waits on the leader.
 func (s *supervisor) waitsOnPerson(ctx context.Context, b store.Blocker) error {
-	t, err := s.ws.Store.Task(ctx, s.team.Name, b.Task)
-	if err != nil || t.State != Blocked || !strings.HasPrefix(t.Detail, fmt.Sprintf("blocker %d waits on the leader", b.ID)) {
+	t, err := s.ws.store.Task(ctx, s.team.Name, b.Task)
+	if err != nil || stateOf(t) != Blocked || !strings.HasPrefix(t.Detail, fmt.Sprintf("blocker %d waits on the leader", b.ID)) {
 		return nil
 	}
-	return s.setTask(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on a person (escalated): %s", b.ID, b.Text))
+	_, err = s.move(ctx, t.ID, Blocked, fmt.Sprintf("blocker %d waits on a person (escalated): %s", b.ID, b.Text), nil)
+	return err
 }
 
 // deliver relaunches a blocked agent with the answer to its blocker; a task that had
 // ended failed or unmerged (see stuck) gets its retries and fix rounds again.
 func (s *supervisor) deliver(ctx context.Context, b store.Blocker) error {
-	t, err := s.ws.Store.Task(ctx, s.team.Name, b.Task)
-	if err != nil || !WaitsOnHuman(t.State) {
+	t, err := s.ws.store.Task(ctx, s.team.Name, b.Task)
+	if err != nil || !stateOf(t).WaitsOnHuman() {
 		// Nothing waits for it any more (the task moved on, or was never blocked on it).
-		return s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID)
+		return s.ws.store.MarkBlockerDelivered(ctx, s.team.Name, b.ID)
 	}
 	s.log().Info("blocker answered: relaunching", "agent", b.Agent, "task", b.Task, "blocker", b.ID, "by", b.AnsweredBy)
-	if err := s.ws.Store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
+	if err := s.ws.store.MarkBlockerDelivered(ctx, s.team.Name, b.ID); err != nil {
 		return err
 	}
 	return s.relaunchAnswered(ctx, t, b)
@@ -226,19 +241,6 @@ func (s *supervisor) relaunchAnswered(ctx context.Context, t store.Task, b store
 	return s.launch(ctx, t, agentproc.ReasonAnswer, extra, func(t *store.Task) { t.Failures, t.Rounds = 0, 0 })
 }
 
-// stuck ends a task in a state only someone else can get it out of (failed, refused,
-// unmerged after its fix rounds, work left uncommitted with auto_commit off) and raises a
-// blocker for it on the agent's behalf, so it is no dead end: the leader agent (or the
-// person) sees it, and answering it relaunches the agent with the answer and its retries
-// again. A task that already has a blocker waiting keeps that one.
-func (s *supervisor) stuck(ctx context.Context, t store.Task, state, detail string) error {
-	if err := s.setTask(ctx, t.ID, state, detail); err != nil {
-		return err
-	}
-	t.State = state
-	return s.raiseStuck(ctx, t, detail, false)
-}
-
 // raiseStuck raises the blocker of stuck task t unless one is open: for the leader agent,
 // or for a person when toPerson, when there is no leader agent, or when t is the leader's.
 func (s *supervisor) raiseStuck(ctx context.Context, t store.Task, detail string, toPerson bool) error {
@@ -246,8 +248,8 @@ func (s *supervisor) raiseStuck(ctx context.Context, t store.Task, detail string
 		return err
 	}
 	text := fmt.Sprintf("%stask %s of %s is %s: %s. Answer with what %s should do: the answer relaunches it on the task.",
-		stuckPrefix, t.ID, t.Agent, t.State, firstLine(detail), t.Agent)
-	b, err := s.ws.Store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID,
+		stuckPrefix, t.ID, t.Agent, t.State, shorten.FirstLine(detail), t.Agent)
+	b, err := s.ws.store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID,
 		Text: text, Human: toPerson || !s.p.Leader.IsAgent() || s.isLeader(t.Agent)})
 	if err != nil {
 		return err
@@ -261,7 +263,7 @@ const stuckPrefix = "teamctl: "
 
 // openBlocker is the agent's blocker on task that still waits for an answer, if any.
 func (s *supervisor) openBlocker(ctx context.Context, agent, task string) (store.Blocker, bool, error) {
-	bs, err := s.ws.Store.Blockers(ctx, s.team.Name)
+	bs, err := s.ws.store.Blockers(ctx, s.team.Name)
 	if err != nil {
 		return store.Blocker{}, false, err
 	}
@@ -290,7 +292,7 @@ func (s *supervisor) toHuman(ctx context.Context, b store.Blocker) {
 		"TEAMCTL_TEAM=" + s.team.Name, "TEAMCTL_BLOCKER_ID=" + strconv.FormatInt(b.ID, 10),
 		"TEAMCTL_BLOCKER_AGENT=" + b.Agent, "TEAMCTL_BLOCKER_TASK=" + b.Task, "TEAMCTL_BLOCKER_TEXT=" + b.Text,
 	}
-	if _, err := s.ws.env.Runner.Run(cctx, s.ws.Repo.Root, env, s.p.Escalate...); err != nil {
+	if _, err := s.ws.env.Runner.Run(cctx, s.ws.repo.Root, env, s.p.Escalate...); err != nil {
 		s.log().Error("escalate command failed", "command", strings.Join(s.p.Escalate, " "), "err", err)
 	}
 }
@@ -307,11 +309,11 @@ Then exit 0.`, b.Agent, b.Task, b.ID, b.Text, b.ID, b.ID)
 
 // addLeaderTask gives the leader agent a task (once: an id already there is left as it is).
 func (s *supervisor) addLeaderTask(ctx context.Context, id, prompt string) error {
-	if _, err := s.ws.Store.Task(ctx, s.team.Name, id); err == nil {
+	if _, err := s.ws.store.Task(ctx, s.team.Name, id); err == nil {
 		return nil
 	}
 	s.log().Info("leader task", "task", id)
-	return s.ws.Store.AddTask(ctx, store.Task{Team: s.team.Name, ID: id, Agent: s.p.Leader.Name, Prompt: prompt, State: Pending})
+	return s.ws.store.AddTask(ctx, store.Task{Team: s.team.Name, ID: id, Agent: s.p.Leader.Name, Prompt: prompt, State: string(Pending)})
 }
 
 // isLeader reports whether agent is the team's leader.
@@ -347,7 +349,7 @@ Their branches are merged into your branch, with the tests run, as they finish. 
 }
 
 // fixPrompt asks the leader to land a dev's branch its agent could not fix.
-func fixPrompt(t store.Task, branch, state, detail, test string) string {
+func fixPrompt(t store.Task, branch, detail, test string) string {
 	return fmt.Sprintf(`Task %s of agent %s could not be merged (%s) after its agent's fix rounds:
 
 %s
@@ -355,7 +357,7 @@ func fixPrompt(t store.Task, branch, state, detail, test string) string {
 Merge its branch into yours and make it pass: git merge %s, resolve what conflicts, run the test (%s),
 commit. teamctl tests your branch's tip again when you exit 0; the task counts as merged once its
 branch is part of a tested tip. If it cannot be done, raise a blocker for a person: teamctl blocker --human "..."`,
-		t.ID, t.Agent, state, detail, branch, orNone(test))
+		t.ID, t.Agent, t.State, detail, branch, orNone(test))
 }
 
 func orNone(s string) string {

@@ -1,0 +1,50 @@
+package agentproc
+
+import "time"
+
+// What the agentproc package asks of the process table. Each platform answers in its own
+// file (proc_linux.go: /proc; proc_darwin.go: sysctl) with these small functions:
+//
+//	procStat(pid) (procState, error)   is pid a process, a zombie, and when did it start
+//	startedAt(start) (time.Time, error) a start time as wall-clock time
+//	procArgs(pid) ([]string, error)     the argv it was executed with
+//	procEnviron(pid) ([]string, error)  the environment it was executed with
+//	listProcs() ([]int, error)          the pids to look through for a wrapper
+//
+// and recordPid, the wrapper's shell lines that write its pid file.
+
+// procState is what the process table says of one process.
+type procState struct {
+	start  int64 // opaque: see StartTime
+	zombie bool  // exited, not yet waited for
+}
+
+// StartTime reads the start time of process pid: an opaque value (clock ticks since boot on
+// Linux, microseconds since the epoch on macOS) that two processes with the same pid never
+// share. Stored beside a pid, it keeps a reused pid from passing for the agent.
+func StartTime(pid int) (int64, error) {
+	st, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.start, nil
+}
+
+// Alive reports whether pid is a live (not zombie) process that started at start
+// (start 0 skips the check).
+func Alive(pid int, start int64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := procStat(pid)
+	return err == nil && !st.zombie && (start == 0 || st.start == start)
+}
+
+// StartedAt turns a start time (StartTime's) into wall-clock time. A re-adopted launch's
+// timeout runs from there.
+func StartedAt(start int64) (time.Time, error) { return startedAt(start) }
+
+// ProcessEnviron is the environment process pid was executed with (KEY=VALUE pairs), as
+// the kernel keeps it: what it was started with, not what it set since. It fails for a
+// process of another user.
+func ProcessEnviron(pid int) ([]string, error) { return procEnviron(pid) }

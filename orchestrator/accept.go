@@ -1,0 +1,46 @@
+package orchestrator
+
+// `teamctl accept`: the person lands what the team merged on its base branch.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/teamctl/teamctl/internal/shorten"
+	"github.com/teamctl/teamctl/store"
+)
+
+// Accept fast-forwards the team's base branch to the leader branch: only when the leader
+// tip passed the tests and base has not moved away from where the team can fast-forward it.
+// It returns the commit base now points at.
+func (w *Workspace) Accept(ctx context.Context, name string) (string, error) {
+	t, err := w.ResolveTeam(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	tip, err := w.repo.Resolve(ctx, t.LeaderBranch)
+	if err != nil {
+		return "", err
+	}
+	if tip != t.TestedHead {
+		return "", Errorf(ErrRefused, "refused: %s is at %s, which has not passed the tests (last tested: %s)", t.LeaderBranch, shorten.Hash(tip), shorten.Hash(t.TestedHead))
+	}
+	baseTip, err := w.repo.Resolve(ctx, t.Base)
+	if err != nil {
+		return "", err
+	}
+	if baseTip == tip {
+		return tip, nil
+	}
+	if ok, err := w.repo.IsAncestor(ctx, baseTip, tip); err != nil {
+		return "", err
+	} else if !ok {
+		return "", Errorf(ErrRefused, "refused: %s moved to %s since the team started from %s: it is not an ancestor of %s, so it cannot be fast-forwarded; merge %s into %s yourself",
+			t.Base, shorten.Hash(baseTip), shorten.Hash(t.BaseHead), t.LeaderBranch, t.LeaderBranch, t.Base)
+	}
+	if err := w.repo.FastForward(ctx, t.Base, tip); err != nil {
+		return "", Errorf(ErrRefused, "refused: %w", err)
+	}
+	_, err = w.store.AppendEvent(ctx, store.Event{Team: t.Name, Kind: "team.accepted", Data: fmt.Sprintf(`{"base":%q,"from":%q,"to":%q}`, t.Base, baseTip, tip)})
+	return tip, err
+}

@@ -1,0 +1,105 @@
+package orchestrator
+
+// Coordination (DESIGN.md §6): blockers agents raise, and their answers. How the
+// supervisor hands them on and delivers the answers is in blockerflow.go.
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/teamctl/teamctl/store"
+)
+
+// RaiseBlocker records a blocker of the calling agent on its current task. It goes to the
+// leader agent, or to a person when human is set, when the team has no leader agent, or
+// when the leader raises it.
+func (w *Workspace) RaiseBlocker(ctx context.Context, c Caller, text string, human bool) (store.Blocker, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return store.Blocker{}, err
+	}
+	if p.me == Human {
+		return store.Blocker{}, Errorf(ErrUsage, "blockers are raised by agents (set TEAMCTL_AGENT or --as); a person answers them")
+	}
+	if strings.TrimSpace(text) == "" {
+		return store.Blocker{}, Errorf(ErrUsage, "the blocker is empty: say what you need")
+	}
+	a, _ := p.agent(p.me)
+	if !p.plan.Leader.IsAgent() || a.Role == "leader" {
+		human = true
+	}
+	return w.store.RaiseBlocker(ctx, store.Blocker{Team: p.team.Name, Agent: p.me, Task: p.currentTask(a), Text: text, Human: human})
+}
+
+// Blockers lists the team's blockers, those for a person first; all of them with all,
+// else only those waiting for an answer.
+func (w *Workspace) Blockers(ctx context.Context, c Caller, all bool) ([]store.Blocker, error) {
+	t, err := w.ResolveTeam(ctx, c.Team)
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		return w.store.Blockers(ctx, t.Name)
+	}
+	return w.store.OpenBlockers(ctx, t.Name)
+}
+
+// blocker reads blocker id of the caller's team; ErrNoTeam when there is none.
+func (w *Workspace) blocker(ctx context.Context, p party, id int64) (store.Blocker, error) {
+	b, err := w.store.Blocker(ctx, p.team.Name, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return b, Errorf(ErrNoTeam, "no blocker %d in team %s (teamctl blockers lists them)", id, p.team.Name)
+	}
+	return b, err
+}
+
+// Answer answers blocker id: the leader answers those raised for it, a person any. The
+// answer is recorded durably; the supervisor (now, or on resume) relaunches the blocked
+// agent with TEAMCTL_REASON=answer and the answer in its prompt.
+func (w *Workspace) Answer(ctx context.Context, c Caller, id int64, text string) (store.Blocker, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return store.Blocker{}, err
+	}
+	if strings.TrimSpace(text) == "" {
+		return store.Blocker{}, Errorf(ErrUsage, "the answer is empty")
+	}
+	b, err := w.blocker(ctx, p, id)
+	if err != nil {
+		return b, err
+	}
+	switch {
+	case p.me == Human:
+	case b.Human:
+		return b, Errorf(ErrUsage, "blocker %d waits for a person; only %s answers it", id, Human)
+	case !p.isLeader():
+		return b, Errorf(ErrUsage, "blocker %d is for the leader (%s) to answer, not %s", id, p.plan.Leader.Name, p.me)
+	}
+	b, err = w.store.AnswerBlocker(ctx, p.team.Name, id, p.me, text)
+	if errors.Is(err, store.ErrAnswered) {
+		return b, Errorf(ErrUsage, "%v", err)
+	}
+	return b, err
+}
+
+// Escalate passes blocker id on from the leader to a person.
+func (w *Workspace) Escalate(ctx context.Context, c Caller, id int64) (store.Blocker, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return store.Blocker{}, err
+	}
+	b, err := w.blocker(ctx, p, id)
+	if err != nil {
+		return b, err
+	}
+	switch {
+	case !p.isLeader():
+		return b, Errorf(ErrUsage, "only the leader (%s) escalates a blocker to a person; %s is not it", p.plan.Leader.Name, p.me)
+	case b.State == store.BlockerAnswered:
+		return b, Errorf(ErrUsage, "blocker %d was answered by %s", id, b.AnsweredBy)
+	case b.Human:
+		return b, Errorf(ErrUsage, "blocker %d already waits for a person", id)
+	}
+	return w.store.EscalateBlocker(ctx, p.team.Name, id, p.me)
+}

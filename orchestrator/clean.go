@@ -1,0 +1,102 @@
+package orchestrator
+
+// `teamctl clean`: remove a team and what it made, never work that did not reach base.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/teamctl/teamctl/agentproc"
+)
+
+// CleanOptions are the options of `teamctl clean`.
+type CleanOptions struct {
+	Force bool // remove worktrees with uncommitted work, and branches with commits not on base
+}
+
+// Cleaned says what Clean removed; the branch tips let a person restore a branch.
+type Cleaned struct {
+	Worktrees []string          `json:"worktrees"`
+	Branches  map[string]string `json:"branches"` // name → tip it had
+}
+
+// Clean removes a stopped or finished team's worktrees, branches, logs and store rows.
+// Merged work that was accepted onto base stays. It refuses while a supervisor runs, and
+// (unless Force) while a worktree holds uncommitted work or a branch commits not on base.
+func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (Cleaned, error) {
+	out := Cleaned{Branches: map[string]string{}}
+	t, err := w.ResolveTeam(ctx, name)
+	if err != nil {
+		return out, err
+	}
+	if supervised(w.repo.CommonDir, t.Name) {
+		return out, Errorf(ErrUsage, "team %s is running: teamctl stop %s first", t.Name, t.Name)
+	}
+	agents, err := w.store.Agents(ctx, t.Name)
+	if err != nil {
+		return out, err
+	}
+	var dirty []string
+	for _, a := range agents {
+		files := agentproc.FilesIn(RunDir(w.repo.CommonDir, t.Name), a.Name)
+		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
+			return out, Errorf(ErrUsage, "agent %s (pid %d) of team %s still runs: teamctl stop %s first", a.Name, pid, t.Name, t.Name)
+		}
+		if _, err := os.Stat(a.Worktree); err != nil {
+			continue
+		}
+		if ch, err := w.repo.Status(ctx, a.Worktree); err == nil && len(ch) > 0 {
+			dirty = append(dirty, fmt.Sprintf("%s (%d files)", a.Worktree, len(ch)))
+		}
+	}
+	if len(dirty) > 0 && !opts.Force {
+		return out, Errorf(ErrUsage, "uncommitted work would be lost in %s: commit it, or clean --force", strings.Join(dirty, ", "))
+	}
+	// Commits that never reached base go with their branches: only on --force.
+	var unmerged []string
+	for _, a := range agents {
+		commits, err := w.repo.Commits(ctx, t.Base, a.Branch)
+		if err != nil {
+			continue // no such branch any more
+		}
+		n := 0
+		for _, c := range commits {
+			if len(c.Parents) < 2 { // merges bring in what is elsewhere; they hold no work of their own
+				n++
+			}
+		}
+		if n > 0 {
+			unmerged = append(unmerged, fmt.Sprintf("%s (%d commit(s))", a.Branch, n))
+		}
+	}
+	if len(unmerged) > 0 && !opts.Force {
+		return out, Errorf(ErrUsage, "commits not on %s would be lost with their branches: %s: accept the team (teamctl accept %s) or merge what you want to keep, or clean --force (it prints each branch's tip, to restore it)",
+			t.Base, strings.Join(unmerged, ", "), t.Name)
+	}
+	for _, a := range agents {
+		if err := w.repo.RemoveAgentHooks(ctx, a.Worktree); err != nil {
+			return out, err
+		}
+		if err := w.repo.RemoveWorktree(ctx, a.Worktree); err != nil {
+			return out, err
+		}
+		out.Worktrees = append(out.Worktrees, a.Worktree)
+		if tip, err := w.repo.Resolve(ctx, a.Branch); err == nil {
+			if err := w.repo.DeleteBranch(ctx, a.Branch); err != nil {
+				return out, err
+			}
+			out.Branches[a.Branch] = tip
+		}
+	}
+	if err := w.repo.Prune(ctx); err != nil {
+		return out, err
+	}
+	_ = os.Remove(filepath.Dir(t.LeaderWorktree)) // the team's folder, if empty now
+	_ = os.RemoveAll(filepath.Dir(LogPath(w.repo.CommonDir, t.Name, "x")))
+	_ = os.RemoveAll(RunDir(w.repo.CommonDir, t.Name))
+	_ = os.Remove(lockPath(w.repo.CommonDir, t.Name))
+	return out, w.store.DeleteTeam(ctx, t.Name)
+}

@@ -1,0 +1,232 @@
+package orchestrator
+
+// Coordination (DESIGN.md §6): messages between participants, and the team's feed.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/teamctl/teamctl/store"
+)
+
+// Feed limits (DESIGN.md §6).
+const (
+	DefaultLimit = 20
+	MaxLimit     = 400
+)
+
+func messageText(text string) (string, error) {
+	if strings.TrimSpace(text) == "" {
+		return "", Errorf(ErrUsage, "the message is empty: say something")
+	}
+	return text, nil
+}
+
+// Send sends text from the caller to one participant (an agent of the team or Human).
+func (w *Workspace) Send(ctx context.Context, c Caller, to, text string) (store.Message, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return store.Message{}, err
+	}
+	if text, err = messageText(text); err != nil {
+		return store.Message{}, err
+	}
+	if err := p.recipient(to); err != nil {
+		return store.Message{}, err
+	}
+	ms, err := w.store.SendMessage(ctx, p.team.Name, p.me, []string{to}, false, text)
+	if err != nil {
+		return store.Message{}, err
+	}
+	return ms[0], nil
+}
+
+// Broadcast sends text from the caller to every other agent that still reads messages.
+// The human is not a recipient: it reads the feed.
+func (w *Workspace) Broadcast(ctx context.Context, c Caller, text string) ([]store.Message, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if text, err = messageText(text); err != nil {
+		return nil, err
+	}
+	var to []string
+	for _, a := range p.agents {
+		if a.Name != p.me && p.inactive(a) == "" {
+			to = append(to, a.Name)
+		}
+	}
+	if len(to) == 0 {
+		return nil, Errorf(ErrUsage, "no other active agent in team %s to broadcast to", p.team.Name)
+	}
+	return w.store.SendMessage(ctx, p.team.Name, p.me, to, true, text)
+}
+
+// Inbox returns the caller's unread messages, oldest first, and marks them read: of two
+// readers at once, each message goes to one.
+func (w *Workspace) Inbox(ctx context.Context, c Caller) ([]store.Message, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return w.store.ReadInbox(ctx, p.team.Name, p.me)
+}
+
+// limit checks a --limit: 0 is the default.
+func limit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultLimit, nil
+	case n < 0 || n > MaxLimit:
+		return 0, Errorf(ErrUsage, "--limit %d: want 1 to %d", n, MaxLimit)
+	}
+	return n, nil
+}
+
+// Thread returns the newest limit messages between the caller and peer, oldest first.
+func (w *Workspace) Thread(ctx context.Context, c Caller, peer string, n int) ([]store.Message, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if n, err = limit(n); err != nil {
+		return nil, err
+	}
+	switch _, ok := p.agent(peer); {
+	case peer == "":
+		return nil, Errorf(ErrUsage, "name the peer whose thread to show")
+	case peer == p.me:
+		return nil, Errorf(ErrUsage, "a thread is between you (%s) and another participant", p.me)
+	case peer != Human && !ok:
+		return nil, p.unknown(peer)
+	}
+	return w.store.Thread(ctx, p.team.Name, p.me, peer, n)
+}
+
+// FeedEntry is one coordination act of the team: a message, an intent, a reservation or
+// release, a blocker and what became of it, a delegated task, a done report.
+type FeedEntry struct {
+	ID    int64     `json:"id"` // the journal's event id
+	At    time.Time `json:"at"`
+	Kind  string    `json:"kind"` // the journal's kind: msg, intent, reserve, release, blocker.raised, ...
+	From  string    `json:"from"`
+	To    []string  `json:"to,omitempty"`
+	Task  string    `json:"task,omitempty"`
+	Text  string    `json:"text"`
+	Files []string  `json:"files,omitempty"`
+}
+
+// feedKinds are the journal's coordination events.
+var feedKinds = []string{"msg", "intent", "reserve", "release", "blocker.raised", "blocker.answered",
+	"blocker.escalated", "task.added", "task.reported", "commit.refused"}
+
+// FeedKind says whether the journal's events of kind are in the feed.
+func FeedKind(kind string) bool { return slices.Contains(feedKinds, kind) }
+
+// Feed returns the team's newest n coordination acts, oldest first (0: DefaultLimit).
+func (w *Workspace) Feed(ctx context.Context, c Caller, n int) ([]FeedEntry, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if n, err = limit(n); err != nil {
+		return nil, err
+	}
+	events, err := w.store.EventsOfKinds(ctx, p.team.Name, feedKinds, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FeedEntry, 0, len(events))
+	for _, e := range events {
+		out = append(out, feedEntry(e))
+	}
+	return out, nil
+}
+
+// feedEntry renders one journal event; the journal's data is this package's and the
+// store's own JSON, so a field that fails to decode is left empty rather than failing the feed.
+func feedEntry(e store.Event) FeedEntry {
+	var d struct {
+		To        []string `json:"to"`
+		Broadcast bool     `json:"broadcast"`
+		Text      string   `json:"text"`
+		Files     []string `json:"files"`
+		Reason    string   `json:"reason"`
+		Why       string   `json:"why"`
+		By        string   `json:"by"`
+		Blocked   string   `json:"blocked"`
+		ID        int64    `json:"id"`
+		Human     bool     `json:"human"`
+		Answer    string   `json:"answer"`
+		From      string   `json:"from"`
+		Summary   string   `json:"summary"`
+		Refused   string   `json:"refused"`
+		Granted   []struct {
+			Path  string `json:"path"`
+			Token int64  `json:"token"`
+		} `json:"granted"`
+		Kept []struct {
+			Path  string `json:"path"`
+			Token int64  `json:"token"`
+		} `json:"kept"`
+		Paths []struct {
+			Path  string `json:"path"`
+			Token int64  `json:"token"`
+		} `json:"paths"`
+		After []string `json:"after"`
+	}
+	_ = json.Unmarshal([]byte(e.Data), &d)
+	f := FeedEntry{ID: e.ID, At: e.At, Kind: e.Kind, From: e.Agent, Task: e.Task}
+	switch e.Kind {
+	case "msg":
+		f.To, f.Text = d.To, d.Text
+		if d.Broadcast {
+			f.To = []string{"*"}
+		}
+	case "intent":
+		f.Text, f.Files = d.Text, d.Files
+	case "reserve":
+		for _, g := range append(d.Granted, d.Kept...) {
+			f.Files = append(f.Files, g.Path)
+		}
+		f.Text = "reserved " + strings.Join(f.Files, ", ")
+		if d.Reason != "" {
+			f.Text += ": " + d.Reason
+		}
+	case "release":
+		for _, g := range d.Paths {
+			f.Files = append(f.Files, g.Path)
+		}
+		f.From = d.By
+		f.Text = "released " + strings.Join(f.Files, ", ") + " of " + e.Agent + " (" + d.Why + ")"
+	case "blocker.raised":
+		to := "the leader"
+		if d.Human {
+			to = Human
+		}
+		f.Text = fmt.Sprintf("blocker %d for %s: %s", d.ID, to, d.Text)
+	case "blocker.answered":
+		f.To = []string{d.Blocked}
+		f.Text = fmt.Sprintf("answered blocker %d: %s", d.ID, d.Answer)
+	case "blocker.escalated":
+		f.To = []string{Human}
+		f.Text = fmt.Sprintf("escalated blocker %d of %s: %s", d.ID, d.From, d.Text)
+	case "task.added":
+		f.From, f.To = "", []string{e.Agent}
+		f.Text = "task " + e.Task + " added for " + e.Agent
+		if len(d.After) > 0 {
+			f.Text += ", after " + strings.Join(d.After, ", ")
+		}
+	case "task.reported":
+		f.Text = "done: " + d.Summary
+	case "commit.refused":
+		f.Files = d.Files
+		f.Text = "commit refused: " + d.Refused
+	}
+	return f
+}

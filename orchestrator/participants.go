@@ -1,0 +1,154 @@
+package orchestrator
+
+// Coordination (DESIGN.md §6): who calls a coordination command, resolved against the team.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+)
+
+// Human is the name of the person running the team, as a participant: the identity of a
+// shell without TEAMCTL_AGENT, and a recipient of messages and blockers.
+const Human = "human"
+
+// Caller is who runs a coordination command, and for which team.
+type Caller struct {
+	Team string // --team; "" = $TEAMCTL_TEAM, else the repository's only team
+	As   string // --as; "" = $TEAMCTL_AGENT, else Human
+	Dir  string // where the command runs: relative paths resolve against it; "" = the repository root
+}
+
+// party is a caller resolved against the store: its team, its name, and the team as it is now.
+type party struct {
+	team   store.Team
+	plan   *plan.Plan
+	me     string
+	agents []store.Agent
+	tasks  []store.Task
+}
+
+// who resolves the caller: the team, and the name, which must be Human or an agent of the team.
+func (w *Workspace) who(ctx context.Context, c Caller) (party, error) {
+	t, err := w.ResolveTeam(ctx, c.Team)
+	if err != nil {
+		return party{}, err
+	}
+	p, err := loadPlan(t)
+	if err != nil {
+		return party{}, err
+	}
+	pa := party{team: t, plan: p, me: c.As}
+	if pa.me == "" {
+		pa.me = os.Getenv("TEAMCTL_AGENT")
+	}
+	if pa.me == "" {
+		pa.me = Human
+	}
+	if pa.agents, err = w.store.Agents(ctx, t.Name); err != nil {
+		return party{}, err
+	}
+	if pa.tasks, err = w.store.Tasks(ctx, t.Name); err != nil {
+		return party{}, err
+	}
+	if pa.me != Human {
+		if _, ok := pa.agent(pa.me); !ok {
+			return party{}, Errorf(ErrNoTeam, "you are %q (from --as or TEAMCTL_AGENT), which is no agent of team %s (%s)",
+				pa.me, t.Name, pa.names())
+		}
+	}
+	return pa, nil
+}
+
+func (p party) agent(name string) (store.Agent, bool) {
+	for _, a := range p.agents {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return store.Agent{}, false
+}
+
+func (p party) names() string {
+	names := []string{Human}
+	for _, a := range p.agents {
+		names = append(names, a.Name)
+	}
+	return "participants: " + strings.Join(names, ", ")
+}
+
+// unknown is the error for a name that is neither an agent of the team nor Human.
+func (p party) unknown(name string) error {
+	return Errorf(ErrNoTeam, "no agent %q in team %s (%s)", name, p.team.Name, p.names())
+}
+
+// currentTask is what the agent works on: the task it was launched for, else its first
+// task that is not merged or done; "" when it has none.
+func (p party) currentTask(a store.Agent) string {
+	if a.Task != "" {
+		return a.Task
+	}
+	for _, t := range p.tasks {
+		if t.Agent == a.Name && !stateOf(t).Finished() {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// inactive says why agent a reads no messages any more ("" while it does): it has no
+// program (a leader without a command), or the team or the agent's every task is finished
+// and its process is gone.
+func (p party) inactive(a store.Agent) string {
+	if pa, ok := p.plan.Agent(a.Name); ok && !pa.IsAgent() {
+		return fmt.Sprintf("team %s has no leader agent (no leader command): nothing reads %s's messages; write to %s instead", p.team.Name, a.Name, Human)
+	}
+	if agentproc.Alive(a.PID, a.ProcStart) {
+		return ""
+	}
+	if TeamState(p.team.State) == TeamFinished {
+		return fmt.Sprintf("team %s has finished", p.team.Name)
+	}
+	if a.Role == "leader" {
+		return ""
+	}
+	n := 0
+	for _, t := range p.tasks {
+		if t.Agent != a.Name {
+			continue
+		}
+		if !stateOf(t).Finished() {
+			return ""
+		}
+		n++
+	}
+	if n == 0 {
+		return "" // no task yet: the leader may give it one, and its first prompt carries its unread messages
+	}
+	return fmt.Sprintf("agent %s has finished its %d task(s)", a.Name, n)
+}
+
+// recipient checks that name can be written to by the caller.
+func (p party) recipient(name string) error {
+	if name == p.me {
+		return Errorf(ErrUsage, "you cannot send a message to yourself (%s)", name)
+	}
+	if name == Human {
+		return nil
+	}
+	a, ok := p.agent(name)
+	if !ok {
+		return p.unknown(name)
+	}
+	if why := p.inactive(a); why != "" {
+		return Errorf(ErrUsage, "cannot send to %s: %s", name, why)
+	}
+	return nil
+}
+
+func (p party) isLeader() bool { return p.me == p.plan.Leader.Name }

@@ -1,0 +1,196 @@
+package orchestrator
+
+// Coordination (DESIGN.md §6): leased reservations of paths.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+)
+
+// ErrReserved is a path reserved by another agent (exit 4): a reservation or a commit that
+// would change it is refused. It is the store's sentinel, so its errors match as they are.
+var ErrReserved = store.ErrReserved
+
+// repoPath turns a path typed in dir into a repo-relative one: relative to the worktree
+// that holds dir (any worktree of the repository has the same layout; dir "" is the top of
+// one), a trailing "/" kept (a directory prefix). Absolute paths and paths that leave the
+// repository are refused.
+func repoPath(dir, p string) (string, error) {
+	if p == "" {
+		return "", Errorf(ErrUsage, "empty path: name a file, or a directory with a trailing /")
+	}
+	if filepath.IsAbs(p) {
+		return "", Errorf(ErrUsage, "path %q is absolute: give it relative to the repository root (or to the current directory inside a worktree)", p)
+	}
+	prefix := ""
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		if top, ok := worktreeTop(abs); ok {
+			if prefix, err = filepath.Rel(top, abs); err != nil {
+				return "", fmt.Errorf("resolve %s: %w", p, err)
+			}
+		}
+	}
+	slash := filepath.ToSlash(p)
+	isDir := strings.HasSuffix(slash, "/") || path.Base(slash) == "." || path.Base(slash) == ".."
+	joined := path.Join(filepath.ToSlash(prefix), slash)
+	if isDir {
+		joined += "/"
+	}
+	n, err := plan.NormalisePath(joined)
+	if err != nil {
+		return "", Errorf(ErrUsage, "%v", err)
+	}
+	return n, nil
+}
+
+// worktreeTop is the top level of the git worktree holding dir: the nearest directory with
+// a .git entry (a directory in the main worktree, a file in a linked one).
+func worktreeTop(dir string) (string, bool) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d, true
+		}
+		if filepath.Dir(d) == d {
+			return "", false
+		}
+	}
+}
+
+// repoPaths resolves every path (see repoPath), dropping duplicates.
+func repoPaths(dir string, ps []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range ps {
+		n, err := repoPath(dir, p)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Reserve reserves paths for the caller, all or none: a path ending in "/" reserves
+// everything under it. A conflict with another agent's live reservation is refused with
+// an error matching ErrReserved that names holder and reason. The reservation lasts while
+// the caller's process (the agent's recorded process) lives and its task runs, or until
+// released; a holder whose process is gone loses it to the next claimant.
+func (w *Workspace) Reserve(ctx context.Context, c Caller, paths []string, reason string) ([]store.Reservation, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, Errorf(ErrUsage, "name the paths to reserve (a directory with a trailing /)")
+	}
+	ps, err := repoPaths(c.Dir, paths)
+	if err != nil {
+		return nil, err
+	}
+	req := store.ReserveRequest{Team: p.team.Name, Agent: p.me, Paths: ps, Reason: reason, Alive: agentproc.Alive}
+	req.PID, req.ProcStart = agentGroup(c, p.me)
+	rs, err := w.store.Reserve(ctx, req)
+	if re, ok := errors.AsType[*store.ReservedError](err); ok {
+		holder := re.Conflicts[0].Held.Agent
+		return nil, fmt.Errorf("nothing reserved: %w; ask %s (teamctl msg send --to %s) or work elsewhere", err, holder, holder)
+	}
+	return rs, err
+}
+
+// agentGroup is the agent process this command runs under, when it runs under one: an
+// agent is started as the leader of its own process group (agentproc), and the commands it
+// runs stay in that group. It matters only in the moment after a launch, before the
+// supervisor has recorded the agent's pid; the store prefers the recorded one. Only a
+// caller identified by TEAMCTL_AGENT (not --as) counts, and never a group this process
+// leads itself (a command typed in an interactive shell).
+func agentGroup(c Caller, me string) (int, int64) {
+	if c.As != "" || me == Human || os.Getenv("TEAMCTL_AGENT") != me {
+		return 0, 0
+	}
+	pgid := syscall.Getpgrp()
+	if pgid == os.Getpid() || pgid <= 1 {
+		return 0, 0
+	}
+	// The group leader must be the agent itself: started by teamctl with TEAMCTL_AGENT=me
+	// in the environment it was executed with.
+	env, err := agentproc.ProcessEnviron(pgid)
+	if err != nil || !slices.Contains(env, "TEAMCTL_AGENT="+me) {
+		return 0, 0
+	}
+	start, err := agentproc.StartTime(pgid)
+	if err != nil {
+		return 0, 0
+	}
+	return pgid, start
+}
+
+// Release ends the caller's reservations of paths (as reserved), or all of its
+// reservations when paths is empty. Nothing is released when one path is not held.
+func (w *Workspace) Release(ctx context.Context, c Caller, paths []string) ([]store.Reservation, error) {
+	p, err := w.who(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := repoPaths(c.Dir, paths)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := w.store.Release(ctx, p.team.Name, p.me, ps, "released by "+p.me)
+	if errors.Is(err, store.ErrNotHeld) {
+		return nil, Errorf(ErrUsage, "nothing released: %v", err)
+	}
+	return rs, err
+}
+
+// Reservations lists the team's live reservations by path.
+func (w *Workspace) Reservations(ctx context.Context, c Caller) ([]store.Reservation, error) {
+	t, err := w.ResolveTeam(ctx, c.Team)
+	if err != nil {
+		return nil, err
+	}
+	return w.ActiveReservations(ctx, t.Name)
+}
+
+// ActiveReservations lists a team's live reservations: leases whose holder process is gone
+// or whose task has moved on are released on the way. The merge step checks a branch's
+// files against these (ReservedConflict).
+func (w *Workspace) ActiveReservations(ctx context.Context, team string) ([]store.Reservation, error) {
+	return w.store.Reservations(ctx, team, agentproc.Alive)
+}
+
+// ReservedConflict is the reason to refuse a branch of agent that changes files (repo-relative)
+// when one of them is reserved by another agent in res; "" when none is.
+func ReservedConflict(files []string, agent string, res []store.Reservation) string {
+	f, r, ok := store.FirstConflict(files, agent, res)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("changes %s, which %s has reserved (%s)", f, r.Agent, describe(r))
+}
+
+// describe is a reservation as a person reads it: path, reason, token.
+func describe(r store.Reservation) string {
+	s := r.Path
+	if r.Reason != "" {
+		s += fmt.Sprintf(": %q", r.Reason)
+	}
+	return s + fmt.Sprintf(", token %d", r.Token)
+}
