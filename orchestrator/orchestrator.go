@@ -90,7 +90,10 @@ func Open(ctx context.Context, env Env, dir string) (*Workspace, error) {
 	repo, err := worktree.Open(ctx, env.Runner, dir)
 	if err != nil {
 		if errors.Is(err, worktree.ErrNotRepo) {
-			return nil, Errorf(ErrUsage, "%s is not inside a git repository", dir)
+			if abs, err := filepath.Abs(dir); err == nil {
+				dir = abs
+			}
+			return nil, Errorf(ErrUsage, "%s is not inside a git repository: run teamctl in your repository, or name it with -C DIR", dir)
 		}
 		return nil, err
 	}
