@@ -99,6 +99,9 @@ type waits struct {
 	blockers []store.Blocker
 	events   []store.Event // the journal's task.state and blocker.delivered events
 	read     bool
+	// fresh: the task has just entered its state, so no answer of an earlier round can be
+	// waiting for its relaunch (and the journal need not be read to find out).
+	fresh bool
 }
 
 // askAbout makes sure task t, which waits on someone, has someone asked. A blocker the
@@ -127,14 +130,12 @@ func (s *supervisor) askAbout(ctx context.Context, t store.Task, seen *waits) er
 	case last != nil && (last.State != store.BlockerAnswered || last.Delivered.IsZero()):
 		return nil // waits for its answer, or for the answer to be delivered (coordinate)
 	}
-	return s.askFor(ctx, t, last, &seen.events)
+	return s.askFor(ctx, t, last, seen)
 }
 
 // askFor asks someone about task t, which waits with no blocker waiting for it (last is
-// its newest blocker, answered and delivered, or nil); events is the journal's task.state
-// and blocker.delivered events, read once on first need (a task that just entered its
-// state has none that matter: entered passes an empty list).
-func (s *supervisor) askFor(ctx context.Context, t store.Task, last *store.Blocker, events *[]store.Event) error {
+// its newest blocker, answered and delivered, or nil).
+func (s *supervisor) askFor(ctx context.Context, t store.Task, last *store.Blocker, seen *waits) error {
 	toPerson := false
 	if st := stateOf(t); (st == Conflict || st == TestsFailed) && s.p.Leader.IsAgent() && !s.isLeader(t.Agent) {
 		fix, err := s.ws.store.Task(ctx, s.team.Name, plan.LeaderFixPrefix+t.ID)
@@ -149,14 +150,14 @@ func (s *supervisor) askFor(ctx context.Context, t store.Task, last *store.Block
 		}
 		toPerson = true // the leader tried and did not land it
 	}
-	if last != nil && !toPerson {
-		if *events == nil {
+	if last != nil && !toPerson && !seen.fresh {
+		if seen.events == nil {
 			var err error
-			if *events, err = s.ws.store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
+			if seen.events, err = s.ws.store.EventsOfKinds(ctx, s.team.Name, []string{"task.state", "blocker.delivered"}, 0); err != nil {
 				return err
 			}
 		}
-		if deliveredLast(*events, t.ID) {
+		if deliveredLast(seen.events, t.ID) {
 			s.log().Info("answer delivered but its relaunch was cut off: relaunching", "agent", t.Agent, "task", t.ID, "blocker", last.ID)
 			return s.relaunchAnswered(ctx, t, *last)
 		}

@@ -85,8 +85,9 @@ type exitFacts struct {
 	InMerge   bool              // a merge in progress there
 	Committed bool              // teamctl auto-committed in this decision already
 	OffBranch offBranch         // where the worktree's HEAD stands against the agent's branch
-	OffWhy    string            // OffDiverged: what a person has to sort out
+	OffWhy    string            // offDiverged: what a person has to sort out
 	Moved     bool              // teamctl brought the commits onto the branch in this decision already
+	head      headAt            // what OffBranch was read from, for backOnBranch (not a fact decideExit reads)
 	Leader    bool              // the agent is the team's leader (it commits on the leader branch)
 	TipTested bool              // Leader: the leader branch's tip is its tested head
 	Ahead     int               // commits the agent's branch has that the leader branch lacks
@@ -96,9 +97,9 @@ type exitFacts struct {
 type offBranch int
 
 const (
-	OnBranch    offBranch = iota
-	OffAhead              // a detached HEAD or another branch, ahead of (or behind) its branch: moved back
-	OffDiverged           // commits that are not on its branch and cannot be fast-forwarded onto it
+	onBranch    offBranch = iota
+	offAhead              // a detached HEAD or another branch, ahead of (or behind) its branch: moved back
+	offDiverged           // commits that are not on its branch and cannot be fast-forwarded onto it
 )
 
 // decideExit applies DESIGN.md §4 to a launch that ended.
@@ -138,11 +139,11 @@ func decideExit(f exitFacts) decision {
 		return decision{Step: stepAutoCommit}
 	}
 	switch {
-	case f.OffBranch == OffDiverged:
+	case f.OffBranch == offDiverged:
 		return decision{To: Blocked, Why: f.OffWhy}
-	case f.OffBranch == OffAhead && !f.Moved:
+	case f.OffBranch == offAhead && !f.Moved:
 		return decision{Step: stepBackOnBranch}
-	case f.OffBranch == OffAhead:
+	case f.OffBranch == offAhead:
 		return decision{To: Blocked, Why: "the agent's worktree is still off its branch after teamctl checked its branch out again"}
 	}
 	if f.Leader {

@@ -65,10 +65,10 @@ var exitCases = []struct {
 	{"unresolved conflicts, nudges spent: conflict", exited(func(f *exitFacts) {
 		f.Changes, f.Nudges, f.InMerge = []worktree.Change{{Code: "U", Path: "a.go"}}, 1, true
 	}), decision{To: Conflict, Why: "the agent left unresolved conflicts in a.go"}},
-	{"committed off its branch: brought back", exited(func(f *exitFacts) { f.OffBranch = OffAhead }), decision{Step: stepBackOnBranch}},
-	{"off its branch after bringing it back: blocked", exited(func(f *exitFacts) { f.OffBranch, f.Moved = OffAhead, true }),
+	{"committed off its branch: brought back", exited(func(f *exitFacts) { f.OffBranch = offAhead }), decision{Step: stepBackOnBranch}},
+	{"off its branch after bringing it back: blocked", exited(func(f *exitFacts) { f.OffBranch, f.Moved = offAhead, true }),
 		decision{To: Blocked, Why: "the agent's worktree is still off its branch after teamctl checked its branch out again"}},
-	{"diverged from its branch: blocked", exited(func(f *exitFacts) { f.OffBranch, f.OffWhy = OffDiverged, "bring them there" }),
+	{"diverged from its branch: blocked", exited(func(f *exitFacts) { f.OffBranch, f.OffWhy = offDiverged, "bring them there" }),
 		decision{To: Blocked, Why: "bring them there"}},
 	{"leader with untested commits: queued for the tests", exited(func(f *exitFacts) { f.Leader = true }),
 		decision{To: Queued, Why: "its commits on the leader branch wait for the tests"}},

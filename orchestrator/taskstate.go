@@ -158,8 +158,7 @@ func (s *supervisor) entered(ctx context.Context, t store.Task) error {
 		}
 	}
 	if st.WaitsOnHuman() {
-		// Just entered: no answer of an earlier round can be waiting for its relaunch.
-		return s.askAbout(ctx, t, &waits{events: []store.Event{}})
+		return s.askAbout(ctx, t, &waits{fresh: true})
 	}
 	return nil
 }
@@ -173,14 +172,4 @@ func LifecycleTable() string {
 		fmt.Fprintf(&b, "| %s | %s | `%s` |\n", from, e.by, e.to)
 	}
 	return b.String()
-}
-
-// Transitions lists every move of the lifecycle as "from -> to", for tests that check a
-// journal against it.
-func Transitions() []string {
-	out := make([]string, len(edges))
-	for i, e := range edges {
-		out[i] = string(e.from) + " -> " + string(e.to)
-	}
-	return out
 }
