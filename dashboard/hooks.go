@@ -18,15 +18,19 @@ const costsEvery = 2 * time.Second
 // (orchestrator.Human): the coordination feed, conflict warnings, costs from the agents'
 // own streams, answers, messages, nudges and readable transcripts.
 func WorkspaceHooks(ws *orchestrator.Workspace) Hooks {
-	human := func(team string) orchestrator.Caller {
-		return orchestrator.Caller{Team: team, As: orchestrator.Human}
+	human := func(ctx context.Context, team string) (*orchestrator.Participant, error) {
+		return ws.Participant(ctx, orchestrator.Caller{Team: team, As: orchestrator.Human})
 	}
 	var mu sync.Mutex
 	var costs map[string]float64
 	var costsAt time.Time
 	return Hooks{
 		Messages: func(ctx context.Context, team string, limit int) ([]FeedItem, error) {
-			entries, err := ws.Feed(ctx, human(team), limit)
+			p, err := human(ctx, team)
+			if err != nil {
+				return nil, err
+			}
+			entries, err := p.Feed(ctx, limit)
 			if err != nil {
 				return nil, err
 			}
@@ -73,15 +77,24 @@ func WorkspaceHooks(ws *orchestrator.Workspace) Hooks {
 			return costs, nil
 		},
 		Answer: func(ctx context.Context, team string, blocker int64, text string) error {
-			_, err := ws.Answer(ctx, human(team), blocker, text)
+			p, err := human(ctx, team)
+			if err == nil {
+				_, err = p.Answer(ctx, blocker, text)
+			}
 			return err
 		},
 		Send: func(ctx context.Context, team, agent, text string) error {
-			_, err := ws.Send(ctx, human(team), agent, text)
+			p, err := human(ctx, team)
+			if err == nil {
+				_, err = p.Send(ctx, agent, text)
+			}
 			return err
 		},
 		Nudge: func(ctx context.Context, team, agent string) error {
-			_, err := ws.Nudge(ctx, human(team), agent)
+			p, err := human(ctx, team)
+			if err == nil {
+				_, err = p.Nudge(ctx, agent)
+			}
 			return err
 		},
 		Transcript: func(ctx context.Context, team, agent string) (io.ReadCloser, error) {

@@ -14,11 +14,7 @@ import (
 // RaiseBlocker records a blocker of the calling agent on its current task. It goes to the
 // leader agent, or to a person when human is set, when the team has no leader agent, or
 // when the leader raises it.
-func (w *Workspace) RaiseBlocker(ctx context.Context, c Caller, text string, human bool) (store.Blocker, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Blocker{}, err
-	}
+func (p *Participant) RaiseBlocker(ctx context.Context, text string, human bool) (store.Blocker, error) {
 	if p.me == Human {
 		return store.Blocker{}, Errorf(ErrUsage, "blockers are raised by agents (set TEAMCTL_AGENT or --as); a person answers them")
 	}
@@ -29,7 +25,7 @@ func (w *Workspace) RaiseBlocker(ctx context.Context, c Caller, text string, hum
 	if !p.plan.Leader.IsAgent() || a.Role == "leader" {
 		human = true
 	}
-	return w.store.RaiseBlocker(ctx, store.Blocker{Team: p.team.Name, Agent: p.me, Task: p.currentTask(a), Text: text, Human: human})
+	return p.w.store.RaiseBlocker(ctx, store.Blocker{Team: p.team.Name, Agent: p.me, Task: p.currentTask(a), Text: text, Human: human})
 }
 
 // Blockers lists the team's blockers, those for a person first; all of them with all,
@@ -46,8 +42,8 @@ func (w *Workspace) Blockers(ctx context.Context, c Caller, all bool) ([]store.B
 }
 
 // blocker reads blocker id of the caller's team; ErrNoTeam when there is none.
-func (w *Workspace) blocker(ctx context.Context, p party, id int64) (store.Blocker, error) {
-	b, err := w.store.Blocker(ctx, p.team.Name, id)
+func (p *Participant) blocker(ctx context.Context, id int64) (store.Blocker, error) {
+	b, err := p.w.store.Blocker(ctx, p.team.Name, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return b, Errorf(ErrNoTeam, "no blocker %d in team %s (teamctl blockers lists them)", id, p.team.Name)
 	}
@@ -57,15 +53,11 @@ func (w *Workspace) blocker(ctx context.Context, p party, id int64) (store.Block
 // Answer answers blocker id: the leader answers those raised for it, a person any. The
 // answer is recorded durably; the supervisor (now, or on resume) relaunches the blocked
 // agent with TEAMCTL_REASON=answer and the answer in its prompt.
-func (w *Workspace) Answer(ctx context.Context, c Caller, id int64, text string) (store.Blocker, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Blocker{}, err
-	}
+func (p *Participant) Answer(ctx context.Context, id int64, text string) (store.Blocker, error) {
 	if strings.TrimSpace(text) == "" {
 		return store.Blocker{}, Errorf(ErrUsage, "the answer is empty")
 	}
-	b, err := w.blocker(ctx, p, id)
+	b, err := p.blocker(ctx, id)
 	if err != nil {
 		return b, err
 	}
@@ -76,7 +68,7 @@ func (w *Workspace) Answer(ctx context.Context, c Caller, id int64, text string)
 	case !p.isLeader():
 		return b, Errorf(ErrUsage, "blocker %d is for the leader (%s) to answer, not %s", id, p.plan.Leader.Name, p.me)
 	}
-	b, err = w.store.AnswerBlocker(ctx, p.team.Name, id, p.me, text)
+	b, err = p.w.store.AnswerBlocker(ctx, p.team.Name, id, p.me, text)
 	if errors.Is(err, store.ErrAnswered) {
 		return b, Errorf(ErrUsage, "%v", err)
 	}
@@ -84,12 +76,8 @@ func (w *Workspace) Answer(ctx context.Context, c Caller, id int64, text string)
 }
 
 // Escalate passes blocker id on from the leader to a person.
-func (w *Workspace) Escalate(ctx context.Context, c Caller, id int64) (store.Blocker, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Blocker{}, err
-	}
-	b, err := w.blocker(ctx, p, id)
+func (p *Participant) Escalate(ctx context.Context, id int64) (store.Blocker, error) {
+	b, err := p.blocker(ctx, id)
 	if err != nil {
 		return b, err
 	}
@@ -101,5 +89,5 @@ func (w *Workspace) Escalate(ctx context.Context, c Caller, id int64) (store.Blo
 	case b.Human:
 		return b, Errorf(ErrUsage, "blocker %d already waits for a person", id)
 	}
-	return w.store.EscalateBlocker(ctx, p.team.Name, id, p.me)
+	return p.w.store.EscalateBlocker(ctx, p.team.Name, id, p.me)
 }

@@ -201,7 +201,7 @@ func TestCheckCommitInMerge(t *testing.T) {
 	testsupport.Git(t, wt, "add", "-A")
 	testsupport.Git(t, wt, "commit", "-qm", "alice")
 
-	if _, err := ws.Reserve(ctx, as("bob"), []string{"b.txt"}, "bob's"); err != nil {
+	if _, err := ws.As(as("bob")).Reserve(ctx, []string{"b.txt"}, "bob's"); err != nil {
 		t.Fatal(err)
 	}
 	// A conflicting merge, resolved by alice: c.txt is hers to resolve, b.txt came as it was.
@@ -220,7 +220,7 @@ func TestCheckCommitInMerge(t *testing.T) {
 	if err != nil || cc.Refused != "" {
 		t.Errorf("CheckCommit with b.txt (reserved by bob) only from the other side = %+v, %v; want allowed", cc, err)
 	}
-	if _, err := ws.Reserve(ctx, as("bob"), []string{"c.txt"}, "bob's too"); err != nil {
+	if _, err := ws.As(as("bob")).Reserve(ctx, []string{"c.txt"}, "bob's too"); err != nil {
 		t.Fatal(err)
 	}
 	cc, err = ws.CheckCommit(ctx, "t", "alice", wt)
@@ -237,10 +237,10 @@ func TestCheckCommitInMerge(t *testing.T) {
 		t.Errorf("journal = %+v, %v", evs, err)
 	}
 	// alice's own reservation covering the file is recorded with the check, by token.
-	if _, err := ws.Release(ctx, as("bob"), nil); err != nil {
+	if _, err := ws.As(as("bob")).Release(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Reserve(ctx, as("alice"), []string{"c.txt"}, ""); err != nil {
+	if _, err := ws.As(as("alice")).Reserve(ctx, []string{"c.txt"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	cc, err = ws.CheckCommit(ctx, "t", "alice", wt)

@@ -62,7 +62,7 @@ func TestCoordHelper(t *testing.T) {
 	c := orchestrator.Caller{Team: "t"}
 	switch mode {
 	case "reserve-and-wait": // an agent process: reserve, then live on
-		if _, err := ws.Reserve(ctx, c, paths, "held by a live process"); err != nil {
+		if _, err := ws.As(c).Reserve(ctx, paths, "held by a live process"); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Hour)
@@ -77,7 +77,7 @@ func TestCoordHelper(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ws.Reserve(ctx, orchestrator.Caller{Team: "t", As: me}, paths, "holding"); err != nil {
+		if _, err := ws.As(orchestrator.Caller{Team: "t", As: me}).Reserve(ctx, paths, "holding"); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Println("held")
@@ -98,7 +98,7 @@ func TestCoordHelper(t *testing.T) {
 			if len(want) == 0 {
 				want = []string{paths[rng.IntN(len(paths))]}
 			}
-			_, err := ws.Reserve(ctx, orchestrator.Caller{Team: "t", As: me}, want, "loop")
+			_, err := ws.As(orchestrator.Caller{Team: "t", As: me}).Reserve(ctx, want, "loop")
 			switch {
 			case errors.Is(err, orchestrator.ErrReserved):
 				refused++
@@ -111,7 +111,7 @@ func TestCoordHelper(t *testing.T) {
 				// Hold it a moment, as an agent would while it works, so claims overlap in time.
 				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
 			}
-			if _, err := ws.Release(ctx, orchestrator.Caller{Team: "t", As: me}, nil); err != nil {
+			if _, err := ws.As(orchestrator.Caller{Team: "t", As: me}).Release(ctx, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -120,7 +120,7 @@ func TestCoordHelper(t *testing.T) {
 		stop := os.Getenv(helperStop)
 		for {
 			_, stopped := os.Stat(stop)
-			ms, err := ws.Inbox(ctx, orchestrator.Caller{Team: "t", As: me})
+			ms, err := ws.As(orchestrator.Caller{Team: "t", As: me}).Inbox(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +273,7 @@ func TestLeaseFollowsTheHolderProcess(t *testing.T) {
 			} else {
 				testsupport.Eventually(t, helperDeadline, "the holder stopped", func() bool { return procState(cmd.Process.Pid) == "T" })
 			}
-			_, err = ws.Reserve(ctx, as("bob"), []string{"src/a.go"}, "")
+			_, err = ws.As(as("bob")).Reserve(ctx, []string{"src/a.go"}, "")
 			if sig == syscall.SIGSTOP {
 				if !errors.Is(err, orchestrator.ErrReserved) || !strings.Contains(err.Error(), "reserved by alice as src/") {
 					t.Errorf("reserve while the holder is stopped = %v, want refused naming alice", err)
@@ -365,7 +365,7 @@ func TestInboxTwoReaderProcesses(t *testing.T) {
 	const n = 150
 	var sent []int64
 	for i := range n {
-		m, err := ws.Send(t.Context(), as("alice"), "bob", fmt.Sprint("message ", i))
+		m, err := ws.As(as("alice")).Send(t.Context(), "bob", fmt.Sprint("message ", i))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -98,7 +98,7 @@ func TestRepoPaths(t *testing.T) {
 			t.Parallel()
 			c := as("alice")
 			c.Dir = tt.dir
-			in, err := ws.Intent(t.Context(), c, "look", []string{tt.path})
+			in, err := ws.As(c).Intent(t.Context(), "look", []string{tt.path})
 			if tt.want == "" {
 				if !errors.Is(err, orchestrator.ErrUsage) {
 					t.Errorf("path %q from %s: %v, %v; want ErrUsage", tt.path, tt.dir, in.Files, err)
@@ -145,11 +145,11 @@ func TestCoordinationRules(t *testing.T) {
 	if err := ws.TestStore().UpdateTask(ctx, "t", "task-carol", func(k *store.Task) error { k.State = string(orchestrator.Merged); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	b, err := ws.RaiseBlocker(ctx, as("alice"), "which db?", false)
+	b, err := ws.As(as("alice")).RaiseBlocker(ctx, "which db?", false)
 	if err != nil || b.Human || b.Task != "task-alice" {
 		t.Fatalf("RaiseBlocker = %+v, %v; want a blocker for the leader on task-alice", b, err)
 	}
-	lb, err := ws.RaiseBlocker(ctx, as("lead"), "budget?", false)
+	lb, err := ws.As(as("lead")).RaiseBlocker(ctx, "budget?", false)
 	if err != nil || !lb.Human {
 		t.Fatalf("the leader's blocker = %+v, %v; want one for a person", lb, err)
 	}
@@ -158,42 +158,42 @@ func TestCoordinationRules(t *testing.T) {
 		call func() error
 		want error // nil: succeeds
 	}{
-		{"send", func() error { _, err := ws.Send(ctx, as("alice"), "bob", "hi"); return err }, nil},
-		{"send to the human", func() error { _, err := ws.Send(ctx, as("alice"), orchestrator.Human, "hi"); return err }, nil},
-		{"send to the leader agent", func() error { _, err := ws.Send(ctx, as("alice"), "lead", "hi"); return err }, nil},
-		{"send to oneself", func() error { _, err := ws.Send(ctx, as("alice"), "alice", "hi"); return err }, orchestrator.ErrUsage},
-		{"send to a finished agent", func() error { _, err := ws.Send(ctx, as("alice"), "carol", "hi"); return err }, orchestrator.ErrUsage},
-		{"send to an unknown agent", func() error { _, err := ws.Send(ctx, as("alice"), "zed", "hi"); return err }, orchestrator.ErrNoTeam},
-		{"send an empty text", func() error { _, err := ws.Send(ctx, as("alice"), "bob", " \n"); return err }, orchestrator.ErrUsage},
-		{"send as an unknown agent", func() error { _, err := ws.Send(ctx, as("zed"), "bob", "hi"); return err }, orchestrator.ErrNoTeam},
+		{"send", func() error { _, err := ws.As(as("alice")).Send(ctx, "bob", "hi"); return err }, nil},
+		{"send to the human", func() error { _, err := ws.As(as("alice")).Send(ctx, orchestrator.Human, "hi"); return err }, nil},
+		{"send to the leader agent", func() error { _, err := ws.As(as("alice")).Send(ctx, "lead", "hi"); return err }, nil},
+		{"send to oneself", func() error { _, err := ws.As(as("alice")).Send(ctx, "alice", "hi"); return err }, orchestrator.ErrUsage},
+		{"send to a finished agent", func() error { _, err := ws.As(as("alice")).Send(ctx, "carol", "hi"); return err }, orchestrator.ErrUsage},
+		{"send to an unknown agent", func() error { _, err := ws.As(as("alice")).Send(ctx, "zed", "hi"); return err }, orchestrator.ErrNoTeam},
+		{"send an empty text", func() error { _, err := ws.As(as("alice")).Send(ctx, "bob", " \n"); return err }, orchestrator.ErrUsage},
+		{"send as an unknown agent", func() error { _, err := ws.As(as("zed")).Send(ctx, "bob", "hi"); return err }, orchestrator.ErrNoTeam},
 		{"send in an unknown team", func() error {
-			_, err := ws.Send(ctx, orchestrator.Caller{Team: "nope", As: "alice"}, "bob", "hi")
+			_, err := ws.As(orchestrator.Caller{Team: "nope", As: "alice"}).Send(ctx, "bob", "hi")
 			return err
 		}, orchestrator.ErrNoTeam},
-		{"feed limit too large", func() error { _, err := ws.Feed(ctx, as("alice"), 401); return err }, orchestrator.ErrUsage},
-		{"thread with oneself", func() error { _, err := ws.Thread(ctx, as("alice"), "alice", 0); return err }, orchestrator.ErrUsage},
-		{"thread with no one", func() error { _, err := ws.Thread(ctx, as("alice"), "", 0); return err }, orchestrator.ErrUsage},
-		{"the human raises a blocker", func() error { _, err := ws.RaiseBlocker(ctx, as(orchestrator.Human), "x", false); return err }, orchestrator.ErrUsage},
-		{"a dev answers", func() error { _, err := ws.Answer(ctx, as("bob"), b.ID, "x"); return err }, orchestrator.ErrUsage},
-		{"the leader answers a person's blocker", func() error { _, err := ws.Answer(ctx, as("lead"), lb.ID, "x"); return err }, orchestrator.ErrUsage},
-		{"answer no blocker", func() error { _, err := ws.Answer(ctx, as("lead"), 999, "x"); return err }, orchestrator.ErrNoTeam},
-		{"a dev escalates", func() error { _, err := ws.Escalate(ctx, as("alice"), b.ID); return err }, orchestrator.ErrUsage},
-		{"escalate a person's blocker", func() error { _, err := ws.Escalate(ctx, as("lead"), lb.ID); return err }, orchestrator.ErrUsage},
-		{"the human reports done", func() error { _, err := ws.ReportDone(ctx, as(orchestrator.Human), "x"); return err }, orchestrator.ErrUsage},
+		{"feed limit too large", func() error { _, err := ws.As(as("alice")).Feed(ctx, 401); return err }, orchestrator.ErrUsage},
+		{"thread with oneself", func() error { _, err := ws.As(as("alice")).Thread(ctx, "alice", 0); return err }, orchestrator.ErrUsage},
+		{"thread with no one", func() error { _, err := ws.As(as("alice")).Thread(ctx, "", 0); return err }, orchestrator.ErrUsage},
+		{"the human raises a blocker", func() error { _, err := ws.As(as(orchestrator.Human)).RaiseBlocker(ctx, "x", false); return err }, orchestrator.ErrUsage},
+		{"a dev answers", func() error { _, err := ws.As(as("bob")).Answer(ctx, b.ID, "x"); return err }, orchestrator.ErrUsage},
+		{"the leader answers a person's blocker", func() error { _, err := ws.As(as("lead")).Answer(ctx, lb.ID, "x"); return err }, orchestrator.ErrUsage},
+		{"answer no blocker", func() error { _, err := ws.As(as("lead")).Answer(ctx, 999, "x"); return err }, orchestrator.ErrNoTeam},
+		{"a dev escalates", func() error { _, err := ws.As(as("alice")).Escalate(ctx, b.ID); return err }, orchestrator.ErrUsage},
+		{"escalate a person's blocker", func() error { _, err := ws.As(as("lead")).Escalate(ctx, lb.ID); return err }, orchestrator.ErrUsage},
+		{"the human reports done", func() error { _, err := ws.As(as(orchestrator.Human)).ReportDone(ctx, "x"); return err }, orchestrator.ErrUsage},
 		{"a dev adds a task", func() error {
-			_, err := ws.AddTask(ctx, as("bob"), orchestrator.AddTaskOptions{Agent: "bob", ID: "x", Prompt: "p"})
+			_, err := ws.As(as("bob")).AddTask(ctx, orchestrator.AddTaskOptions{Agent: "bob", ID: "x", Prompt: "p"})
 			return err
 		}, orchestrator.ErrUsage},
 		{"a task for an unknown agent", func() error {
-			_, err := ws.AddTask(ctx, as("lead"), orchestrator.AddTaskOptions{Agent: "zed", ID: "x", Prompt: "p"})
+			_, err := ws.As(as("lead")).AddTask(ctx, orchestrator.AddTaskOptions{Agent: "zed", ID: "x", Prompt: "p"})
 			return err
 		}, orchestrator.ErrNoTeam},
 		{"a task with a duplicate id", func() error {
-			_, err := ws.AddTask(ctx, as("lead"), orchestrator.AddTaskOptions{Agent: "bob", ID: "task-alice", Prompt: "p"})
+			_, err := ws.As(as("lead")).AddTask(ctx, orchestrator.AddTaskOptions{Agent: "bob", ID: "task-alice", Prompt: "p"})
 			return err
 		}, orchestrator.ErrUsage},
-		{"a reservation that escapes", func() error { _, err := ws.Reserve(ctx, as("alice"), []string{"../x"}, ""); return err }, orchestrator.ErrUsage},
-		{"release what one does not hold", func() error { _, err := ws.Release(ctx, as("alice"), []string{"x"}); return err }, orchestrator.ErrUsage},
+		{"a reservation that escapes", func() error { _, err := ws.As(as("alice")).Reserve(ctx, []string{"../x"}, ""); return err }, orchestrator.ErrUsage},
+		{"release what one does not hold", func() error { _, err := ws.As(as("alice")).Release(ctx, []string{"x"}); return err }, orchestrator.ErrUsage},
 	}
 	for _, tt := range tests {
 		err := tt.call()
@@ -206,10 +206,10 @@ func TestCoordinationRules(t *testing.T) {
 	}
 
 	// The leader escalates, the person answers; the answer waits durably for the supervisor.
-	if _, err := ws.Escalate(ctx, as("lead"), b.ID); err != nil {
+	if _, err := ws.As(as("lead")).Escalate(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Answer(ctx, as(orchestrator.Human), b.ID, "postgres"); err != nil {
+	if _, err := ws.As(as(orchestrator.Human)).Answer(ctx, b.ID, "postgres"); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := ws.TestStore().AnsweredBlockers(ctx, "t")
@@ -218,11 +218,11 @@ func TestCoordinationRules(t *testing.T) {
 	}
 
 	// A delegated task is pending for its agent, and puts a finished agent back to work.
-	k, err := ws.AddTask(ctx, as("lead"), orchestrator.AddTaskOptions{Agent: "carol", ID: "more", Prompt: "more", After: []string{"task-alice"}})
+	k, err := ws.As(as("lead")).AddTask(ctx, orchestrator.AddTaskOptions{Agent: "carol", ID: "more", Prompt: "more", After: []string{"task-alice"}})
 	if err != nil || k.State != string(orchestrator.Pending) || k.Agent != "carol" {
 		t.Fatalf("AddTask = %+v, %v", k, err)
 	}
-	if _, err := ws.Send(ctx, as("alice"), "carol", "welcome back"); err != nil {
+	if _, err := ws.As(as("alice")).Send(ctx, "carol", "welcome back"); err != nil {
 		t.Errorf("send to carol with a new task: %v", err)
 	}
 }
@@ -231,26 +231,26 @@ func TestBroadcastAndFeed(t *testing.T) {
 	t.Parallel()
 	ws, _ := coordTeam(t, false, "alice", "bob")
 	ctx := t.Context()
-	ms, err := ws.Broadcast(ctx, as("alice"), "freeze")
+	ms, err := ws.As(as("alice")).Broadcast(ctx, "freeze")
 	if err != nil || len(ms) != 1 || ms[0].To != "bob" {
 		t.Fatalf("Broadcast = %+v, %v; want bob only (the leader has no program)", ms, err)
 	}
 	if err := ws.TestStore().UpdateTask(ctx, "t", "task-bob", func(k *store.Task) error { k.State = string(orchestrator.Done); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Broadcast(ctx, as("alice"), "anyone?"); !errors.Is(err, orchestrator.ErrUsage) {
+	if _, err := ws.As(as("alice")).Broadcast(ctx, "anyone?"); !errors.Is(err, orchestrator.ErrUsage) {
 		t.Errorf("Broadcast with no other active agent = %v, want ErrUsage", err)
 	}
-	if _, err := ws.Send(ctx, as(orchestrator.Human), "lead", "x"); !errors.Is(err, orchestrator.ErrUsage) {
+	if _, err := ws.As(as(orchestrator.Human)).Send(ctx, "lead", "x"); !errors.Is(err, orchestrator.ErrUsage) {
 		t.Errorf("send to a leader with no program = %v, want ErrUsage", err)
 	}
-	if _, err := ws.Intent(ctx, as("alice"), "refactor the lexer", []string{"src/lex/"}); err != nil {
+	if _, err := ws.As(as("alice")).Intent(ctx, "refactor the lexer", []string{"src/lex/"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Reserve(ctx, as("alice"), []string{"src/lex/"}, "lexer"); err != nil {
+	if _, err := ws.As(as("alice")).Reserve(ctx, []string{"src/lex/"}, "lexer"); err != nil {
 		t.Fatal(err)
 	}
-	feed, err := ws.Feed(ctx, as("bob"), 2)
+	feed, err := ws.As(as("bob")).Feed(ctx, 2)
 	if err != nil || len(feed) != 2 {
 		t.Fatalf("Feed(2) = %+v, %v", feed, err)
 	}
@@ -289,12 +289,12 @@ func TestAgentGroupLease(t *testing.T) {
 	if rs[0].PID != proc.Pid {
 		t.Fatalf("reservation leased to pid %d, want the agent's group leader %d", rs[0].PID, proc.Pid)
 	}
-	if _, err := ws.Reserve(ctx, as("bob"), []string{"src/a.go"}, ""); !errors.Is(err, orchestrator.ErrReserved) {
+	if _, err := ws.As(as("bob")).Reserve(ctx, []string{"src/a.go"}, ""); !errors.Is(err, orchestrator.ErrReserved) {
 		t.Fatalf("bob's reserve while alice runs = %v, want ErrReserved", err)
 	}
 	proc.Stop(0)
 	proc.Result()
-	if _, err := ws.Reserve(ctx, as("bob"), []string{"src/a.go"}, ""); err != nil {
+	if _, err := ws.As(as("bob")).Reserve(ctx, []string{"src/a.go"}, ""); err != nil {
 		t.Errorf("bob's reserve once alice's process is gone = %v, want granted", err)
 	}
 }

@@ -60,7 +60,7 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 				err = s.lookAtWorktree(ctx, &f, sa)
 			}
 		case stepBackOnBranch:
-			if err = s.backOnBranch(ctx, ev.agent, sa, f.head); err == nil {
+			if err = s.tree(sa).backOnBranch(ctx, f.head); err == nil {
 				f.Moved = true
 				err = s.lookAtWorktree(ctx, &f, sa)
 			}
@@ -73,7 +73,7 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 			return s.blockOverBudget(ctx, t, d.Why)
 		case stepRelaunch:
 			reason, extra := t.Reason, fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",
-				ev.result, s.worktreeSummary(ctx, sa))
+				ev.result, s.tree(sa).summary(ctx))
 			if d.Reason == agentproc.ReasonNudge {
 				reason, extra = d.Reason, "Uncommitted in your worktree:\n"+changeList(f.Changes)
 			}
@@ -121,7 +121,7 @@ func (s *supervisor) lookAtWorktree(ctx context.Context, f *exitFacts, sa store.
 	if f.InMerge, err = s.ws.repo.MergeInProgress(ctx, sa.Worktree); err != nil {
 		return err
 	}
-	if f.head, err = s.whereIsHead(ctx, sa); err != nil {
+	if f.head, err = s.tree(sa).whereIsHead(ctx); err != nil {
 		return err
 	}
 	f.OffBranch, f.OffWhy = f.head.where, f.head.why
@@ -183,59 +183,4 @@ func unmergedPaths(changes []worktree.Change) []string {
 		}
 	}
 	return out
-}
-
-// headAt is where an agent left its worktree's HEAD against its branch, as whereIsHead
-// read it; backOnBranch acts on what it read.
-type headAt struct {
-	where offBranch
-	why   string            // offDiverged: what a person has to sort out
-	wt    worktree.Worktree // the worktree's HEAD (off its branch)
-	tip   string            // the branch's tip
-	ahead bool              // the HEAD holds the branch's tip: the branch can move there
-}
-
-// whereIsHead says where the agent left its worktree's HEAD against its branch, which is
-// what gets merged: on it; off it (a detached HEAD or another branch) but ahead of or
-// behind it, so backOnBranch can bring it back; or diverged, with why saying what a person
-// has to sort out.
-func (s *supervisor) whereIsHead(ctx context.Context, sa store.Agent) (headAt, error) {
-	wt, ok, err := s.ws.repo.WorktreeAt(ctx, sa.Worktree)
-	if err != nil || !ok || wt.Branch == sa.Branch {
-		return headAt{where: onBranch}, err
-	}
-	h := headAt{where: offAhead, wt: wt}
-	if h.tip, err = s.ws.repo.Resolve(ctx, sa.Branch); err != nil || wt.Head == h.tip {
-		return h, err
-	}
-	if h.ahead, err = s.ws.repo.IsAncestor(ctx, h.tip, wt.Head); err != nil || h.ahead {
-		return h, err
-	}
-	if behind, err := s.ws.repo.IsAncestor(ctx, wt.Head, h.tip); err != nil || behind {
-		return h, err
-	}
-	h.where = offDiverged
-	h.why = fmt.Sprintf("the agent left its worktree on %s, whose commits are not on its branch %s: bring them there (git checkout %s && git merge %s)",
-		headName(wt), sa.Branch, sa.Branch, shorten.Hash(wt.Head))
-	return h, nil
-}
-
-func headName(wt worktree.Worktree) string {
-	if wt.Branch != "" {
-		return "branch " + wt.Branch
-	}
-	return "a detached HEAD at " + shorten.Hash(wt.Head)
-}
-
-// backOnBranch brings what an agent committed off its branch (whereIsHead: offAhead) onto
-// it: its branch is fast-forwarded to those commits and checked out again; an agent that
-// went back to an older commit just gets its branch back.
-func (s *supervisor) backOnBranch(ctx context.Context, agent string, sa store.Agent, h headAt) error {
-	if h.ahead {
-		if err := s.ws.repo.UpdateRef(ctx, sa.Branch, h.wt.Head, h.tip); err != nil {
-			return err
-		}
-		s.log().Warn("the agent committed off its branch: its branch now holds those commits", "agent", agent, "on", headName(h.wt), "branch", sa.Branch, "head", shorten.Hash(h.wt.Head))
-	}
-	return s.ws.repo.Checkout(ctx, sa.Worktree, sa.Branch)
 }

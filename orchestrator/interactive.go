@@ -23,14 +23,6 @@ import (
 // idleCheckEvery is how often interactive agents' screens and worktrees are looked at.
 const idleCheckEvery = 2 * time.Second
 
-// tmuxServer is the team's tmux server, on a socket of its own.
-func (s *supervisor) tmuxServer() *agentproc.Tmux {
-	if s.tmux == nil {
-		s.tmux = s.ws.Tmux(s.team.Name)
-	}
-	return s.tmux
-}
-
 // watchInteractive ends the session of an interactive agent that said it is done, and
 // nudges the idle ones.
 func (s *supervisor) watchInteractive(ctx context.Context) error {
@@ -83,7 +75,7 @@ func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
 		return
 	}
 	session := agentproc.SessionName(s.team.Name, name)
-	st, err := s.tmuxServer().State(ctx, session)
+	st, err := s.tmux.State(ctx, session)
 	if err != nil || st.Dead {
 		return
 	}
@@ -121,7 +113,7 @@ func (s *supervisor) typeInto(a plan.Agent, text string) {
 	go func() {
 		tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.tmuxServer().Type(tctx, session, oneLineText(text), submitKeys(a)); err != nil {
+		if err := s.tmux.Type(tctx, session, oneLineText(text), submitKeys(a)); err != nil {
 			s.log().Warn("could not type into the agent's session", "agent", a.Name, "err", err)
 		}
 	}()

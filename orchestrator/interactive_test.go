@@ -58,7 +58,7 @@ sleep 600`)
 		a, err := ws.TestStore().Agent(ctx, "t", "ned")
 		return err == nil && a.State == "running"
 	})
-	if _, err := ws.Nudge(ctx, orchestrator.Caller{Team: "t", As: orchestrator.Human}, "ned"); err != nil {
+	if _, err := ws.As(orchestrator.Caller{Team: "t", As: orchestrator.Human}).Nudge(ctx, "ned"); err != nil {
 		t.Fatal(err)
 	}
 	f.answer(b.ID, "hello there")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
-	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 )
@@ -81,7 +80,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		return err
 	}
 	if reason == agentproc.ReasonTask && t.Attempt == 0 {
-		s.syncFromLeader(ctx, sa)
+		s.tree(sa).syncFromLeader(ctx)
 	}
 	files := s.files(a.Name)
 	// Before the launch is recorded: an earlier launch's exit status must never be read as
@@ -123,7 +122,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	})
 	var seen int64
 	if a.Mode == plan.ModeTmux {
-		l.Tmux = s.tmuxServer()
+		l.Tmux = s.tmux
 		if seen, err = s.ws.store.LastEventID(ctx, s.team.Name); err != nil {
 			return err
 		}
@@ -156,49 +155,6 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		s.procs[a.Name].interactive, s.procs[a.Name].seen, s.procs[a.Name].started = true, seen, time.Now()
 	}
 	return nil
-}
-
-// syncFromLeader brings what the team has merged into an agent's branch before it starts a
-// task, so a task that comes after another sees its work. It never forces: a dirty worktree
-// or a conflict leaves the branch as it was.
-func (s *supervisor) syncFromLeader(ctx context.Context, a store.Agent) {
-	ahead, _, err := s.ws.repo.AheadBehind(ctx, a.Branch, s.team.LeaderBranch)
-	if err != nil || ahead == 0 {
-		return
-	}
-	if ch, err := s.ws.repo.Status(ctx, a.Worktree); err != nil || len(ch) > 0 {
-		return
-	}
-	if err := s.ws.repo.Sync(ctx, a.Worktree, s.team.LeaderBranch, identity(s.team.Name, a.Name)); err != nil {
-		s.log().Warn("could not bring the leader branch into the agent's branch", "agent", a.Name, "err", err)
-		_ = s.ws.repo.AbortMerge(ctx, a.Worktree)
-	}
-}
-
-// worktreeSummary says what an agent's worktree holds, for the prompt of a launch that
-// continues earlier work (resume): commits not yet merged, a merge in progress, changes.
-func (s *supervisor) worktreeSummary(ctx context.Context, a store.Agent) string {
-	var b strings.Builder
-	if commits, err := s.ws.repo.Commits(ctx, s.team.LeaderBranch, a.Branch); err == nil && len(commits) > 0 {
-		fmt.Fprintf(&b, "Your branch %s has %d commit(s) not yet merged:\n", a.Branch, len(commits))
-		for i, c := range commits {
-			if i == 20 {
-				fmt.Fprintf(&b, "  ... and %d more\n", len(commits)-20)
-				break
-			}
-			fmt.Fprintf(&b, "  %s %s\n", shorten.Hash(c.Hash), c.Subject)
-		}
-	}
-	if in, err := s.ws.repo.MergeInProgress(ctx, a.Worktree); err == nil && in {
-		b.WriteString("A merge is in progress in your worktree (resolve it and commit).\n")
-	}
-	if ch, err := s.ws.repo.Status(ctx, a.Worktree); err == nil && len(ch) > 0 {
-		b.WriteString("Uncommitted in your worktree:\n" + changeList(ch))
-	}
-	if b.Len() == 0 {
-		return "Your worktree holds no work for this task yet."
-	}
-	return b.String()
 }
 
 // gitIdentity is the identity an agent's commits carry: the plan's env wins.

@@ -27,18 +27,15 @@ func messageText(text string) (string, error) {
 }
 
 // Send sends text from the caller to one participant (an agent of the team or Human).
-func (w *Workspace) Send(ctx context.Context, c Caller, to, text string) (store.Message, error) {
-	p, err := w.who(ctx, c)
+func (p *Participant) Send(ctx context.Context, to, text string) (store.Message, error) {
+	text, err := messageText(text)
 	if err != nil {
-		return store.Message{}, err
-	}
-	if text, err = messageText(text); err != nil {
 		return store.Message{}, err
 	}
 	if err := p.recipient(to); err != nil {
 		return store.Message{}, err
 	}
-	ms, err := w.store.SendMessage(ctx, p.team.Name, p.me, []string{to}, false, text)
+	ms, err := p.w.store.SendMessage(ctx, p.team.Name, p.me, []string{to}, false, text)
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -47,12 +44,9 @@ func (w *Workspace) Send(ctx context.Context, c Caller, to, text string) (store.
 
 // Broadcast sends text from the caller to every other agent that still reads messages.
 // The human is not a recipient: it reads the feed.
-func (w *Workspace) Broadcast(ctx context.Context, c Caller, text string) ([]store.Message, error) {
-	p, err := w.who(ctx, c)
+func (p *Participant) Broadcast(ctx context.Context, text string) ([]store.Message, error) {
+	text, err := messageText(text)
 	if err != nil {
-		return nil, err
-	}
-	if text, err = messageText(text); err != nil {
 		return nil, err
 	}
 	var to []string
@@ -64,17 +58,13 @@ func (w *Workspace) Broadcast(ctx context.Context, c Caller, text string) ([]sto
 	if len(to) == 0 {
 		return nil, Errorf(ErrUsage, "no other active agent in team %s to broadcast to", p.team.Name)
 	}
-	return w.store.SendMessage(ctx, p.team.Name, p.me, to, true, text)
+	return p.w.store.SendMessage(ctx, p.team.Name, p.me, to, true, text)
 }
 
 // Inbox returns the caller's unread messages, oldest first, and marks them read: of two
 // readers at once, each message goes to one.
-func (w *Workspace) Inbox(ctx context.Context, c Caller) ([]store.Message, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return w.store.ReadInbox(ctx, p.team.Name, p.me)
+func (p *Participant) Inbox(ctx context.Context) ([]store.Message, error) {
+	return p.w.store.ReadInbox(ctx, p.team.Name, p.me)
 }
 
 // limit checks a --limit: 0 is the default.
@@ -89,12 +79,9 @@ func limit(n int) (int, error) {
 }
 
 // Thread returns the newest limit messages between the caller and peer, oldest first.
-func (w *Workspace) Thread(ctx context.Context, c Caller, peer string, n int) ([]store.Message, error) {
-	p, err := w.who(ctx, c)
+func (p *Participant) Thread(ctx context.Context, peer string, n int) ([]store.Message, error) {
+	n, err := limit(n)
 	if err != nil {
-		return nil, err
-	}
-	if n, err = limit(n); err != nil {
 		return nil, err
 	}
 	switch _, ok := p.agent(peer); {
@@ -105,7 +92,7 @@ func (w *Workspace) Thread(ctx context.Context, c Caller, peer string, n int) ([
 	case peer != Human && !ok:
 		return nil, p.unknown(peer)
 	}
-	return w.store.Thread(ctx, p.team.Name, p.me, peer, n)
+	return p.w.store.Thread(ctx, p.team.Name, p.me, peer, n)
 }
 
 // FeedEntry is one coordination act of the team: a message, an intent, a reservation or
@@ -129,15 +116,12 @@ var feedKinds = []string{"msg", "intent", "reserve", "release", "blocker.raised"
 func FeedKind(kind string) bool { return slices.Contains(feedKinds, kind) }
 
 // Feed returns the team's newest n coordination acts, oldest first (0: DefaultLimit).
-func (w *Workspace) Feed(ctx context.Context, c Caller, n int) ([]FeedEntry, error) {
-	p, err := w.who(ctx, c)
+func (p *Participant) Feed(ctx context.Context, n int) ([]FeedEntry, error) {
+	n, err := limit(n)
 	if err != nil {
 		return nil, err
 	}
-	if n, err = limit(n); err != nil {
-		return nil, err
-	}
-	events, err := w.store.EventsOfKinds(ctx, p.team.Name, feedKinds, n)
+	events, err := p.w.store.EventsOfKinds(ctx, p.team.Name, feedKinds, n)
 	if err != nil {
 		return nil, err
 	}

@@ -19,12 +19,8 @@ const NudgeText = "Nudge from the person watching the team: commit what you have
 // Nudge asks a running agent, as the caller, to commit its work and carry on: a message it
 // reads with `msg inbox` (and in the prompt of its next launch), typed into its session too
 // when it runs in tmux. It is refused for an agent that has nothing running.
-func (w *Workspace) Nudge(ctx context.Context, c Caller, agent string) (store.Message, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Message{}, err
-	}
-	a, err := w.store.Agent(ctx, p.team.Name, agent)
+func (p *Participant) Nudge(ctx context.Context, agent string) (store.Message, error) {
+	a, err := p.w.store.Agent(ctx, p.team.Name, agent)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Message{}, Errorf(ErrNoTeam, "team %s has no agent %q", p.team.Name, agent)
 	}
@@ -34,13 +30,13 @@ func (w *Workspace) Nudge(ctx context.Context, c Caller, agent string) (store.Me
 	if a.Task == "" {
 		return store.Message{}, Errorf(ErrRefused, "%s has no task running: nothing to nudge", agent)
 	}
-	m, err := w.Send(ctx, c, agent, NudgeText)
+	m, err := p.Send(ctx, agent, NudgeText)
 	if err != nil {
 		return m, err
 	}
 	// An agent in tmux reads its terminal, not its inbox: type the nudge in too.
 	if pa, ok := p.plan.Agent(agent); ok && pa.Mode == plan.ModeTmux {
-		if err := w.Tmux(p.team.Name).Type(ctx, agentproc.SessionName(p.team.Name, agent), NudgeText, submitKeys(pa)); err != nil {
+		if err := p.w.Tmux(p.team.Name).Type(ctx, agentproc.SessionName(p.team.Name, agent), NudgeText, submitKeys(pa)); err != nil {
 			return m, fmt.Errorf("nudge %s: the message is sent, but typing it into its tmux session failed: %w", agent, err)
 		}
 	}

@@ -33,17 +33,28 @@ type party struct {
 	tasks  []store.Task
 }
 
-// who resolves the caller: the team, and the name, which must be Human or an agent of the team.
-func (w *Workspace) who(ctx context.Context, c Caller) (party, error) {
+// Participant is the caller of a coordination command (DESIGN.md §6) resolved against its
+// team once: who it is, the team as it is now, and the commands it may give — messages,
+// reservations, blockers and their answers, intents, done reports, delegated tasks, nudges.
+// It is a snapshot of the team at resolution: resolve one for each command.
+type Participant struct {
+	party
+	w      *Workspace
+	caller Caller
+}
+
+// Participant resolves the caller: the team, and the name, which must be Human or an agent
+// of the team.
+func (w *Workspace) Participant(ctx context.Context, c Caller) (*Participant, error) {
 	t, err := w.ResolveTeam(ctx, c.Team)
 	if err != nil {
-		return party{}, err
+		return nil, err
 	}
 	p, err := loadPlan(t)
 	if err != nil {
-		return party{}, err
+		return nil, err
 	}
-	pa := party{team: t, plan: p, me: c.As}
+	pa := &Participant{party: party{team: t, plan: p, me: c.As}, w: w, caller: c}
 	if pa.me == "" {
 		pa.me = os.Getenv("TEAMCTL_AGENT")
 	}
@@ -51,14 +62,14 @@ func (w *Workspace) who(ctx context.Context, c Caller) (party, error) {
 		pa.me = Human
 	}
 	if pa.agents, err = w.store.Agents(ctx, t.Name); err != nil {
-		return party{}, err
+		return nil, err
 	}
 	if pa.tasks, err = w.store.Tasks(ctx, t.Name); err != nil {
-		return party{}, err
+		return nil, err
 	}
 	if pa.me != Human {
 		if _, ok := pa.agent(pa.me); !ok {
-			return party{}, Errorf(ErrNoTeam, "you are %q (from --as or TEAMCTL_AGENT), which is no agent of team %s (%s)",
+			return nil, Errorf(ErrNoTeam, "you are %q (from --as or TEAMCTL_AGENT), which is no agent of team %s (%s)",
 				pa.me, t.Name, pa.names())
 		}
 	}

@@ -149,7 +149,7 @@ agents:
 		}
 		return blocker != 0
 	})
-	if _, err := ws.Answer(ctx, orchestrator.Caller{Team: "real", As: orchestrator.Human}, blocker, "farewell"); err != nil {
+	if _, err := ws.As(orchestrator.Caller{Team: "real", As: orchestrator.Human}).Answer(ctx, blocker, "farewell"); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil || ctx.Err() != nil {

@@ -93,21 +93,17 @@ func repoPaths(dir string, ps []string) ([]string, error) {
 // an error matching ErrReserved that names holder and reason. The reservation lasts while
 // the caller's process (the agent's recorded process) lives and its task runs, or until
 // released; a holder whose process is gone loses it to the next claimant.
-func (w *Workspace) Reserve(ctx context.Context, c Caller, paths []string, reason string) ([]store.Reservation, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return nil, err
-	}
+func (p *Participant) Reserve(ctx context.Context, paths []string, reason string) ([]store.Reservation, error) {
 	if len(paths) == 0 {
 		return nil, Errorf(ErrUsage, "name the paths to reserve (a directory with a trailing /)")
 	}
-	ps, err := repoPaths(c.Dir, paths)
+	ps, err := repoPaths(p.caller.Dir, paths)
 	if err != nil {
 		return nil, err
 	}
 	req := store.ReserveRequest{Team: p.team.Name, Agent: p.me, Paths: ps, Reason: reason, Alive: agentproc.Alive}
-	req.PID, req.ProcStart = agentGroup(c, p.me)
-	rs, err := w.store.Reserve(ctx, req)
+	req.PID, req.ProcStart = agentGroup(p.caller, p.me)
+	rs, err := p.w.store.Reserve(ctx, req)
 	if re, ok := errors.AsType[*store.ReservedError](err); ok {
 		holder := re.Conflicts[0].Held.Agent
 		return nil, fmt.Errorf("nothing reserved: %w; ask %s (teamctl msg send --to %s) or work elsewhere", err, holder, holder)
@@ -144,16 +140,12 @@ func agentGroup(c Caller, me string) (int, int64) {
 
 // Release ends the caller's reservations of paths (as reserved), or all of its
 // reservations when paths is empty. Nothing is released when one path is not held.
-func (w *Workspace) Release(ctx context.Context, c Caller, paths []string) ([]store.Reservation, error) {
-	p, err := w.who(ctx, c)
+func (p *Participant) Release(ctx context.Context, paths []string) ([]store.Reservation, error) {
+	ps, err := repoPaths(p.caller.Dir, paths)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := repoPaths(c.Dir, paths)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := w.store.Release(ctx, p.team.Name, p.me, ps, "released by "+p.me)
+	rs, err := p.w.store.Release(ctx, p.team.Name, p.me, ps, "released by "+p.me)
 	if errors.Is(err, store.ErrNotHeld) {
 		return nil, Errorf(ErrUsage, "nothing released: %v", err)
 	}

@@ -292,7 +292,7 @@ func (s *supervisor) reconcileProcesses(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := s.launch(ctx, t, agentproc.ReasonResume, s.worktreeSummary(ctx, sa), nil); err != nil {
+		if err := s.launch(ctx, t, agentproc.ReasonResume, s.tree(sa).summary(ctx), nil); err != nil {
 			return err
 		}
 	}

@@ -165,7 +165,7 @@ func (f *fixture) openBlockers(ctx context.Context, n int) []store.Blocker {
 // answer answers blocker id of team t as the person.
 func (f *fixture) answer(id int64, text string) {
 	f.t.Helper()
-	if _, err := f.workspace().Answer(context.Background(), orchestrator.Caller{Team: "t", As: orchestrator.Human}, id, text); err != nil {
+	if _, err := f.workspace().As(orchestrator.Caller{Team: "t", As: orchestrator.Human}).Answer(context.Background(), id, text); err != nil {
 		f.t.Fatal(err)
 	}
 }

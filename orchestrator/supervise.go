@@ -91,7 +91,7 @@ type supervisor struct {
 func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.Team, opts RunOptions) *supervisor {
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
-		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife,
+		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife, tmux: w.Tmux(team.Name),
 		procs:  map[string]*running{},
 		exits:  make(chan exitEvent, len(p.Agents)+2),
 		merges: make(chan mergeEvent, 1),

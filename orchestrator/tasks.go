@@ -14,15 +14,11 @@ import (
 
 // Intent records what the caller is about to do (files, if any, repo-relative): it shows
 // in the feed and grants nothing.
-func (w *Workspace) Intent(ctx context.Context, c Caller, text string, files []string) (store.Intent, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Intent{}, err
-	}
+func (p *Participant) Intent(ctx context.Context, text string, files []string) (store.Intent, error) {
 	if strings.TrimSpace(text) == "" {
 		return store.Intent{}, Errorf(ErrUsage, "the intent is empty: say what you are about to do")
 	}
-	fs, err := repoPaths(c.Dir, files)
+	fs, err := repoPaths(p.caller.Dir, files)
 	if err != nil {
 		return store.Intent{}, err
 	}
@@ -30,15 +26,11 @@ func (w *Workspace) Intent(ctx context.Context, c Caller, text string, files []s
 	if a, ok := p.agent(p.me); ok {
 		task = p.currentTask(a)
 	}
-	return w.store.RecordIntent(ctx, store.Intent{Team: p.team.Name, Agent: p.me, Task: task, Text: text, Files: fs})
+	return p.w.store.RecordIntent(ctx, store.Intent{Team: p.team.Name, Agent: p.me, Task: task, Text: text, Files: fs})
 }
 
 // ReportDone stores the calling agent's report on its current task (`teamctl done`).
-func (w *Workspace) ReportDone(ctx context.Context, c Caller, summary string) (store.Task, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Task{}, err
-	}
+func (p *Participant) ReportDone(ctx context.Context, summary string) (store.Task, error) {
 	a, ok := p.agent(p.me)
 	if !ok {
 		return store.Task{}, Errorf(ErrUsage, "done is an agent's word on its task (set TEAMCTL_AGENT or --as)")
@@ -47,7 +39,7 @@ func (w *Workspace) ReportDone(ctx context.Context, c Caller, summary string) (s
 	if task == "" {
 		return store.Task{}, Errorf(ErrUsage, "agent %s has no task to report on", p.me)
 	}
-	return w.store.ReportDone(ctx, p.team.Name, task, p.me, summary)
+	return p.w.store.ReportDone(ctx, p.team.Name, task, p.me, summary)
 }
 
 // AddTaskOptions are the options of `teamctl task add`.
@@ -60,11 +52,7 @@ type AddTaskOptions struct {
 
 // AddTask delegates a new task to a dev agent: the leader or a person may. A running
 // supervisor picks it up; a stopped team on resume.
-func (w *Workspace) AddTask(ctx context.Context, c Caller, o AddTaskOptions) (store.Task, error) {
-	p, err := w.who(ctx, c)
-	if err != nil {
-		return store.Task{}, err
-	}
+func (p *Participant) AddTask(ctx context.Context, o AddTaskOptions) (store.Task, error) {
 	if p.me != Human && !p.isLeader() {
 		return store.Task{}, Errorf(ErrUsage, "only the leader (%s) or a person adds tasks; %s can ask the leader (teamctl msg send --to %s)",
 			p.plan.Leader.Name, p.me, p.plan.Leader.Name)
@@ -95,12 +83,12 @@ func (w *Workspace) AddTask(ctx context.Context, c Caller, o AddTaskOptions) (st
 		}
 	}
 	t := store.Task{Team: p.team.Name, ID: o.ID, Agent: o.Agent, Prompt: o.Prompt, After: o.After, State: string(Pending)}
-	err = w.store.AddTask(ctx, t)
+	err := p.w.store.AddTask(ctx, t)
 	if errors.Is(err, store.ErrExists) {
 		return store.Task{}, Errorf(ErrUsage, "team %s already has a task %q: pick another id", p.team.Name, o.ID)
 	}
 	if err != nil {
 		return store.Task{}, err
 	}
-	return w.store.Task(ctx, p.team.Name, o.ID)
+	return p.w.store.Task(ctx, p.team.Name, o.ID)
 }

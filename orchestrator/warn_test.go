@@ -49,7 +49,7 @@ echo "%[1]s was here" > src/base.txt && git add -A && git commit -qm "%[1]s: edi
 		other := map[string]string{"alice": "bob", "bob": "alice"}[who]
 		var inbox string
 		testsupport.Eventually(t, 30*time.Second, who+" told", func() bool {
-			ms, err := ws.Inbox(ctx, orchestrator.Caller{Team: "t", As: who})
+			ms, err := ws.As(orchestrator.Caller{Team: "t", As: who}).Inbox(ctx)
 			for _, m := range ms {
 				if m.From == orchestrator.System {
 					inbox += m.Text
@@ -61,7 +61,7 @@ echo "%[1]s was here" > src/base.txt && git add -A && git commit -qm "%[1]s: edi
 			t.Errorf("%s was told %q: want the file and %s named", who, inbox, other)
 		}
 	}
-	if ms, _ := ws.Inbox(ctx, orchestrator.Caller{Team: "t", As: "carol"}); len(ms) != 0 {
+	if ms, _ := ws.As(orchestrator.Caller{Team: "t", As: "carol"}).Inbox(ctx); len(ms) != 0 {
 		t.Errorf("carol, whose work conflicts with no one's, was told %+v", ms)
 	}
 	testsupport.WriteFile(t, gate, "go")

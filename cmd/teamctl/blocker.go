@@ -47,8 +47,8 @@ raising it: you are launched again with the answer.`,
 }
 
 func blockerRun(ctx context.Context, opts *BlockerOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		b, err := ws.RaiseBlocker(ctx, caller(opts.Factory, opts.Caller), opts.Text, opts.Human)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		b, err := p.RaiseBlocker(ctx, opts.Text, opts.Human)
 		if err != nil {
 			return err
 		}
@@ -152,8 +152,8 @@ by teamctl resume.`,
 }
 
 func answerRun(ctx context.Context, opts *BlockerOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		b, err := ws.Answer(ctx, caller(opts.Factory, opts.Caller), opts.ID, opts.Text)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		b, err := p.Answer(ctx, opts.ID, opts.Text)
 		if err != nil {
 			return err
 		}
@@ -189,8 +189,8 @@ func NewCmdEscalate(f *Factory, runF func(context.Context, *BlockerOptions) erro
 }
 
 func escalateRun(ctx context.Context, opts *BlockerOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		b, err := ws.Escalate(ctx, caller(opts.Factory, opts.Caller), opts.ID)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		b, err := p.Escalate(ctx, opts.ID)
 		if err != nil {
 			return err
 		}

@@ -37,6 +37,18 @@ func withWorkspace(ctx context.Context, f *Factory, fn func(*orchestrator.Worksp
 	return fn(ws)
 }
 
+// withParticipant opens the workspace for one coordination command and resolves its
+// caller (c, with relative paths against -C) as a participant of its team.
+func withParticipant(ctx context.Context, f *Factory, c orchestrator.Caller, fn func(*orchestrator.Participant) error) error {
+	return withWorkspace(ctx, f, func(ws *orchestrator.Workspace) error {
+		p, err := ws.Participant(ctx, caller(f, c))
+		if err != nil {
+			return err
+		}
+		return fn(p)
+	})
+}
+
 // withTeam is withWorkspace for a command about one team: fn gets the team named (or, with
 // no name, $TEAMCTL_TEAM's or the repository's only one).
 func withTeam(ctx context.Context, f *Factory, name string, fn func(*orchestrator.Workspace, store.Team) error) error {

@@ -96,8 +96,8 @@ $TEAMCTL_AGENT; a person's shell is "human" (or --as NAME).`,
 }
 
 func msgSendRun(ctx context.Context, opts *MsgOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		m, err := ws.Send(ctx, caller(opts.Factory, opts.Caller), opts.To, opts.Text)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		m, err := p.Send(ctx, opts.To, opts.Text)
 		if err != nil {
 			return err
 		}
@@ -110,8 +110,8 @@ func msgSendRun(ctx context.Context, opts *MsgOptions) error {
 }
 
 func msgBroadcastRun(ctx context.Context, opts *MsgOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		ms, err := ws.Broadcast(ctx, caller(opts.Factory, opts.Caller), opts.Text)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		ms, err := p.Broadcast(ctx, opts.Text)
 		if err != nil {
 			return err
 		}
@@ -128,8 +128,8 @@ func msgBroadcastRun(ctx context.Context, opts *MsgOptions) error {
 }
 
 func msgInboxRun(ctx context.Context, opts *MsgOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		ms, err := ws.Inbox(ctx, caller(opts.Factory, opts.Caller))
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		ms, err := p.Inbox(ctx)
 		if err != nil {
 			return err
 		}
@@ -138,8 +138,8 @@ func msgInboxRun(ctx context.Context, opts *MsgOptions) error {
 }
 
 func msgThreadRun(ctx context.Context, opts *MsgOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		ms, err := ws.Thread(ctx, caller(opts.Factory, opts.Caller), opts.Peer, opts.Limit)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		ms, err := p.Thread(ctx, opts.Peer, opts.Limit)
 		if err != nil {
 			return err
 		}
@@ -164,8 +164,8 @@ func printMessages(opts *MsgOptions, ms []store.Message, none string) error {
 }
 
 func msgFeedRun(ctx context.Context, opts *MsgOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		entries, err := ws.Feed(ctx, caller(opts.Factory, opts.Caller), opts.Limit)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		entries, err := p.Feed(ctx, opts.Limit)
 		if err != nil {
 			return err
 		}
@@ -221,8 +221,8 @@ func NewCmdIntent(f *Factory, runF func(context.Context, *IntentOptions) error) 
 }
 
 func intentRun(ctx context.Context, opts *IntentOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		in, err := ws.Intent(ctx, caller(opts.Factory, opts.Caller), opts.Text, opts.Files)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		in, err := p.Intent(ctx, opts.Text, opts.Files)
 		if err != nil {
 			return err
 		}

@@ -46,8 +46,8 @@ release it, your task ends, or your process is gone.`,
 }
 
 func reserveRun(ctx context.Context, opts *ReserveOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		rs, err := ws.Reserve(ctx, caller(opts.Factory, opts.Caller), opts.Paths, opts.Reason)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		rs, err := p.Reserve(ctx, opts.Paths, opts.Reason)
 		if err != nil {
 			return err
 		}
@@ -74,8 +74,8 @@ func NewCmdRelease(f *Factory, runF func(context.Context, *ReserveOptions) error
 }
 
 func releaseRun(ctx context.Context, opts *ReserveOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		rs, err := ws.Release(ctx, caller(opts.Factory, opts.Caller), opts.Paths)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		rs, err := p.Release(ctx, opts.Paths)
 		if err != nil {
 			return err
 		}

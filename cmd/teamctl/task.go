@@ -68,8 +68,8 @@ func NewCmdTask(f *Factory, runF func(context.Context, *TaskOptions) error) *cob
 }
 
 func taskAddRun(ctx context.Context, opts *TaskOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		t, err := ws.AddTask(ctx, caller(opts.Factory, opts.Caller), opts.Add)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		t, err := p.AddTask(ctx, opts.Add)
 		if err != nil {
 			return err
 		}
@@ -113,8 +113,8 @@ func doneRun(ctx context.Context, opts *TaskOptions) error {
 		summary = string(b)
 	}
 	summary = strings.TrimSpace(summary)
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		t, err := ws.ReportDone(ctx, caller(opts.Factory, opts.Caller), summary)
+	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		t, err := p.ReportDone(ctx, summary)
 		if err != nil {
 			return err
 		}
