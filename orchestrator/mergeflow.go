@@ -53,38 +53,9 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 	if s.p.Merge.Batch > 0 && len(queued) > s.p.Merge.Batch {
 		queued = queued[:s.p.Merge.Batch]
 	}
-	reserved, err := s.ws.ActiveReservations(ctx, s.team.Name)
-	if err != nil {
+	reqs, err := s.batch(ctx, queued)
+	if err != nil || len(reqs) == 0 {
 		return err
-	}
-	var reqs []merge.Request
-	for _, t := range queued {
-		a, _ := s.p.Agent(t.Agent)
-		branch := BranchName(s.team.Name, t.Agent)
-		// A path another agent holds a reservation on waits for the reservation to end
-		// (with that agent's task or process): the task stays queued and says why.
-		if len(reserved) > 0 {
-			files, err := s.ws.repo.ChangedFiles(ctx, s.team.LeaderBranch, branch)
-			if err != nil {
-				return err
-			}
-			if why := ReservedConflict(files, t.Agent, reserved); why != "" {
-				if t.Detail != "waits: "+why {
-					s.log().Warn("merge waits for a reservation", "task", t.ID, "why", why)
-					if _, err := s.move(ctx, t.ID, Queued, "waits: "+why, nil); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-		}
-		if _, err := s.move(ctx, t.ID, Merging, "", nil); err != nil {
-			return err
-		}
-		reqs = append(reqs, merge.Request{Team: s.team.Name, Task: t.ID, Agent: t.Agent, Branch: branch, Owns: a.Owns})
-	}
-	if len(reqs) == 0 {
-		return nil
 	}
 	s.merging = true
 	s.log().Info("merging", "tasks", len(reqs), "test", s.p.Test)
@@ -93,31 +64,73 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 		br, err := s.merger.MergeBatch(ctx, reqs)
 		// Recorded by the merging goroutine, not the loop: the record of a merge that landed
 		// must not wait for (or be lost with) the next turn of the loop.
-		rctx := context.WithoutCancel(ctx)
-		for i, res := range br.Results {
-			if res.Outcome == merge.NotAttempted {
-				continue
-			}
-			req := reqs[i]
-			if _, rerr := s.ws.store.RecordMerge(rctx, store.Merge{
-				Team: req.Team, Task: req.Task, Agent: req.Agent, Branch: req.Branch, BranchHead: res.BranchHead,
-				Before: res.Before, Commit: res.Commit, Outcome: res.Outcome, TestRuns: res.TestRuns,
-				Output: mergeOutput(res), Started: started, Ended: time.Now(),
-			}); rerr != nil && err == nil {
-				err = rerr
-			}
-		}
-		for _, fl := range br.Flaky {
-			if _, rerr := s.ws.store.RecordMerge(rctx, store.Merge{
-				Team: s.team.Name, Task: strings.Join(fl.Tasks, ","), Before: br.Before, Commit: fl.Commit,
-				Outcome: Flaky, Output: fl.Output, Started: started, Ended: time.Now(),
-			}); rerr != nil && err == nil {
-				err = rerr
-			}
+		if rerr := s.recordBatch(context.WithoutCancel(ctx), reqs, br, started); rerr != nil && err == nil {
+			err = rerr
 		}
 		s.merges <- mergeEvent{reqs: reqs, br: br, err: err}
 	}()
 	return nil
+}
+
+// batch moves the queued tasks whose branches can be merged now to merging and returns
+// their requests. A branch changing a path another agent holds a reservation on waits for
+// the reservation to end (with that agent's task or process): its task stays queued and
+// says why.
+func (s *supervisor) batch(ctx context.Context, queued []store.Task) ([]merge.Request, error) {
+	reserved, err := s.ws.ActiveReservations(ctx, s.team.Name)
+	if err != nil {
+		return nil, err
+	}
+	var reqs []merge.Request
+	for _, t := range queued {
+		a, _ := s.p.Agent(t.Agent)
+		branch := BranchName(s.team.Name, t.Agent)
+		if len(reserved) > 0 {
+			files, err := s.ws.repo.ChangedFiles(ctx, s.team.LeaderBranch, branch)
+			if err != nil {
+				return nil, err
+			}
+			if why := ReservedConflict(files, t.Agent, reserved); why != "" {
+				if t.Detail != "waits: "+why {
+					s.log().Warn("merge waits for a reservation", "task", t.ID, "why", why)
+					if _, err := s.move(ctx, t.ID, Queued, "waits: "+why, nil); err != nil {
+						return nil, err
+					}
+				}
+				continue
+			}
+		}
+		if _, err := s.move(ctx, t.ID, Merging, "", nil); err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, merge.Request{Team: s.team.Name, Task: t.ID, Agent: t.Agent, Branch: branch, Owns: a.Owns})
+	}
+	return reqs, nil
+}
+
+// recordBatch records what a batch did with each branch it got to, and the flaky test
+// failures it saw.
+func (s *supervisor) recordBatch(ctx context.Context, reqs []merge.Request, br merge.BatchResult, started time.Time) error {
+	var err error
+	record := func(m store.Merge) {
+		m.Started, m.Ended = started, time.Now()
+		if _, rerr := s.ws.store.RecordMerge(ctx, m); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	for i, res := range br.Results {
+		if res.Outcome == merge.NotAttempted {
+			continue
+		}
+		req := reqs[i]
+		record(store.Merge{Team: req.Team, Task: req.Task, Agent: req.Agent, Branch: req.Branch, BranchHead: res.BranchHead,
+			Before: res.Before, Commit: res.Commit, Outcome: res.Outcome, TestRuns: res.TestRuns, Output: mergeOutput(res)})
+	}
+	for _, fl := range br.Flaky {
+		record(store.Merge{Team: s.team.Name, Task: strings.Join(fl.Tasks, ","), Before: br.Before, Commit: fl.Commit,
+			Outcome: Flaky, Output: fl.Output})
+	}
+	return err
 }
 
 // Flaky is the outcome a merge record has for a test failure that passed on a rerun of the

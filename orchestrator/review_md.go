@@ -26,6 +26,17 @@ const mdTailLines = 20
 func (rv Review) WriteMarkdown(out io.Writer) error {
 	w := bufio.NewWriter(out)
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	for _, section := range []func(printf){rv.writeSummaryMD, rv.writeAgentsMD, rv.writeTasksMD, rv.writeRefusedMD, rv.writeBlockersMD, rv.writeCostsMD} {
+		section(p)
+	}
+	return w.Flush()
+}
+
+// printf is how a section of the review writes.
+type printf func(format string, args ...any)
+
+// writeSummaryMD writes the head of the review: the tip, its tests, the change, and whether it can be accepted.
+func (rv Review) writeSummaryMD(p printf) {
 
 	p("# Review of team %s\n\n", code(rv.Team))
 	p("- Leader branch: %s at %s, over %s\n", code(rv.LeaderBranch), code(shorten.Hash(rv.Tip)), code(rv.Base))
@@ -46,7 +57,10 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 	default:
 		p("\nNot ready to accept: the tip of %s has not passed the tests.\n", code(rv.LeaderBranch))
 	}
+}
 
+// writeAgentsMD writes who changed what, agent by agent.
+func (rv Review) writeAgentsMD(p printf) {
 	p("\n## Who changed what\n")
 	for _, a := range rv.byAgent() {
 		p("\n### %s\n\n", a.name)
@@ -72,7 +86,10 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 			p("  - %s +%d −%d\n", code(f.Path), f.Insertions, f.Deletions)
 		}
 	}
+}
 
+// writeTasksMD writes each task: its merge, tests, commits, files and the agent's report.
+func (rv Review) writeTasksMD(p printf) {
 	p("\n## Tasks\n")
 	for _, t := range rv.Tasks {
 		p("\n### %s — %s — %s\n\n", code(t.ID), t.Agent, t.State)
@@ -114,7 +131,10 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 			}
 		}
 	}
+}
 
+// writeRefusedMD writes the merges refused or failed, with the tail of why.
+func (rv Review) writeRefusedMD(p printf) {
 	merged := map[string]bool{}
 	for _, t := range rv.Tasks {
 		merged[t.ID] = t.State == Merged
@@ -147,7 +167,10 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		}
 		p("  %s\n", f)
 	}
+}
 
+// writeBlockersMD writes the blockers still open.
+func (rv Review) writeBlockersMD(p printf) {
 	p("\n## Open blockers\n\n")
 	if len(rv.Blockers) == 0 {
 		p("None.\n")
@@ -163,7 +186,10 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		}
 		p(", waiting on %s: %s\n", who, oneLineMD(b.Text))
 	}
+}
 
+// writeCostsMD writes what each agent's CLI reported spending.
+func (rv Review) writeCostsMD(p printf) {
 	p("\n## Costs\n\n")
 	if len(rv.Costs) == 0 {
 		p("None recorded: only agent CLIs that report their cost (e.g. Claude Code's stream-json result) are counted.\n")
@@ -176,7 +202,6 @@ func (rv Review) WriteMarkdown(out io.Writer) error {
 		}
 		p("| **total** | **%.2f** |\n", total)
 	}
-	return w.Flush()
 }
 
 // agentWork is what one agent got merged.
