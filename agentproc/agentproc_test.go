@@ -3,11 +3,9 @@ package agentproc_test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -306,13 +304,7 @@ echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
 "$@"; rc=$?; echo "$rc" > "$exitf"; exit $rc
 `)
 			finish := filepath.Join(dir, "finish")
-			cmd := exec.Command("/bin/sh", script, files.Pid, files.Exit, "/bin/sh", "-c", "while [ ! -f '"+finish+"' ]; do sleep 0.01; done; exit 7")
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waited := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(waited) }()
+			cmd, waited := startWrapper(t, script, files, finish)
 			if c.adopted {
 				go func() { time.Sleep(300 * time.Millisecond); testsupport.WriteFile(t, gate, "") }()
 			}

@@ -17,6 +17,21 @@ import (
 	"github.com/teamctl/teamctl/internal/testsupport"
 )
 
+// startWrapper runs script as a launch's wrapper is run — in a process group of its own, with
+// the launch's pid and exit files, around an agent that exits 7 once finish exists — and
+// returns it and a channel closed once it has been waited for.
+func startWrapper(t *testing.T, script string, files agentproc.Files, finish string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", script, files.Pid, files.Exit, "/bin/sh", "-c", "while [ ! -f '"+finish+"' ]; do sleep 0.01; done; exit 7")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(waited) }()
+	return cmd, waited
+}
+
 func TestProcessEnviron(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command("/bin/sh", "-c", "exec sleep 600")
@@ -47,13 +62,7 @@ echo "$$" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
 "$@"; rc=$?; echo "$rc" > "$exitf"; exit $rc
 `)
 	finish := filepath.Join(dir, "finish")
-	cmd := exec.Command("/bin/sh", script, files.Pid, files.Exit, "/bin/sh", "-c", "while [ ! -f '"+finish+"' ]; do sleep 0.01; done; exit 7")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(waited) }()
+	cmd, waited := startWrapper(t, script, files, finish)
 	t.Cleanup(func() { testsupport.WriteFile(t, finish, ""); <-waited })
 	want, err := agentproc.StartTime(cmd.Process.Pid)
 	if err != nil {
