@@ -30,16 +30,17 @@ func OverBudget(who string, limit plan.Budget, used Usage) error {
 	return fmt.Errorf("%w: %s %s; raise budget: in the plan and resume the team, or stop it", ErrOverBudget, who, strings.Join(over, " and "))
 }
 
-// ReadLog parses the agent log at path as a transcript of preset. A log that does not
-// exist yet (the agent was never launched) is an empty transcript, not an error.
-func ReadLog(preset, path string) (Transcript, error) {
+// ReadLog parses the agent log at path as a transcript of preset, with the plan's options.
+// A log that does not exist yet (the agent was never launched) is an empty transcript, not
+// an error.
+func ReadLog(preset, path string, opts Options) (Transcript, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return ParseTranscript(preset, strings.NewReader(""))
+		return ParseLog(preset, strings.NewReader(""), opts)
 	}
 	if err != nil {
 		return Transcript{}, fmt.Errorf("read agent log: %w", err)
 	}
 	defer f.Close()
-	return ParseTranscript(preset, f)
+	return ParseLog(preset, f, opts)
 }

@@ -51,7 +51,7 @@ func TestOverBudget(t *testing.T) {
 // cost, the figures the supervisor reads after each launch.
 func TestBudgetFromARealLog(t *testing.T) {
 	t.Parallel()
-	tr, err := agentproc.ReadLog("claude", filepath.Join("testdata", "claude.log"))
+	tr, err := agentproc.ReadLog("claude", filepath.Join("testdata", "claude.log"), agentproc.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestBudgetFromARealLog(t *testing.T) {
 	if err := agentproc.OverBudget("alice", plan.Budget{USD: 0.20}, tr.Usage); !errors.Is(err, agentproc.ErrOverBudget) {
 		t.Errorf("$0.25 over a $0.20 budget: %v", err)
 	}
-	empty, err := agentproc.ReadLog("claude", filepath.Join(t.TempDir(), "never.log"))
+	empty, err := agentproc.ReadLog("claude", filepath.Join(t.TempDir(), "never.log"), agentproc.Options{})
 	if err != nil || empty.Status != agentproc.StatusNone || empty.Usage != (agentproc.Usage{}) {
 		t.Errorf("a log never written: %+v, %v", empty, err)
 	}

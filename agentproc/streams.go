@@ -18,14 +18,26 @@ func parseClaude(b *builder, line []byte) bool {
 		SessionID string `json:"session_id"`
 		Message   struct {
 			ID      string          `json:"id"`
+			Model   string          `json:"model"`
 			Content json.RawMessage `json:"content"`
 			Usage   *claudeUsage    `json:"usage"`
 		} `json:"message"`
-		IsError   bool         `json:"is_error"`
-		Result    string       `json:"result"`
-		Errors    []string     `json:"errors"`
-		TotalCost *float64     `json:"total_cost_usd"`
-		Usage     *claudeUsage `json:"usage"`
+		// A model call that failed: "error" names its kind (rate_limit, authentication_failed,
+		// ...) on the assistant message that carries the CLI's words for it; the result repeats
+		// the HTTP status. api_retry lines are the CLI's own retries (error_status).
+		Error          string       `json:"error"`
+		APIErrorStatus int          `json:"api_error_status"`
+		APIErrorType   string       `json:"api_error_type"`
+		TerminalReason string       `json:"terminal_reason"`
+		Attempt        int          `json:"attempt"`
+		MaxRetries     int          `json:"max_retries"`
+		RetryDelayMS   float64      `json:"retry_delay_ms"`
+		ErrorStatus    int          `json:"error_status"`
+		IsError        bool         `json:"is_error"`
+		Result         string       `json:"result"`
+		Errors         []string     `json:"errors"`
+		TotalCost      *float64     `json:"total_cost_usd"`
+		Usage          *claudeUsage `json:"usage"`
 		// Per model, what this launch cost. Without it (older versions) total_cost_usd
 		// is all there is, and on --resume that total is the whole session's so far.
 		SinceLast map[string]struct {
@@ -69,8 +81,17 @@ func parseClaude(b *builder, line []byte) bool {
 				b.toolResult(bl.ToolUseID, textOf(bl.Content), bl.IsError)
 			}
 		}
+		if ev.Type == "assistant" && ev.Error != "" {
+			b.fault(claudeErrorKind(ev.Error), ev.APIErrorStatus, textOf(ev.Message.Content))
+			return true
+		}
 		if ev.Type == "assistant" && ev.Message.Usage != nil {
-			b.apiCall(ev.Message.ID, ev.Message.Usage.usage())
+			b.apiCall(ev.Message.ID, ev.Message.Usage.estimated(b.prices, ev.Message.Model))
+		}
+	case "system":
+		if ev.Subtype == "api_retry" {
+			b.add(Entry{Kind: KindOutput, Text: fmt.Sprintf("API call failed (HTTP %d): the CLI retries it (%d of %d) in %.0fs",
+				ev.ErrorStatus, ev.Attempt, ev.MaxRetries, ev.RetryDelayMS/1000)})
 		}
 	case "result":
 		var u Usage
@@ -89,6 +110,13 @@ func parseClaude(b *builder, line []byte) bool {
 			b.totals[ev.SessionID] = *ev.TotalCost
 		}
 		st, text := StatusDone, ev.Result
+		if ev.APIErrorStatus != 0 || ev.TerminalReason == "api_error" {
+			kind, _ := statusKind(ev.APIErrorStatus)
+			if ev.APIErrorType == "overloaded_error" {
+				kind = FaultOverload
+			}
+			b.fault(kind, ev.APIErrorStatus, ev.Result)
+		}
 		if ev.IsError || ev.Subtype != "success" {
 			st = StatusError
 			if text == "" {
@@ -111,6 +139,26 @@ func (c claudeUsage) usage() Usage {
 	return Usage{InputTokens: c.Input + c.CacheCreation + c.CacheRead, OutputTokens: c.Output}
 }
 
+// estimated is one model call's usage, priced at ps until the launch's result gives the cost.
+func (c claudeUsage) estimated(ps Prices, model string) Usage {
+	u := c.usage()
+	u.CostUSD, u.Estimated = ps.estimate(model, c.Input, c.CacheRead, c.CacheCreation, c.Output), true
+	return u
+}
+
+// claudeErrorKind is the kind of the "error" Claude Code puts on a failed call's message.
+func claudeErrorKind(e string) FaultKind {
+	switch e {
+	case "rate_limit":
+		return FaultLimit
+	case "authentication_failed", "billing_error", "oauth_org_not_allowed":
+		return FaultAuth
+	case "server_error", "overloaded":
+		return FaultOverload
+	}
+	return "" // invalid_request and the like: the request's own fault, not the provider's
+}
+
 // parseCodex reads `codex exec --json` (0.169): thread.started names the session (the
 // thread id `codex exec resume` takes), items are messages, commands and file changes,
 // turn.completed gives the turn's usage (no cost).
@@ -124,6 +172,7 @@ func parseCodex(b *builder, line []byte) bool {
 		} `json:"error"`
 		Usage struct {
 			Input  int64 `json:"input_tokens"`
+			Cached int64 `json:"cached_input_tokens"`
 			Output int64 `json:"output_tokens"`
 		} `json:"usage"`
 		Item struct {
@@ -151,8 +200,11 @@ func parseCodex(b *builder, line []byte) bool {
 	case "thread.started":
 		b.session(ev.ThreadID)
 	case "turn.completed":
-		// input_tokens already counts the cached ones (OpenAI's accounting).
-		b.step(Usage{InputTokens: ev.Usage.Input, OutputTokens: ev.Usage.Output})
+		// input_tokens already counts the cached ones (OpenAI's accounting). codex gives no
+		// cost and no model name: priced at the preset's default model.
+		u := ev.Usage
+		b.step(Usage{InputTokens: u.Input, OutputTokens: u.Output, Estimated: true,
+			CostUSD: b.prices.estimate("", u.Input-u.Cached, u.Cached, 0, u.Output)})
 		b.end(StatusDone, "", nil)
 	case "turn.failed":
 		b.end(StatusError, ev.Error.Message, nil)
@@ -256,7 +308,9 @@ func parseGemini(b *builder, line []byte) bool {
 			b.text(KindError, ev.Message)
 		}
 	case "result":
-		u := Usage{InputTokens: ev.Stats.Input, OutputTokens: ev.Stats.Output}
+		// gemini gives no cost: priced at the preset's default model.
+		u := Usage{InputTokens: ev.Stats.Input, OutputTokens: ev.Stats.Output, Estimated: true,
+			CostUSD: b.prices.estimate("", ev.Stats.Input, 0, 0, ev.Stats.Output)}
 		if ev.Status == "success" {
 			b.end(StatusDone, "", &u)
 		} else {

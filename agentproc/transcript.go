@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Status is what an agent is doing, read from its own stream rather than from screen text.
@@ -45,13 +46,16 @@ type Transcript struct {
 
 // LaunchLog is one launch in a transcript: from a "=== teamctl ... launch" header to the next.
 type LaunchLog struct {
-	Header    string  `json:"header,omitempty"` // the header line, without "=== "
-	SessionID string  `json:"session_id,omitempty"`
-	Status    Status  `json:"status"`
-	Usage     Usage   `json:"usage"`
-	Ended     string  `json:"ended,omitempty"` // how the process ended, as teamctl noted it
-	Setup     bool    `json:"setup,omitempty"` // the plan's setup: command, not the agent
-	Entries   []Entry `json:"entries"`
+	Header    string `json:"header,omitempty"` // the header line, without "=== "
+	SessionID string `json:"session_id,omitempty"`
+	Status    Status `json:"status"`
+	Usage     Usage  `json:"usage"`
+	Ended     string `json:"ended,omitempty"` // how the process ended, as teamctl noted it
+	Setup     bool   `json:"setup,omitempty"` // the plan's setup: command, not the agent
+	// Fault is the provider error a failed launch ended on (a limit, an overload, refused
+	// credentials); nil when it failed, or ended, for any other reason.
+	Fault   *Fault  `json:"fault,omitempty"`
+	Entries []Entry `json:"entries"`
 }
 
 // Entry is one step of the conversation.
@@ -76,7 +80,10 @@ type ToolCall struct {
 type Usage struct {
 	InputTokens  int64   `json:"input_tokens"` // cache reads and writes included
 	OutputTokens int64   `json:"output_tokens"`
-	CostUSD      float64 `json:"cost_usd"` // 0 where the CLI reports no cost (codex, gemini)
+	CostUSD      float64 `json:"cost_usd"` // the CLI's figure; an estimate from its tokens where it gives none (Estimated)
+	// Estimated says some of CostUSD was priced from token counts (a launch still running,
+	// or cut off before the CLI gave its own figure, or a CLI that gives none).
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // Tokens is input and output tokens together, what a token budget counts.
@@ -84,7 +91,8 @@ func (u Usage) Tokens() int64 { return u.InputTokens + u.OutputTokens }
 
 // Add returns the sum of two usages.
 func (u Usage) Add(v Usage) Usage {
-	return Usage{InputTokens: u.InputTokens + v.InputTokens, OutputTokens: u.OutputTokens + v.OutputTokens, CostUSD: u.CostUSD + v.CostUSD}
+	return Usage{InputTokens: u.InputTokens + v.InputTokens, OutputTokens: u.OutputTokens + v.OutputTokens,
+		CostUSD: u.CostUSD + v.CostUSD, Estimated: u.Estimated || v.Estimated}
 }
 
 // ErrUnknownPreset is a transcript asked for a preset teamctl does not know.
@@ -101,6 +109,19 @@ const maxLine = 8 << 20
 // "=== teamctl" header line per launch) as the conversation of a CLI of preset. A preset
 // of "" or a custom command reads every line as plain output.
 func ParseTranscript(preset string, log io.Reader) (Transcript, error) {
+	return ParseLog(preset, log, Options{})
+}
+
+// Options are what a plan adds to reading a log: its words for provider errors, and prices
+// for a CLI that reports no cost.
+type Options struct {
+	Limits Limits
+	Prices Prices    // per model; nil: the preset's own table
+	Now    time.Time // what a reset time "in 5m" or "at 3am" counts from; zero: time.Now()
+}
+
+// ParseLog is ParseTranscript with the plan's options.
+func ParseLog(preset string, log io.Reader, opts Options) (Transcript, error) {
 	stream := "text"
 	if preset != "" && preset != "text" {
 		p, ok := PresetNamed(preset)
@@ -110,7 +131,14 @@ func ParseTranscript(preset string, log io.Reader) (Transcript, error) {
 		stream = p.Stream
 	}
 	parse := parsers[stream]
-	b := &builder{t: Transcript{Preset: preset}, totals: map[string]float64{}, plain: stream == "text"}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.Prices == nil {
+		opts.Prices = presetPrices(preset)
+	}
+	b := &builder{t: Transcript{Preset: preset}, totals: map[string]float64{}, plain: stream == "text",
+		limits: opts.Limits, prices: opts.Prices, now: opts.Now}
 	r := bufio.NewReaderSize(log, 64<<10)
 	for {
 		line, err := readLine(r)
@@ -169,6 +197,9 @@ type builder struct {
 	result bool                 // this launch gave its final usage
 	totals map[string]float64   // claude: the session's cumulative cost at its last result
 	plain  bool                 // no JSON stream: exit 0 is all the agent says
+	limits Limits
+	prices Prices
+	now    time.Time
 }
 
 var exitNote = regexp.MustCompile(`agent (exited with code (-?\d+)|timed out|stopped|killed by a signal)`)
@@ -384,6 +415,7 @@ func (b *builder) finish() {
 	if l.Status == StatusDone && raisedBlocker(l) {
 		l.Status = StatusWaiting
 	}
+	b.settleFault(l)
 	b.t.Usage = b.t.Usage.Add(l.Usage)
 	if l.SessionID != "" {
 		b.t.SessionID = l.SessionID

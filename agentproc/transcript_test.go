@@ -60,7 +60,8 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 		"codex": {
 			launches: 2, session: "0199a213-81c0-7800-8aa1-bbab2a035a53",
 			status: agentproc.StatusError, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusError},
-			in: 2946, out: 70,
+			// No cost from codex: priced at gpt-5's $1.25/$0.125 cached/$10 per Mtok.
+			in: 2946, out: 70, cost: ((2946-1024)*1.25 + 1024*0.125 + 70*10) / 1e6,
 			tools:     []string{"shell", "edit", "shell"},
 			texts:     []string{"Added hello.txt and committed it.", "FAIL\tcalc", "stream disconnected"},
 			toolError: true,
@@ -69,7 +70,7 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 			launches: 1, session: "5b1f3a9e-2c4d-4e6f-8a0b-1c2d3e4f5a6b",
 			// Its last call raised a blocker: the agent waits on an answer.
 			status: agentproc.StatusWaiting, statuses: []agentproc.Status{agentproc.StatusWaiting},
-			in: 1400, out: 130,
+			in: 1400, out: 130, cost: (1400*1.25 + 130*10) / 1e6, // gemini-2.5-pro's list price
 			tools: []string{"write_file", "run_shell_command"},
 			texts: []string{"> make hello", "I'll create the file.", "Loaded cached credentials."},
 		},

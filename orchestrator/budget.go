@@ -56,8 +56,9 @@ func (s *supervisor) enforceBudgets(ctx context.Context) {
 	}
 }
 
-// blockOverBudget raises the blocker for a person that an agent past its budget waits on.
-func (s *supervisor) blockOverBudget(ctx context.Context, t store.Task, why string) error {
+// askPerson raises the blocker for a person that an agent waits on: it is past its budget,
+// or its provider refused its credentials.
+func (s *supervisor) askPerson(ctx context.Context, t store.Task, why string) error {
 	b, err := s.ws.store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: t.Agent, Task: t.ID, Text: why, Human: true})
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func (s *supervisor) commandFor(a plan.Agent, t store.Task) []string {
 	}
 	session, resume := "", false
 	if t.Attempt > 1 && p.CanResume() {
-		if tr, err := agentproc.ReadLog(a.Preset, s.logPath(a.Name)); err == nil {
+		if tr, err := s.transcript(a); err == nil {
 			if id := tr.TaskSession(t.ID); id != "" {
 				session, resume = id, true
 				s.log().Info("continuing the agent's session", "agent", a.Name, "task", t.ID, "session", id)

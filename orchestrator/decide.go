@@ -28,7 +28,8 @@ const (
 	stepSync                     // merge the leader branch into the agent's, then decide again
 	stepRelaunch                 // launch the agent again (Reason, Count); the launch moves the task
 	stepDeliver                  // move to blocked, then relaunch with the answer to its blocker
-	stepBudget                   // raise a person's blocker about the budget, then move (To)
+	stepAskPerson                // raise a person's blocker (Why: the budget, refused credentials), then move (To)
+	stepPause                    // pause the task (and its provider) on the fault the launch ended on
 	stepSetAside                 // keep the leader's untested commits on a branch of their own, reset the leader branch, then move
 )
 
@@ -56,7 +57,7 @@ func (c counter) apply(t *store.Task) {
 // decision is what happens next to a task.
 type decision struct {
 	Step   step
-	To     TaskState // the state to move to (stepMove, stepBudget, stepSetAside, stepDeliver)
+	To     TaskState // the state to move to (stepMove, stepAskPerson, stepSetAside, stepDeliver, stepPause)
 	Why    string
 	Reason string  // stepRelaunch: the launch's reason (agentproc.Reason*)
 	Count  counter // the counter this launch or move counts against
@@ -74,6 +75,11 @@ type exitFacts struct {
 	WaitsOn string
 
 	OverBudget string // why the agent or the team is past its budget; "" when it is not
+
+	// Fault is the provider error the launch ended on (nil: none, or the launch did not
+	// fail). Held says teamctl stopped it because another agent of its provider met one.
+	Fault *agentproc.Fault
+	Held  bool
 
 	Failures, Retries int // failed launches so far, and how many relaunches the plan allows
 	Nudges, NudgeMax  int
@@ -113,7 +119,17 @@ func decideExit(f exitFacts) decision {
 		return decision{To: Blocked, Why: fmt.Sprintf("blocker %d waits on %s: %s", f.Blocker.ID, f.WaitsOn, f.Blocker.Text)}
 	}
 	if f.OverBudget != "" {
-		return decision{Step: stepBudget, To: Blocked, Why: f.OverBudget}
+		return decision{Step: stepAskPerson, To: Blocked, Why: f.OverBudget}
+	}
+	switch {
+	case f.Fault != nil && !f.Fault.Kind.Waits():
+		// Refused credentials: relaunching cannot help, and a loop of refused calls is noise.
+		return decision{Step: stepAskPerson, To: Blocked, Why: fmt.Sprintf("the agent's provider refused it (%s): fix its credentials (its log: teamctl logs %s), then answer this blocker", f.Fault, f.Agent)}
+	case f.Fault != nil:
+		// Not the agent's failure: no retry is spent.
+		return decision{Step: stepPause, To: Paused, Why: f.Fault.String()}
+	case f.Held && !f.Result.OK():
+		return decision{Step: stepPause, To: Paused}
 	}
 	if !f.Result.OK() {
 		if f.Failures < f.Retries {

@@ -45,7 +45,29 @@ var exitCases = []struct {
 		f.Blocker = &store.Blocker{ID: 3, State: store.BlockerAnswered}
 	}), decision{Step: stepDeliver, To: Blocked}},
 	{"over budget: a person decides", exited(func(f *exitFacts) { f.OverBudget = "agent alice spent $2.00 of $1.00" }),
-		decision{Step: stepBudget, To: Blocked, Why: "agent alice spent $2.00 of $1.00"}},
+		decision{Step: stepAskPerson, To: Blocked, Why: "agent alice spent $2.00 of $1.00"}},
+	{"usage limit: paused, no retry spent", exited(func(f *exitFacts) {
+		f.Result.ExitCode, f.Failures = 1, 1
+		f.Fault = &agentproc.Fault{Kind: agentproc.FaultLimit, Status: 429, Text: "API Error: Request rejected (429)"}
+	}), decision{Step: stepPause, To: Paused, Why: "usage limit (HTTP 429): API Error: Request rejected (429)"}},
+	{"overload past the CLI's retries: paused", exited(func(f *exitFacts) {
+		f.Result.ExitCode = 1
+		f.Fault = &agentproc.Fault{Kind: agentproc.FaultOverload, Status: 529}
+	}), decision{Step: stepPause, To: Paused, Why: "provider overloaded (HTTP 529)"}},
+	{"credentials refused: a person, at once", exited(func(f *exitFacts) {
+		f.Result.ExitCode = 1
+		f.Fault = &agentproc.Fault{Kind: agentproc.FaultAuth, Status: 401, Text: "invalid x-api-key"}
+	}), decision{Step: stepAskPerson, To: Blocked, Why: "the agent's provider refused it (authentication refused (HTTP 401): invalid x-api-key): fix its credentials (its log: teamctl logs alice), then answer this blocker"}},
+	{"stopped because its provider paused: paused", exited(func(f *exitFacts) {
+		f.Result.Stopped, f.Held = true, true
+	}), decision{Step: stepPause, To: Paused}},
+	{"a blocker raised before the limit: blocked", exited(func(f *exitFacts) {
+		f.Blocker, f.WaitsOn = &store.Blocker{ID: 4, Text: "api?", State: store.BlockerOpen}, "a person"
+		f.Result.ExitCode, f.Fault = 1, &agentproc.Fault{Kind: agentproc.FaultLimit}
+	}), decision{To: Blocked, Why: "blocker 4 waits on a person: api?"}},
+	{"over budget and limited: the budget is the person's", exited(func(f *exitFacts) {
+		f.OverBudget, f.Result.ExitCode, f.Fault = "spent $1", 1, &agentproc.Fault{Kind: agentproc.FaultLimit}
+	}), decision{Step: stepAskPerson, To: Blocked, Why: "spent $1"}},
 	{"failed with retries left: relaunched", exited(func(f *exitFacts) { f.Result.ExitCode = 7 }),
 		decision{Step: stepRelaunch, Count: countFailure}},
 	{"timed out with retries left: relaunched", exited(func(f *exitFacts) { f.Result.TimedOut = true }),
@@ -205,8 +227,10 @@ func TestDecisionsCoverTheLifecycle(t *testing.T) {
 	for _, c := range tipCases {
 		made["merging -> "+string(decidedState(decideTip(c.facts), Merging))] = true
 	}
-	// Not a decision's: resume relaunches a stopped or vanished launch with reason resume.
+	// Not a decision's: resume relaunches a stopped or vanished launch with reason resume;
+	// a relaunch to fix a merge that would go into a paused provider is held (launch).
 	made["nudging -> running"] = true
+	made["merging -> paused"] = true
 	for _, e := range edges {
 		move := string(e.from) + " -> " + string(e.to)
 		if (e.from == Running || e.from == Nudging || e.from == Merging) && !made[move] {
@@ -232,7 +256,7 @@ func TestLifecycleTable(t *testing.T) {
 			t.Errorf("%s says nothing of what makes it", move)
 		}
 	}
-	all := []TaskState{Pending, Running, Nudging, Queued, Merging, Merged, Done, Conflict, TestsFailed, Blocked, Failed}
+	all := []TaskState{Pending, Running, Nudging, Paused, Queued, Merging, Merged, Done, Conflict, TestsFailed, Blocked, Failed}
 	reached := map[TaskState]bool{Pending: true}
 	for changed := true; changed; {
 		changed = false

@@ -17,10 +17,14 @@ import (
 // same end (resume may, after a crash half-way through it): the facts are read from the
 // worktree and the branch as they are, not from what it did before.
 func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
-	if r := s.procs[ev.agent]; r != nil && r.said != "" && ev.result.Stopped {
-		// An interactive agent said it was done (teamctl done), and its session was ended
-		// for it: that is how it exits 0.
-		ev.result = agentproc.Result{}
+	held := false
+	if r := s.procs[ev.agent]; r != nil {
+		if r.said != "" && ev.result.Stopped {
+			// An interactive agent said it was done (teamctl done), and its session was ended
+			// for it: that is how it exits 0.
+			ev.result = agentproc.Result{}
+		}
+		held = r.held
 	}
 	delete(s.procs, ev.agent)
 	if ctx.Err() != nil {
@@ -49,6 +53,7 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 	if err != nil {
 		return err
 	}
+	f.Held = held
 	for {
 		d := decideExit(f)
 		switch d.Step {
@@ -69,8 +74,10 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 				return err
 			}
 			return s.deliver(ctx, *f.Blocker)
-		case stepBudget:
-			return s.blockOverBudget(ctx, t, d.Why)
+		case stepAskPerson:
+			return s.askPerson(ctx, t, d.Why)
+		case stepPause:
+			return s.pauseOn(ctx, t, f.Fault)
 		case stepRelaunch:
 			reason, extra := t.Reason, fmt.Sprintf("Your previous launch %s. Check your worktree and continue the task.\n%s",
 				ev.result, s.tree(sa).summary(ctx))
@@ -107,6 +114,9 @@ func (s *supervisor) exitFacts(ctx context.Context, t store.Task, sa store.Agent
 	}
 	if err := s.overBudget(a); err != nil {
 		f.OverBudget = err.Error()
+	}
+	if !res.OK() {
+		f.Fault = s.launchFault(a, t.ID)
 	}
 	return f, nil
 }

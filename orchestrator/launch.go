@@ -41,6 +41,12 @@ func (s *supervisor) schedule(ctx context.Context) error {
 		if !ok || stateOf(t) != Pending {
 			continue
 		}
+		if _, held, err := s.held(ctx, a.Name); err != nil || held || time.Since(s.released[s.providerOf(a.Name).Key]) < s.p.Limits.Stagger {
+			if err != nil {
+				return err
+			}
+			continue // nothing goes into a known limit; after one, agents come back one by one
+		}
 		ready := true
 		for _, dep := range t.After {
 			if !state[dep].Finished() {
@@ -78,6 +84,14 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	sa, err := s.ws.store.Agent(ctx, s.team.Name, a.Name)
 	if err != nil {
 		return err
+	}
+	if stateOf(t) != Paused { // a paused task is relaunched by tendPauses, which knows it may
+		if pause, held, err := s.held(ctx, a.Name); err != nil || held {
+			if err != nil {
+				return err
+			}
+			return s.holdLaunch(ctx, t, pause, reason, extra, count)
+		}
 	}
 	if reason == agentproc.ReasonTask && t.Attempt == 0 {
 		s.tree(sa).syncFromLeader(ctx)

@@ -180,7 +180,7 @@ agents:
 		t.Errorf("thread alice-bob: %+v, %v", th, err)
 	}
 	// Every relaunch of bob continued his own session, with its history sent back.
-	btr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.TestRepo().CommonDir, "real", "bob"))
+	btr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.TestRepo().CommonDir, "real", "bob"), agentproc.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ agents:
 	}
 	// Each agent's log reads back as a conversation with its session and cost.
 	for _, name := range []string{"alice", "bob"} {
-		tr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.TestRepo().CommonDir, "real", name))
+		tr, err := agentproc.ReadLog(preset, orchestrator.LogPath(ws.TestRepo().CommonDir, "real", name), agentproc.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

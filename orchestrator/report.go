@@ -27,6 +27,19 @@ type Status struct {
 	Queue          []string        `json:"queue"` // task ids queued or merging, oldest first
 	// Warnings are conflicts coming between live branches (b empty: with the leader branch).
 	Warnings []store.Warning `json:"warnings"`
+	// Pauses are the providers nothing is launched into until they come back (DESIGN.md §10).
+	Pauses []PauseStatus `json:"pauses"`
+}
+
+// PauseStatus is one provider's pause: why, until when, how many agents wait on it.
+type PauseStatus struct {
+	Provider string    `json:"provider"` // the preset, or a custom command's program
+	Kind     string    `json:"kind"`     // limit, overload, network
+	Why      string    `json:"why"`
+	Until    time.Time `json:"until"`
+	State    string    `json:"state"`           // paused, or probing (one agent tries it first)
+	Probe    string    `json:"probe,omitempty"` // the agent that tries it
+	Agents   int       `json:"agents"`          // agents whose task is paused on it
 }
 
 type AgentStatus struct {
@@ -51,6 +64,9 @@ type TaskStatus struct {
 	Since   time.Time `json:"since"`
 	After   []string  `json:"after,omitempty"`
 	Waiting string    `json:"waiting,omitempty"` // why it does not move on, when it waits
+	// A paused task waits on its agent's provider until Until, for Why.
+	Until *time.Time `json:"until,omitempty"`
+	Why   string     `json:"why,omitempty"`
 }
 
 type BlockerStatus struct {
@@ -120,13 +136,38 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		return st, err
 	}
 	for _, tk := range tasks {
-		st.Tasks = append(st.Tasks, TaskStatus{ID: tk.ID, Agent: tk.Agent, State: stateOf(tk), Attempt: tk.Attempt,
-			Reason: tk.Reason, Detail: tk.Detail, Since: tk.Updated, After: tk.After, Waiting: waitingFor(tk, tasks, st.Supervised)})
+		ts := TaskStatus{ID: tk.ID, Agent: tk.Agent, State: stateOf(tk), Attempt: tk.Attempt,
+			Reason: tk.Reason, Detail: tk.Detail, Since: tk.Updated, After: tk.After, Waiting: waitingFor(tk, tasks, st.Supervised)}
+		if ts.State == Paused {
+			until := tk.Until
+			ts.Until, ts.Why = &until, tk.Detail
+		}
+		st.Tasks = append(st.Tasks, ts)
 		if s := stateOf(tk); s == Queued || s == Merging {
 			st.Queue = append(st.Queue, tk.ID)
 		}
 	}
-	return st, nil
+	st.Pauses, err = w.pauses(ctx, t.Name, p, tasks)
+	return st, err
+}
+
+// pauses is the team's provider pauses, each with the agents whose task waits on it.
+func (w *Workspace) pauses(ctx context.Context, team string, p *plan.Plan, tasks []store.Task) ([]PauseStatus, error) {
+	ps, err := w.store.Pauses(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	out := []PauseStatus{}
+	for _, ps := range ps {
+		n := 0
+		for _, tk := range tasks {
+			if a, ok := p.Agent(tk.Agent); ok && stateOf(tk) == Paused && agentproc.ProviderOf(a).Key == ps.Provider {
+				n++
+			}
+		}
+		out = append(out, PauseStatus{Provider: ps.Label, Kind: ps.Kind, Why: ps.Why, Until: ps.Until, State: ps.State, Probe: ps.Probe, Agents: n})
+	}
+	return out, nil
 }
 
 // waitingFor says why a task does not move on, or "" when it is moving (or finished).
@@ -231,7 +272,7 @@ func (w *Workspace) agentUsage(t store.Team, p *plan.Plan, agent string) (agentp
 	if !ok || a.Preset == "" {
 		return agentproc.Usage{}, false
 	}
-	tr, err := agentproc.ReadLog(a.Preset, LogPath(w.repo.CommonDir, t.Name, agent))
+	tr, err := agentproc.ReadLog(a.Preset, LogPath(w.repo.CommonDir, t.Name, agent), logOptions(p, a))
 	if err != nil || tr.Usage == (agentproc.Usage{}) {
 		return agentproc.Usage{}, false
 	}

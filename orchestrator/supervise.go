@@ -57,6 +57,7 @@ type running struct {
 	files       string    // its uncommitted files then
 	filesAt     time.Time // when they last changed
 	nudged      time.Time // when an idle nudge was last typed in
+	held        bool      // stopped because its provider paused: its end pauses its task
 }
 
 // supervisor runs one team: one goroutine (loop) owns every decision; agent processes and
@@ -77,8 +78,9 @@ type supervisor struct {
 	lastWait string
 	askedAt  int64 // the newest journal event when every wait was last checked (everyWaitAsked)
 
-	lastBudget time.Time // when running agents' spending was last read
-	lastWarn   time.Time // when live branches were last checked for conflicts coming
+	released   map[string]time.Time // provider key → when a task paused on it was last relaunched
+	lastBudget time.Time            // when running agents' spending was last read
+	lastWarn   time.Time            // when live branches were last checked for conflicts coming
 	pairs      *merge.PairChecker
 	tmux       *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
 
@@ -92,7 +94,7 @@ func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
 		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife, tmux: w.Tmux(team.Name),
-		procs:  map[string]*running{},
+		procs: map[string]*running{}, released: map[string]time.Time{},
 		exits:  make(chan exitEvent, len(p.Agents)+2),
 		merges: make(chan mergeEvent, 1),
 		quit:   make(chan struct{}),
@@ -156,6 +158,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 		if err := s.startMerge(ctx); err != nil {
 			return s.failed(ctx, err)
 		}
+		if err := s.tendPauses(ctx); err != nil {
+			return s.failed(ctx, err)
+		}
 		s.enforceBudgets(ctx)
 		s.warnConflicts(ctx)
 		if err := s.watchInteractive(ctx); err != nil {
@@ -180,7 +185,7 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 				fmt.Fprintf(s.ws.env.out(), "team %s: every task is merged or done; review it with: teamctl review %s\n", s.team.Name, s.team.Name)
 				return s.setTeamState(ctx, TeamFinished, "all tasks merged or done")
 			}
-			if !anyQueued(tasks) && !anyStartable(tasks) {
+			if !anyQueued(tasks) && !anyStartable(tasks) && !anyPaused(tasks) {
 				if err := s.waiting(ctx, tasks); err != nil {
 					return s.failed(ctx, err)
 				}

@@ -22,6 +22,7 @@ const (
 	Pending     TaskState = "pending"
 	Running     TaskState = "running"
 	Nudging     TaskState = "nudging"
+	Paused      TaskState = "paused" // waits on its agent's provider (a limit), until a time
 	Queued      TaskState = "queued"
 	Merging     TaskState = "merging"
 	Merged      TaskState = "merged"
@@ -70,6 +71,7 @@ var edges = []edge{
 	{Running, Blocked, "it exits with a blocker open, past its budget, leaving work uncommitted with auto_commit off, or with commits off its branch that diverged"},
 	{Running, Conflict, "it leaves unresolved conflicts after its nudges"},
 	{Running, Failed, "its last retry fails, or its program cannot start"},
+	{Running, Paused, "its launch ends on a provider limit, overload or outage (no retry spent), or is stopped because another agent of its provider met one, or a relaunch waits for its provider's pause"},
 
 	{Nudging, Nudging, "it exits 0 still leaving work uncommitted, with nudges left; a failed nudge launch with retries left"},
 	{Nudging, Running, "resume relaunches a nudge launch that was stopped or vanished"},
@@ -78,6 +80,11 @@ var edges = []edge{
 	{Nudging, Blocked, "as from running"},
 	{Nudging, Conflict, "as from running"},
 	{Nudging, Failed, "as from running"},
+	{Nudging, Paused, "as from running"},
+
+	{Paused, Paused, "its provider's limit is met again: the pause is made longer"},
+	{Paused, Running, "its provider's pause ends (or it is the probe that tries the provider first): relaunched in its own session, or with the launch the pause held back"},
+	{Paused, Nudging, "the launch the pause held back was a nudge"},
 
 	{Queued, Queued, "its merge waits for another agent's reservation to end"},
 	{Queued, Merging, "the merge queue takes it into a batch (a leader task: its tip is tested)"},
@@ -91,6 +98,7 @@ var edges = []edge{
 	{Merging, Conflict, "its merge conflicted and its fix rounds are spent, or bringing the leader branch into its branch failed"},
 	{Merging, TestsFailed, "its merge failed the tests and its fix rounds are spent"},
 	{Merging, Failed, "refused (it changes a path outside its owns), or the merge itself failed"},
+	{Merging, Paused, "it is to be relaunched to fix its merge while its provider is paused: the fix waits"},
 
 	{Conflict, Running, "the blocker raised for it is answered: relaunched with the answer and its retries again"},
 	{Conflict, Merged, "the leader agent landed its branch in a tested tip"},
@@ -99,6 +107,10 @@ var edges = []edge{
 	{Blocked, Blocked, "its blocker goes on from the leader to a person"},
 	{Blocked, Running, "its blocker is answered: relaunched with the answer"},
 	{Failed, Running, "the blocker raised for it is answered: relaunched with the answer and its retries again"},
+	{Conflict, Paused, "the blocker raised for it is answered while its provider is paused: the answer waits"},
+	{TestsFailed, Paused, "as from conflict"},
+	{Blocked, Paused, "as from conflict"},
+	{Failed, Paused, "as from conflict"},
 }
 
 // canMove reports whether the lifecycle has the move from → to.

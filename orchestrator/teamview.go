@@ -51,6 +51,20 @@ func (w *Workspace) Transcript(ctx context.Context, team, agent string) (io.Read
 	return agentproc.NewTranscriptReader(a.Preset, LogPath(w.repo.CommonDir, team, agent)), nil
 }
 
+// AgentTranscript reads an agent's log as its conversation, with the plan's words for
+// provider errors and its prices.
+func (w *Workspace) AgentTranscript(ctx context.Context, team, agent string) (agentproc.Transcript, error) {
+	_, p, err := w.teamPlan(ctx, team)
+	if err != nil {
+		return agentproc.Transcript{}, err
+	}
+	a, ok := p.Agent(agent)
+	if !ok {
+		return agentproc.Transcript{}, Errorf(ErrNoTeam, "team %s has no agent %q", team, agent)
+	}
+	return agentproc.ReadLog(a.Preset, LogPath(w.repo.CommonDir, team, agent), logOptions(p, a))
+}
+
 // Plan is the plan team runs, as it was when the team was made.
 func (w *Workspace) Plan(ctx context.Context, team string) (*plan.Plan, error) {
 	_, p, err := w.teamPlan(ctx, team)

@@ -19,7 +19,7 @@ const alice = `agents:
       - {id: one, prompt: do it}
 `
 
-const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, copy, defaults, leader, agents"
+const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, limits, copy, defaults, leader, agents"
 
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
@@ -257,7 +257,7 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:9: agents is empty: want a list of dev agents, each with a name, a command or preset, and tasks`,
 		}},
 		{"budget not a mapping", head + "budget: 5\n" + alice, []string{
-			`team.yaml:3:9: budget: want a mapping of keys (usd, tokens), got the number 5`,
+			`team.yaml:3:9: budget: want a mapping of keys (usd, tokens, prices), got the number 5`,
 		}},
 		{"budget empty", head + "budget: {}\n" + alice, []string{
 			`team.yaml:3:9: budget is empty: want usd, tokens or both, like {usd: 2.5, tokens: 2000000}`,
@@ -296,6 +296,22 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"copy at agent level", head + "agents:\n  - name: alice\n    command: [dev]\n    copy: [.env]\n", []string{
 			`team.yaml:6:5: unknown key "copy" in agent "alice"`,
+		}},
+		{"bad prices", head + "budget: {usd: 1, prices: {claude-x: {input: 3}, gpt: {input: -1, output: 2, tip: 1}}}\n" + alice, []string{
+			`team.yaml:3:37: budget.prices.claude-x: want at least input and output, in US dollars per million tokens, like {input: 3, output: 15}`,
+			`team.yaml:3:62: budget.prices.gpt.input: want US dollars per million tokens like 3 or 0.3, got the number -1`,
+			`team.yaml:3:77: unknown key "tip" in budget.prices.gpt (want one of: input, output, cache_read, cache_write)`,
+		}},
+		{"prices in an agent's budget", head + "defaults: {budget: {usd: 1, prices: {}}}\n" + alice, []string{
+			`team.yaml:3:29: unknown key "prices" in budget (want one of: usd, tokens)`,
+		}},
+		{"bad limits", head + "limits: {stagger: soon, backoff: 10m, max_backoff: 1m, patterns: ['(', {kind: limit}, {match: x, kind: maybe}, '']}\n" + alice, []string{
+			`team.yaml:3:9: limits.max_backoff 1m0s is shorter than limits.backoff 10m0s`,
+			`team.yaml:3:19: limits.stagger "soon": want a duration like 90s, 30m or 1h30m`,
+			`team.yaml:3:67: limits.patterns[0]: error parsing regexp: missing closing ): ` + "`(`",
+			`team.yaml:3:72: missing key "match" in limits.patterns[1]: want a regular expression`,
+			`team.yaml:3:104: limits.patterns[2].kind "maybe": want one of limit, overload, auth, network`,
+			`team.yaml:3:112: limits.patterns[3] is empty: want a regular expression`,
 		}},
 		{"agent not a mapping", head + "agents: [alice]\n", []string{
 			`team.yaml:3:10: agents[0]: want a mapping of keys (name, command, preset, mode, env, setup, timeout, retries, nudge, budget, owns, tasks), got the string "alice"`,

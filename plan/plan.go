@@ -96,10 +96,12 @@ type Plan struct {
 	Escalate    []string      // argv run when a blocker reaches the human; nil = none
 	MaxParallel int           // most agents running at once; 0 = all
 	Merge       Merge
-	Budget      Budget   // the whole team's limit; zero fields are no limit
-	Copy        []string // files copied from the main worktree into every agent's (ignored ones like .env); repo-relative, "dir/" copies a directory
-	Leader      Agent    // Role "leader"; Name defaults to "lead"
-	Agents      []Agent  // the dev agents (Role "dev"), in file order
+	Budget      Budget           // the whole team's limit; zero fields are no limit
+	Prices      map[string]Price // budget.prices: per model, what the agents' token counts cost where their CLI gives no cost; nil = the presets' tables
+	Limits      Limits           // the plan's own words for its agents' provider errors
+	Copy        []string         // files copied from the main worktree into every agent's (ignored ones like .env); repo-relative, "dir/" copies a directory
+	Leader      Agent            // Role "leader"; Name defaults to "lead"
+	Agents      []Agent          // the dev agents (Role "dev"), in file order
 
 	pos map[string]Position // key path ("repo", "base", "agents.0.command", ...) → where it was written
 	// name is the plan file as the user named it: messages show what they typed, not
@@ -151,6 +153,39 @@ type Budget struct {
 	USD    float64 // cost in US dollars
 	Tokens int64   // input and output tokens together
 }
+
+// Price is what one million tokens cost, in US dollars (budget.prices.MODEL).
+type Price struct {
+	Input      float64
+	Output     float64
+	CacheRead  float64
+	CacheWrite float64
+}
+
+// Limits holds the `limits:` options: what a provider error looks like in an agent's
+// output where teamctl's presets do not know it (a custom command), and how agents come
+// back after a pause.
+type Limits struct {
+	Patterns []LimitPattern
+	Stagger  time.Duration // between the agents relaunched after a pause; default 10s
+	// Backoff is the first wait on a limit whose reset time the provider did not say
+	// (half of it on an overload), doubling on each limit met again up to MaxBackoff.
+	Backoff    time.Duration // default 1m
+	MaxBackoff time.Duration // default 30m
+}
+
+// LimitPattern is one regular expression (RE2) over the lines of a failed launch; a match
+// means the provider error Kind. A group named until captures the reset time.
+type LimitPattern struct {
+	Match string
+	Kind  string // one of LimitKinds(); default "limit"
+}
+
+// limitKinds are the provider errors a pattern can name (agentproc.FaultKind's values).
+var limitKinds = []string{"limit", "overload", "auth", "network"}
+
+// LimitKinds is every kind a limits pattern may name.
+func LimitKinds() []string { return slices.Clone(limitKinds) }
 
 // IsZero reports whether the budget sets no limit.
 func (b Budget) IsZero() bool { return b == Budget{} }

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -12,14 +13,18 @@ import (
 
 // The keys of each mapping, in the order messages list them.
 var (
-	planKeys     = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "copy", "defaults", "leader", "agents"}
-	mergeKeys    = []string{"batch", "test_retries"}
-	defaultsKeys = []string{"command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget"}
-	leaderKeys   = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "prompt"}
-	agentKeys    = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "owns", "tasks"}
-	budgetKeys   = []string{"usd", "tokens"}
-	nudgeKeys    = []string{"idle", "max", "auto_commit"}
-	taskKeys     = []string{"id", "prompt", "after"}
+	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "limits", "copy", "defaults", "leader", "agents"}
+	teamBudgetKeys = []string{"usd", "tokens", "prices"}
+	priceKeys      = []string{"input", "output", "cache_read", "cache_write"}
+	limitsKeys     = []string{"patterns", "stagger", "backoff", "max_backoff"}
+	patternKeys    = []string{"match", "kind"}
+	mergeKeys      = []string{"batch", "test_retries"}
+	defaultsKeys   = []string{"command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget"}
+	leaderKeys     = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "prompt"}
+	agentKeys      = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "owns", "tasks"}
+	budgetKeys     = []string{"usd", "tokens"}
+	nudgeKeys      = []string{"idle", "max", "auto_commit"}
+	taskKeys       = []string{"id", "prompt", "after"}
 )
 
 // Built-in values for what neither the agent nor defaults: sets.
@@ -33,6 +38,9 @@ const (
 	defaultNudgeMax    = 2
 	defaultAutoCommit  = true
 	defaultMode        = ModeHeadless
+	defaultStagger     = 10 * time.Second
+	defaultBackoff     = time.Minute
+	defaultMaxBackoff  = 30 * time.Minute
 )
 
 // spec is one agent section (defaults:, leader: or an item of agents:) as written, before
@@ -64,6 +72,7 @@ type spec struct {
 type budgetSpec struct {
 	usd    *float64
 	tokens *int64
+	prices map[string]Price // the team's budget only
 }
 
 // taskSpec is one task as written.
@@ -92,6 +101,7 @@ func (d *decoder) decode(data []byte) *Plan {
 		Version:     1,
 		TestTimeout: defaultTestTimeout,
 		Merge:       Merge{Batch: defaultBatch, TestRetries: defaultTestRetries},
+		Limits:      Limits{Stagger: defaultStagger, Backoff: defaultBackoff, MaxBackoff: defaultMaxBackoff},
 	}
 	d.version(f)
 	if v := d.required(f, "team", "plan", "the team's name, "+namePattern); v != nil {
@@ -142,8 +152,12 @@ func (d *decoder) decode(data []byte) *Plan {
 	}
 	if v := f.get("budget"); v != nil {
 		var b budgetSpec
-		d.budget(v, "budget", &b)
+		d.budget(v, "budget", &b, teamBudgetKeys)
 		p.Budget = b.resolve(Budget{})
+		p.Prices = b.prices
+	}
+	if v := f.get("limits"); v != nil {
+		d.limits(v, &p.Limits)
 	}
 	if v := f.get("copy"); v != nil {
 		p.Copy = d.copyPaths(v, "copy")
@@ -277,7 +291,7 @@ func (d *decoder) spec(n *yaml.Node, path, where string, keys []string) *spec {
 		}
 	}
 	if v := f.get("budget"); v != nil {
-		d.budget(v, join(path, "budget"), &s.budget)
+		d.budget(v, join(path, "budget"), &s.budget, budgetKeys)
 	}
 	if v := f.get("timeout"); v != nil {
 		if t, ok := d.duration(v, "timeout"); ok {
@@ -327,14 +341,18 @@ func (d *decoder) nudge(n *yaml.Node, path string, s *spec) {
 }
 
 // budget reads a budget: mapping, each limit optional but at least one given.
-func (d *decoder) budget(n *yaml.Node, path string, b *budgetSpec) {
-	f, ok := d.fields(n, path, "budget", budgetKeys)
+// The team's budget (keys) may also say prices:.
+func (d *decoder) budget(n *yaml.Node, path string, b *budgetSpec, keys []string) {
+	f, ok := d.fields(n, path, "budget", keys)
 	if !ok {
 		return
 	}
 	if len(f.vals) == 0 {
 		d.errorf(n, "budget is empty: want usd, tokens or both, like {usd: 2.5, tokens: 2000000}")
 		return
+	}
+	if v := f.get("prices"); v != nil {
+		b.prices = d.prices(v, join(path, "prices"))
 	}
 	if v := f.get("usd"); v != nil {
 		var usd float64
@@ -352,6 +370,113 @@ func (d *decoder) budget(n *yaml.Node, path string, b *budgetSpec) {
 			t64 := int64(t)
 			b.tokens = &t64
 		}
+	}
+}
+
+// prices reads budget.prices: a mapping of model name to its price per million tokens.
+func (d *decoder) prices(n *yaml.Node, path string) map[string]Price {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "budget.prices: want a mapping of model to price, like {claude-sonnet-4-5: {input: 3, output: 15}}, got %s", describe(n))
+		return nil
+	}
+	out := map[string]Price{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		model := k.Value
+		if k.Kind != yaml.ScalarNode || strings.TrimSpace(model) == "" {
+			d.errorf(k, "budget.prices: want a model name as the key, got %s", describe(k))
+			continue
+		}
+		label := "budget.prices." + model
+		f, ok := d.fields(v, join(path, model), label, priceKeys)
+		if !ok {
+			continue
+		}
+		var pr Price
+		for key, dst := range map[string]*float64{"input": &pr.Input, "output": &pr.Output, "cache_read": &pr.CacheRead, "cache_write": &pr.CacheWrite} {
+			if x := f.get(key); x != nil {
+				*dst, _ = d.amount(x, label+"."+key)
+			}
+		}
+		if f.get("input") == nil || f.get("output") == nil {
+			d.errorf(v, "%s: want at least input and output, in US dollars per million tokens, like {input: 3, output: 15}", label)
+		}
+		out[model] = pr
+	}
+	return out
+}
+
+// amount is a price: a number of US dollars, 0 or more.
+func (d *decoder) amount(n *yaml.Node, label string) (float64, bool) {
+	var x float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&x) != nil || x < 0 || x != x || x > 1e6 {
+		d.errorf(n, "%s: want US dollars per million tokens like 3 or 0.3, got %s", label, describe(n))
+		return 0, false
+	}
+	return x, true
+}
+
+// limits reads limits:, the plan's words for provider errors.
+func (d *decoder) limits(n *yaml.Node, l *Limits) {
+	f, ok := d.fields(n, "limits", "limits", limitsKeys)
+	if !ok {
+		return
+	}
+	for key, dst := range map[string]*time.Duration{"stagger": &l.Stagger, "backoff": &l.Backoff, "max_backoff": &l.MaxBackoff} {
+		if v := f.get(key); v != nil {
+			if t, ok := d.duration(v, "limits."+key); ok {
+				*dst = t
+			}
+		}
+	}
+	if l.MaxBackoff < l.Backoff {
+		d.errorf(n, "limits.max_backoff %s is shorter than limits.backoff %s", l.MaxBackoff, l.Backoff)
+	}
+	v := f.get("patterns")
+	if v == nil {
+		return
+	}
+	items, ok := d.list(v, "limits.patterns", "limits.patterns", `a list of regular expressions, like ["usage limit.*resets (?P<until>\S+)"]`)
+	if !ok {
+		return
+	}
+	for i, it := range items {
+		label := fmt.Sprintf("limits.patterns[%d]", i)
+		pat := LimitPattern{Kind: "limit"}
+		var at *yaml.Node
+		if it.Kind == yaml.ScalarNode {
+			pat.Match, at = it.Value, it
+		} else {
+			pf, ok := d.fields(it, join("limits.patterns", fmt.Sprint(i)), label, patternKeys)
+			if !ok {
+				continue
+			}
+			at = d.required(pf, "match", label, "a regular expression")
+			if at == nil {
+				continue
+			}
+			if pat.Match, ok = d.str(at, label+".match"); !ok {
+				continue
+			}
+			if k := pf.get("kind"); k != nil {
+				if s, ok := d.str(k, label+".kind"); ok {
+					if !slices.Contains(limitKinds, s) {
+						d.errorf(k, "%s.kind %q: want one of %s", label, s, strings.Join(limitKinds, ", "))
+					}
+					pat.Kind = s
+				}
+			}
+		}
+		_, err := regexp.Compile(pat.Match)
+		switch {
+		case strings.TrimSpace(pat.Match) == "":
+			d.errorf(at, "%s is empty: want a regular expression", label)
+			continue
+		case err != nil:
+			d.errorf(at, "%s: %v", label, err)
+			continue
+		}
+		l.Patterns = append(l.Patterns, pat)
 	}
 }
 

@@ -184,6 +184,32 @@ CREATE TABLE warnings (
 	PRIMARY KEY (team, a, b)
 ) STRICT;
 `,
+	// 4: unattended runs. A task paused on its agent's provider waits until "until"; what the
+	// launch the pause held back was to be (its reason and the extra of its prompt) is kept
+	// so that launch happens once the pause ends. A pause is one provider's (preset, base URL
+	// and credentials: a key teamctl derives) for the whole team: state "paused" until
+	// "until", then "probing" while one agent (probe) tries; once the probe's calls go
+	// through the pause ends (its row goes) and the paused tasks come back one by one.
+	// level counts the backoffs in a row.
+	`
+ALTER TABLE tasks ADD COLUMN until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN held_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN held_extra TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE pauses (
+	team        TEXT NOT NULL REFERENCES teams(name) ON DELETE CASCADE,
+	provider    TEXT NOT NULL,
+	label       TEXT NOT NULL DEFAULT '',
+	kind        TEXT NOT NULL DEFAULT '',
+	why         TEXT NOT NULL DEFAULT '',
+	until       INTEGER NOT NULL DEFAULT 0,
+	level       INTEGER NOT NULL DEFAULT 0,
+	state       TEXT NOT NULL DEFAULT 'paused' CHECK (state IN ('paused', 'probing')),
+	probe       TEXT NOT NULL DEFAULT '',
+	since       INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (team, provider)
+) STRICT;
+`,
 }
 
 // migrate brings the schema to the latest version. Several processes may open a new store

@@ -132,6 +132,12 @@ type Task struct {
 	Summary         string // the agent's own report (teamctl done --summary)
 	MergeCommit     string
 	Updated         time.Time // when it entered its state (or was launched again): the merge queue's order
+	// A paused task waits on its agent's provider until Until; HeldReason and HeldExtra are
+	// the launch the pause held back (its reason, the extra of its prompt), "" for a launch
+	// the provider cut off, which resumes its session.
+	Until      time.Time
+	HeldReason string
+	HeldExtra  string
 }
 
 // Merge is one merge attempt of a task's branch into the leader branch.

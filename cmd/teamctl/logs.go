@@ -58,7 +58,11 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		// An agent with a preset speaks a JSON stream: shown as a conversation. Any other
 		// program's output is shown as it wrote it.
 		if preset := agentPreset(team, opts.Agent); !opts.Raw && !opts.Follow && (preset != "" || opts.JSON) {
-			return printTranscript(opts, preset, path)
+			tr, err := ws.AgentTranscript(ctx, team.Name, opts.Agent)
+			if err != nil {
+				return err
+			}
+			return printTranscript(opts, tr, path)
 		}
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -86,11 +90,7 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 }
 
 // printTranscript prints the agent's conversation, rendered or as JSON.
-func printTranscript(opts *LogsOptions, preset, path string) error {
-	tr, err := agentproc.ReadLog(preset, path)
-	if err != nil {
-		return err
-	}
+func printTranscript(opts *LogsOptions, tr agentproc.Transcript, path string) error {
 	if opts.JSON {
 		enc := json.NewEncoder(opts.Factory.IO.Out)
 		enc.SetIndent("", "  ")

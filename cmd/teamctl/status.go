@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/store"
 )
 
 // StatusOptions are the options of `teamctl status`.
@@ -63,6 +65,9 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 		sup = "supervised"
 	}
 	fmt.Fprintf(out, "team %s: %s (%s), base %s, leader branch %s\n", st.Team, st.State, sup, st.Base, st.LeaderBranch)
+	for _, p := range st.Pauses {
+		fmt.Fprintf(out, "PAUSED on a %s: %d agent(s) of %s, until %s%s\n", agentproc.FaultKind(p.Kind).Words(), p.Agents, p.Provider, untilClock(p.Until, now), probing(p))
+	}
 	for _, b := range st.Blockers {
 		fmt.Fprintf(out, "BLOCKER %d from %s (task %s): %s\n", b.ID, b.Agent, b.Task, b.Text)
 	}
@@ -81,6 +86,9 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 		if why == "" {
 			why = t.Detail
 		}
+		if t.Until != nil {
+			why = fmt.Sprintf("until %s (%s)", untilClock(*t.Until, now), t.Why)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Agent, t.State, since(now, t.Since), t.Attempt, dash(shorten.Line(why, 70)))
 	}
 	tw.Flush()
@@ -97,6 +105,23 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 		}
 		fmt.Fprintf(out, "%s and %s: %s\n", w.A, with, strings.Join(w.Files, ", "))
 	}
+}
+
+// untilClock is a time a pause ends at, as a person reads it: the time of day, with the date
+// when it is not within a day.
+func untilClock(t, now time.Time) string {
+	t = t.Local()
+	if t.Sub(now) > 20*time.Hour || t.Before(now.Add(-time.Hour)) {
+		return t.Format("Jan 2 15:04")
+	}
+	return t.Format("15:04:05")
+}
+
+func probing(p orchestrator.PauseStatus) string {
+	if p.State == store.PauseProbing {
+		return "; " + p.Probe + " tries it first"
+	}
+	return ""
 }
 
 func since(now, t time.Time) string {
