@@ -60,6 +60,9 @@ type Agent struct {
 	Ahead   int       // commits on its branch not on the leader branch (the leader: not on base); Unknown until counted
 	Dirty   int       // uncommitted files in its worktree; Unknown until counted
 	CostUSD float64   // what its model calls cost so far; Unknown when not reported
+	// CostEstimated says some of CostUSD is priced from token counts (its CLI has not given
+	// its own figure yet, or gives none): shown as "~$0.04".
+	CostEstimated bool
 	Last    string    // the last line of its output
 	// IdleSince is set while it runs with uncommitted files and its output has not grown
 	// for its nudge.idle: since when its output has been still (DESIGN.md §4: a headless

@@ -22,7 +22,7 @@ func WorkspaceHooks(ws *orchestrator.Workspace) Hooks {
 		return ws.Participant(ctx, orchestrator.Caller{Team: team, As: orchestrator.Human})
 	}
 	var mu sync.Mutex
-	var costs map[string]float64
+	var costs map[string]Cost
 	var costsAt time.Time
 	return Hooks{
 		Messages: func(ctx context.Context, team string, limit int) ([]FeedItem, error) {
@@ -59,7 +59,7 @@ func WorkspaceHooks(ws *orchestrator.Workspace) Hooks {
 			}
 			return out, nil
 		},
-		Costs: func(ctx context.Context, team string) (map[string]float64, error) {
+		Costs: func(ctx context.Context, team string) (map[string]Cost, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if costs != nil && time.Since(costsAt) < costsEvery {
@@ -69,9 +69,9 @@ func WorkspaceHooks(ws *orchestrator.Workspace) Hooks {
 			if err != nil {
 				return nil, err
 			}
-			costs = make(map[string]float64, len(usage))
+			costs = make(map[string]Cost, len(usage))
 			for name, u := range usage {
-				costs[name] = u.CostUSD
+				costs[name] = Cost{USD: u.CostUSD, Estimated: u.Estimated}
 			}
 			costsAt = time.Now()
 			return costs, nil

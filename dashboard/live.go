@@ -21,6 +21,13 @@ import (
 	"github.com/teamctl/teamctl/worktree"
 )
 
+// Cost is what an agent's model calls cost, in US dollars; Estimated when some of it was
+// priced from token counts rather than reported by its CLI.
+type Cost struct {
+	USD       float64
+	Estimated bool
+}
+
 // Hooks connect the parts of the dashboard that other features provide. A nil hook leaves
 // its part ErrNotAvailable, shown as such in the view.
 type Hooks struct {
@@ -28,8 +35,8 @@ type Hooks struct {
 	Messages func(ctx context.Context, team string, limit int) ([]FeedItem, error)
 	// Warnings lists the conflicts coming between live branches.
 	Warnings func(ctx context.Context, team string) ([]Warning, error)
-	// Costs is what each agent's model calls cost so far, in USD, by agent name.
-	Costs func(ctx context.Context, team string) (map[string]float64, error)
+	// Costs is what each agent's model calls cost so far, by agent name.
+	Costs func(ctx context.Context, team string) (map[string]Cost, error)
 	// Answer answers a blocker as the human.
 	Answer func(ctx context.Context, team string, blocker int64, text string) error
 	// Send sends a message from the human to an agent.
@@ -250,7 +257,7 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 			snap.Finished++
 		}
 	}
-	costs := map[string]float64{}
+	costs := map[string]Cost{}
 	if l.hooks.Costs == nil {
 		snap.Gaps[PartCosts] = fmt.Errorf("costs: %w", ErrNotAvailable)
 	} else if c, err := l.hooks.Costs(ctx, l.team); err != nil {
@@ -268,7 +275,7 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 			}
 		}
 		if c, ok := costs[a.Name]; ok {
-			ag.CostUSD = c
+			ag.CostUSD, ag.CostEstimated = c.USD, c.Estimated
 		}
 		if t := l.logs[a.Name]; t != nil {
 			ag.Last = t.last

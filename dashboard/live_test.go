@@ -281,8 +281,8 @@ func TestLiveHooks(t *testing.T) {
 		Warnings: func(context.Context, string) ([]Warning, error) {
 			return []Warning{{Agents: []string{"alice", "bob"}, Files: []string{"go.mod"}}}, nil
 		},
-		Costs: func(context.Context, string) (map[string]float64, error) {
-			return map[string]float64{"alice": 0.25}, nil
+		Costs: func(context.Context, string) (map[string]Cost, error) {
+			return map[string]Cost{"alice": {USD: 0.25, Estimated: true}}, nil
 		},
 		Answer: func(_ context.Context, team string, id int64, text string) error {
 			calls = append(calls, fmt.Sprintf("answer %s %d %s", team, id, text))
@@ -310,8 +310,8 @@ func TestLiveHooks(t *testing.T) {
 	if len(snap.Gaps) != 0 {
 		t.Errorf("gaps with every hook wired: %v", snap.Gaps)
 	}
-	if a := agentOf(snap, "alice"); a.CostUSD != 0.25 {
-		t.Errorf("alice's cost: %v", a.CostUSD)
+	if a := agentOf(snap, "alice"); a.CostUSD != 0.25 || !a.CostEstimated || cost(a.CostUSD, a.CostEstimated) != "~$0.25" {
+		t.Errorf("alice's cost: %v (estimated %v): want ~$0.25", a.CostUSD, a.CostEstimated)
 	}
 	if len(snap.Warnings) != 1 || snap.Feed[len(snap.Feed)-1].Text != "thanks" {
 		t.Errorf("warnings %+v, feed %+v", snap.Warnings, snap.Feed)

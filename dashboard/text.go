@@ -113,9 +113,13 @@ func count(n int) string {
 	return fmt.Sprint(n)
 }
 
-func cost(usd float64) string {
-	if usd < 0 {
+// cost is an agent's cost for a column: "~$0.04" when some of it is an estimate.
+func cost(usd float64, estimated bool) string {
+	switch {
+	case usd < 0:
 		return "-"
+	case estimated:
+		return fmt.Sprintf("~$%.2f", usd)
 	}
 	return fmt.Sprintf("$%.2f", usd)
 }

@@ -272,12 +272,12 @@ func (m Model) agentLines(rows int) []string {
 		}
 		if i == m.sel {
 			out = append(out, m.st.selected.Render(c.row(">", a.Name, role, a.State, a.Task, since,
-				count(a.Ahead), count(a.Dirty), cost(a.CostUSD), last, plain)))
+				count(a.Ahead), count(a.Dirty), cost(a.CostUSD, a.CostEstimated), last, plain)))
 			continue
 		}
 		stateStyle := m.st.state(a.State)
 		out = append(out, c.row(" ", a.Name, role, a.State, a.Task, since,
-			count(a.Ahead), count(a.Dirty), cost(a.CostUSD), last, func(s string) string { return stateStyle.Render(s) }))
+			count(a.Ahead), count(a.Dirty), cost(a.CostUSD, a.CostEstimated), last, func(s string) string { return stateStyle.Render(s) }))
 	}
 	return out
 }

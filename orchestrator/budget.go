@@ -6,17 +6,32 @@ package orchestrator
 import (
 	"context"
 	"fmt"
-	"time"
+	"os"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 )
 
-// usage is what agent has spent so far, as its CLI's own stream says (zero for a plain command).
+// usage is what agent has spent so far, as its CLI's own stream says (zero for a plain
+// command): read again only when its log grew since the last read.
 func (s *supervisor) usage(agent string) agentproc.Usage {
+	fi, err := os.Stat(s.logPath(agent))
+	if err != nil {
+		return agentproc.Usage{}
+	}
+	if c, ok := s.spent[agent]; ok && c.size == fi.Size() {
+		return c.usage
+	}
 	u, _ := s.ws.agentUsage(s.team, s.p, agent)
+	s.spent[agent] = spent{size: fi.Size(), usage: u}
 	return u
+}
+
+// spent is what an agent's log said it spent, at the log's size then.
+type spent struct {
+	size  int64
+	usage agentproc.Usage
 }
 
 // overBudget says whether agent a, or the whole team, has used more than the plan allows.
@@ -34,23 +49,22 @@ func (s *supervisor) overBudget(a plan.Agent) error {
 	return agentproc.OverBudget("team "+s.team.Name, s.p.Budget, team)
 }
 
-// budgetCheckEvery is how often running agents' spending is read from their logs.
-const budgetCheckEvery = 10 * time.Second
-
 // enforceBudgets stops running agents past their budget (or the team's); their exit then
-// raises the blocker for a person (onExit).
+// raises the blocker for a person (onExit). It runs on every turn of the loop, and reads a
+// log again only when it grew: an agent is stopped within about a second of the model call
+// that took it past its budget (the stream's usage, priced where the CLI gives no cost yet).
 func (s *supervisor) enforceBudgets(ctx context.Context) {
-	if time.Since(s.lastBudget) < budgetCheckEvery {
+	if s.p.Budget.IsZero() && !s.anyAgentBudget {
 		return
 	}
-	s.lastBudget = time.Now()
 	for name, r := range s.procs {
 		a, ok := s.p.Agent(name)
-		if !ok || a.Preset == "" {
+		if !ok || a.Preset == "" || r.overBudget {
 			continue
 		}
 		if err := s.overBudget(a); err != nil {
 			s.log().Warn("agent past its budget: stopping it", "agent", name, "why", err)
+			r.overBudget = true
 			go r.proc.Stop(stopGrace) // its exit comes back through the loop
 		}
 	}

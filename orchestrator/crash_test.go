@@ -95,6 +95,9 @@ func (f *fixture) startSupervisor(planPath string) *exec.Cmd {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), superviseEnv+"="+planPath)
+	if f.binDir != "" { // what the agents find first on their PATH (a fake CLI)
+		cmd.Env = append(cmd.Env, "PATH="+f.binDir+":"+os.Getenv("PATH"))
+	}
 	cmd.Stdout, cmd.Stderr = &f.logs, &f.logs
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)

@@ -51,7 +51,9 @@ type AgentStatus struct {
 	Worktree string  `json:"worktree"`
 	PID      int     `json:"pid,omitempty"`
 	CostUSD  float64 `json:"cost_usd,omitempty"` // what its CLI reported spending (preset agents)
-	Tokens   int64   `json:"tokens,omitempty"`   // input and output tokens its CLI reported
+	// CostEstimated: some of CostUSD is priced from the tokens its CLI reported, not its own figure.
+	CostEstimated bool  `json:"cost_estimated,omitempty"`
+	Tokens        int64 `json:"tokens,omitempty"` // input and output tokens its CLI reported
 }
 
 type TaskStatus struct {
@@ -115,7 +117,7 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		}
 		as := AgentStatus{Name: a.Name, Role: a.Role, State: state, Task: a.Task, Branch: a.Branch, Worktree: a.Worktree}
 		if u, ok := w.agentUsage(t, p, a.Name); ok {
-			as.CostUSD, as.Tokens = u.CostUSD, u.Tokens()
+			as.CostUSD, as.Tokens, as.CostEstimated = u.CostUSD, u.Tokens(), u.Estimated
 		}
 		if state == "running" {
 			as.PID = a.PID

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,7 @@ type running struct {
 	filesAt     time.Time // when they last changed
 	nudged      time.Time // when an idle nudge was last typed in
 	held        bool      // stopped because its provider paused: its end pauses its task
+	overBudget  bool      // stopped because it spent past its budget
 }
 
 // supervisor runs one team: one goroutine (loop) owns every decision; agent processes and
@@ -78,11 +80,12 @@ type supervisor struct {
 	lastWait string
 	askedAt  int64 // the newest journal event when every wait was last checked (everyWaitAsked)
 
-	released   map[string]time.Time // provider key → when a task paused on it was last relaunched
-	lastBudget time.Time            // when running agents' spending was last read
-	lastWarn   time.Time            // when live branches were last checked for conflicts coming
-	pairs      *merge.PairChecker
-	tmux       *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
+	released       map[string]time.Time // provider key → when a task paused on it was last relaunched
+	spent          map[string]spent     // what each agent's log said it spent, by agent
+	anyAgentBudget bool                 // some agent has a budget of its own
+	lastWarn       time.Time            // when live branches were last checked for conflicts coming
+	pairs          *merge.PairChecker
+	tmux           *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
 
 	// life is how long agents' processes are watched: as long as the supervisor, not only
 	// its run's ctx (a stop cancels that first, and shutdown still waits for every agent).
@@ -94,10 +97,11 @@ func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
 		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife, tmux: w.Tmux(team.Name),
-		procs: map[string]*running{}, released: map[string]time.Time{},
-		exits:  make(chan exitEvent, len(p.Agents)+2),
-		merges: make(chan mergeEvent, 1),
-		quit:   make(chan struct{}),
+		procs: map[string]*running{}, released: map[string]time.Time{}, spent: map[string]spent{},
+		anyAgentBudget: slices.ContainsFunc(p.Members(), func(a plan.Agent) bool { return !a.Budget.IsZero() }),
+		exits:          make(chan exitEvent, len(p.Agents)+2),
+		merges:         make(chan mergeEvent, 1),
+		quit:           make(chan struct{}),
 		merger: &merge.Merger{
 			Repo: w.repo, Run: w.env.Runner, Dir: team.LeaderWorktree, Branch: team.LeaderBranch,
 			Test: p.Test, TestTimeout: p.TestTimeout, Env: identity(team.Name, p.Leader.Name),
