@@ -81,6 +81,8 @@ type exitFacts struct {
 	Fault *agentproc.Fault
 	Held  bool
 
+	Cancel string // why apply removed the task from the plan; "" when it did not
+
 	Failures, Retries int // failed launches so far, and how many relaunches the plan allows
 	Nudges, NudgeMax  int
 	AutoCommit        bool
@@ -110,6 +112,17 @@ const (
 
 // decideExit applies DESIGN.md §4 to a launch that ended.
 func decideExit(f exitFacts) decision {
+	if f.Cancel != "" {
+		// Removed from the plan while it ran: what it left uncommitted is committed onto
+		// its branch first, so its work stays there (review says so).
+		switch {
+		case !f.Looked:
+			return decision{Step: stepLook}
+		case len(f.Changes) > 0 && !f.Committed && len(unmergedPaths(f.Changes)) == 0:
+			return decision{Step: stepAutoCommit}
+		}
+		return decision{To: Cancelled, Why: f.Cancel}
+	}
 	if f.Blocker != nil {
 		// It raised a blocker: it waits for the answer, whatever its exit status, with no
 		// nudge and no merge. Answered already (while it ran): relaunched with it now.

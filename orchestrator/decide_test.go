@@ -46,6 +46,12 @@ var exitCases = []struct {
 	}), decision{Step: stepDeliver, To: Blocked}},
 	{"over budget: a person decides", exited(func(f *exitFacts) { f.OverBudget = "agent alice spent $2.00 of $1.00" }),
 		decision{Step: stepAskPerson, To: Blocked, Why: "agent alice spent $2.00 of $1.00"}},
+	{"removed from the plan (apply --force), work left: committed first", exited(func(f *exitFacts) {
+		f.Cancel, f.Result.Stopped, f.Changes = "removed by apply", true, dirty
+	}), decision{Step: stepAutoCommit}},
+	{"removed from the plan (apply --force): cancelled", exited(func(f *exitFacts) {
+		f.Cancel, f.Result.Stopped, f.Committed = "removed by apply", true, true
+	}), decision{To: Cancelled, Why: "removed by apply"}},
 	{"usage limit: paused, no retry spent", exited(func(f *exitFacts) {
 		f.Result.ExitCode, f.Failures = 1, 1
 		f.Fault = &agentproc.Fault{Kind: agentproc.FaultLimit, Status: 429, Text: "API Error: Request rejected (429)"}
@@ -239,8 +245,8 @@ func TestDecisionsCoverTheLifecycle(t *testing.T) {
 	}
 }
 
-// TestLifecycleTable: the table has no edge twice, every state but merged and done has a
-// way out, merged and done have none, and every state is reachable from pending.
+// TestLifecycleTable: the table has no edge twice, every state but merged, done and
+// cancelled has a way out, those have none, and every state is reachable from pending.
 func TestLifecycleTable(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
@@ -256,7 +262,7 @@ func TestLifecycleTable(t *testing.T) {
 			t.Errorf("%s says nothing of what makes it", move)
 		}
 	}
-	all := []TaskState{Pending, Running, Nudging, Paused, Queued, Merging, Merged, Done, Conflict, TestsFailed, Blocked, Failed}
+	all := []TaskState{Pending, Running, Nudging, Paused, Queued, Merging, Merged, Done, Conflict, TestsFailed, Blocked, Failed, Cancelled}
 	reached := map[TaskState]bool{Pending: true}
 	for changed := true; changed; {
 		changed = false

@@ -99,7 +99,7 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 // and its counters. The worktree is looked at only when the decision needs it (stepLook).
 func (s *supervisor) exitFacts(ctx context.Context, t store.Task, sa store.Agent, res agentproc.Result) (exitFacts, error) {
 	a, _ := s.p.Agent(sa.Name)
-	f := exitFacts{Agent: sa.Name, Worktree: sa.Worktree, Result: res,
+	f := exitFacts{Agent: sa.Name, Worktree: sa.Worktree, Result: res, Cancel: t.Cancel,
 		Failures: t.Failures, Retries: a.Retries, Nudges: t.Nudges, NudgeMax: a.Nudge.Max, AutoCommit: a.Nudge.AutoCommit,
 		Leader: s.isLeader(sa.Name)}
 	b, ok, err := s.openBlocker(ctx, sa.Name, t.ID)
@@ -151,7 +151,10 @@ func (s *supervisor) lookAtWorktree(ctx context.Context, f *exitFacts, sa store.
 // with the message resume and review recognise. A merge the agent left concluded (every
 // conflict resolved) is committed as the merge it is.
 func (s *supervisor) autoCommit(ctx context.Context, agent, task, dir string, changes []worktree.Change) error {
-	a, _ := s.p.Agent(agent)
+	a, ok := s.p.Agent(agent)
+	if !ok {
+		a.Name = agent // apply removed it from the plan; its work is still its own
+	}
 	hash, err := s.ws.repo.CommitAll(ctx, dir, AutoCommitMessage(agent, task, changes), gitIdentity(s.team.Name, a))
 	if errors.Is(err, worktree.ErrNothingToCommit) {
 		return nil

@@ -30,7 +30,12 @@ func (w *Workspace) Resume(ctx context.Context, name string, opts RunOptions) er
 	if t, err = w.store.Team(ctx, t.Name); err != nil {
 		return err
 	}
-	if TeamState(t.State) == TeamFinished {
+	tasks, err := w.store.Tasks(ctx, t.Name)
+	if err != nil {
+		return err
+	}
+	// A finished team resumes only for work an applied plan gave it since.
+	if TeamState(t.State) == TeamFinished && allFinished(tasks) {
 		fmt.Fprintf(w.env.out(), "team %s is finished: nothing to resume (teamctl review %s shows what it merged)\n", t.Name, t.Name)
 		return nil
 	}

@@ -60,6 +60,7 @@ type running struct {
 	nudged      time.Time // when an idle nudge was last typed in
 	held        bool      // stopped because its provider paused: its end pauses its task
 	overBudget  bool      // stopped because it spent past its budget
+	cancelled   bool      // stopped because apply removed its task
 }
 
 // supervisor runs one team: one goroutine (loop) owns every decision; agent processes and
@@ -83,6 +84,7 @@ type supervisor struct {
 	released       map[string]time.Time // provider key → when a task paused on it was last relaunched
 	spent          map[string]spent     // what each agent's log said it spent, by agent
 	anyAgentBudget bool                 // some agent has a budget of its own
+	planChanged    bool                 // apply changed the plan: the merger takes it up when no batch runs
 	lastWarn       time.Time            // when live branches were last checked for conflicts coming
 	pairs          *merge.PairChecker
 	tmux           *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
@@ -152,6 +154,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 	for {
 		if ctx.Err() != nil {
 			return s.shutdown(ctx, "interrupted")
+		}
+		if err := s.followPlan(ctx); err != nil {
+			return s.failed(ctx, err)
 		}
 		if err := s.coordinate(ctx); err != nil {
 			return s.failed(ctx, err)

@@ -31,12 +31,14 @@ const (
 	TestsFailed TaskState = "tests-failed"
 	Blocked     TaskState = "blocked"
 	Failed      TaskState = "failed"
+	Cancelled   TaskState = "cancelled" // an edited plan dropped it (apply)
 )
 
 func (s TaskState) String() string { return string(s) }
 
-// Finished reports whether a task in this state is over and satisfies `after:`.
-func (s TaskState) Finished() bool { return s == Merged || s == Done }
+// Finished reports whether a task in this state is over and satisfies `after:` (no task of
+// a plan comes after a cancelled one: apply checks the plan it leaves).
+func (s TaskState) Finished() bool { return s == Merged || s == Done || s == Cancelled }
 
 // WaitsOnHuman reports whether a task in this state moves on only once someone (the leader
 // agent or a person) answers the blocker raised for it.
@@ -111,6 +113,16 @@ var edges = []edge{
 	{TestsFailed, Paused, "as from conflict"},
 	{Blocked, Paused, "as from conflict"},
 	{Failed, Paused, "as from conflict"},
+
+	{Pending, Cancelled, "apply removed it from the plan before it started"},
+	{Running, Cancelled, "apply --force removed it from the plan: its agent was stopped, its work stays on its branch"},
+	{Nudging, Cancelled, "as from running"},
+	{Paused, Cancelled, "apply --force removed it"},
+	{Queued, Cancelled, "apply --force removed it before its merge"},
+	{Conflict, Cancelled, "apply --force removed it"},
+	{TestsFailed, Cancelled, "apply --force removed it"},
+	{Blocked, Cancelled, "apply --force removed it"},
+	{Failed, Cancelled, "apply --force removed it"},
 }
 
 // canMove reports whether the lifecycle has the move from → to.

@@ -184,7 +184,8 @@ CREATE TABLE warnings (
 	PRIMARY KEY (team, a, b)
 ) STRICT;
 `,
-	// 4: unattended runs. A task paused on its agent's provider waits until "until"; what the
+	// 4: unattended runs. A task an edited plan removed (apply) says why in cancel until the
+	// supervisor has cancelled it. A task paused on its agent's provider waits until "until"; what the
 	// launch the pause held back was to be (its reason and the extra of its prompt) is kept
 	// so that launch happens once the pause ends. A pause is one provider's (preset, base URL
 	// and credentials: a key teamctl derives) for the whole team: state "paused" until
@@ -195,6 +196,8 @@ CREATE TABLE warnings (
 ALTER TABLE tasks ADD COLUMN until INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN held_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN held_extra TEXT NOT NULL DEFAULT '';
+-- apply removed the task from the plan: why, until the supervisor cancels it.
+ALTER TABLE tasks ADD COLUMN cancel TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE pauses (
 	team        TEXT NOT NULL REFERENCES teams(name) ON DELETE CASCADE,

@@ -138,6 +138,7 @@ type Task struct {
 	Until      time.Time
 	HeldReason string
 	HeldExtra  string
+	Cancel     string // why apply removed it from the plan; the supervisor cancels it
 }
 
 // Merge is one merge attempt of a task's branch into the leader branch.

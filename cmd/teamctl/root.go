@@ -121,6 +121,7 @@ project's tests run, and a person reviews and accepts the result.`,
 	root.AddCommand(
 		NewCmdRun(f, nil),
 		NewCmdResume(f, nil),
+		NewCmdApply(f, nil),
 		NewCmdStatus(f, nil),
 		NewCmdWatch(f, nil),
 		NewCmdReview(f, nil),
