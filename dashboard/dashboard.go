@@ -63,7 +63,7 @@ type Agent struct {
 	// CostEstimated says some of CostUSD is priced from token counts (its CLI has not given
 	// its own figure yet, or gives none): shown as "~$0.04".
 	CostEstimated bool
-	Last    string    // the last line of its output
+	Last          string // the last line of its output
 	// IdleSince is set while it runs with uncommitted files and its output has not grown
 	// for its nudge.idle: since when its output has been still (DESIGN.md §4: a headless
 	// agent's idleness is shown, an interactive one's is nudged).

@@ -83,4 +83,3 @@ func setTaskField(ctx context.Context, tx *sql.Tx, team, id, col, value string) 
 	}
 	return nil
 }
-
