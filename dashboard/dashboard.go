@@ -35,9 +35,19 @@ type Snapshot struct {
 	Blockers     []Blocker  // open blockers, those waiting on the human first
 	Feed         []FeedItem // messages and journal events, oldest first
 	Warnings     []Warning  // conflicts coming between live branches
+	Pauses       []Pause    // providers nothing is launched into until they come back
 	// Gaps says why a part is empty or partial: errors.Is(err, ErrNotAvailable) while the
 	// feature that fills it has not landed, another error when loading it failed.
 	Gaps map[Part]error
+}
+
+// Pause is one provider's pause (a usage limit, an overload): its agents wait until Until.
+type Pause struct {
+	Provider string // the preset, or a custom command's program
+	Kind     string // limit, overload, network
+	Until    time.Time
+	Agents   int    // agents whose task waits on it
+	Probe    string // the agent that tries it first, once until has come
 }
 
 // Part names a part of a Snapshot that may be missing.

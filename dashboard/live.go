@@ -288,6 +288,9 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 		snap.Agents = append(snap.Agents, ag)
 	}
 	snap.Queue = queue(st.Tasks, l.rows.merges)
+	for _, p := range st.Pauses {
+		snap.Pauses = append(snap.Pauses, Pause{Provider: p.Provider, Kind: p.Kind, Until: p.Until, Agents: p.Agents, Probe: p.Probe})
+	}
 	for _, b := range st.Blockers {
 		if b.State == "answered" {
 			continue

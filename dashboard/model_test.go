@@ -303,6 +303,18 @@ func manyAgents(n int) Snapshot {
 	return s
 }
 
+// pausedTeam waits on its provider's usage limit: two agents paused until 03:00, one of
+// another provider still working (its cost an estimate).
+func pausedTeam() Snapshot {
+	s := runningTeam()
+	s.Pauses = []Pause{{Provider: "claude", Kind: "limit", Until: time.Date(2026, 12, 2, 3, 0, 0, 0, time.Local), Agents: 2}}
+	s.Agents[1].State, s.Agents[1].Running = "paused", false
+	s.Agents[2].State, s.Agents[2].Running = "paused", false
+	s.Agents[3].CostUSD, s.Agents[3].CostEstimated = 0.04, true
+	s.Gaps = nil
+	return s
+}
+
 func TestGoldenViews(t *testing.T) {
 	t.Parallel()
 	sizes := []struct{ w, h int }{{80, 24}, {140, 40}}
@@ -315,6 +327,7 @@ func TestGoldenViews(t *testing.T) {
 		{"blocked", blockedTeam(), nil},
 		{"merging", mergingTeam(), []string{"j", "j", "j"}},
 		{"finished", finishedTeam(), nil},
+		{"paused", pausedTeam(), nil},
 	} {
 		for _, sz := range sizes {
 			name := fmt.Sprintf("%s_%dx%d", tc.name, sz.w, sz.h)
@@ -331,7 +344,7 @@ func TestGoldenViews(t *testing.T) {
 // A view must never be wider or taller than the terminal, however small or odd.
 func TestViewFitsAnySize(t *testing.T) {
 	t.Parallel()
-	for _, snap := range []Snapshot{runningTeam(), blockedTeam(), mergingTeam(), finishedTeam(), manyAgents(64), {}} {
+	for _, snap := range []Snapshot{runningTeam(), blockedTeam(), mergingTeam(), finishedTeam(), pausedTeam(), manyAgents(64), {}} {
 		for _, sz := range []struct{ w, h int }{{80, 24}, {20, 5}, {1, 1}, {300, 3}, {45, 60}, {100, 30}} {
 			h := newHarness(t, snap, sz.w, sz.h)
 			h.view()

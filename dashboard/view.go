@@ -7,13 +7,15 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/teamctl/teamctl/agentproc"
 )
 
 // styles are the dashboard's looks. Every highlight also shows without colour (a marker,
 // a word, capitals), since NO_COLOR and pipes get none.
 type styles struct {
-	plain, title, colHead, selected, blocker, dim, err, ok, key lipgloss.Style
-	running, waiting, queued, finished                          lipgloss.Style
+	plain, title, colHead, selected, blocker, pause, dim, err, ok, key lipgloss.Style
+	running, waiting, queued, finished                                 lipgloss.Style
 }
 
 // The 16 ANSI colours: the terminal's own palette, so they suit light and dark themes alike
@@ -26,6 +28,7 @@ func newStyles(r *lipgloss.Renderer) styles {
 		colHead:  s.Bold(true).Faint(true),
 		selected: s.Reverse(true),
 		blocker:  s.Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("1")),
+		pause:    s.Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("3")),
 		dim:      s.Faint(true),
 		err:      s.Foreground(lipgloss.Color("1")).Bold(true),
 		ok:       s.Foreground(lipgloss.Color("2")),
@@ -77,6 +80,7 @@ func (m Model) View() string {
 
 // layout is how the main view's height is shared out.
 type layout struct {
+	pauses    int // lines of providers paused
 	blockers  int // lines of blockers waiting on the human
 	agentRows int // agents shown
 	queue     int // lines of the merge queue
@@ -88,6 +92,7 @@ type layout struct {
 const (
 	maxBlockerLines = 3
 	maxRefusedLines = 2
+	maxPauseLines   = 2
 	maxWarningLines = 2
 )
 
@@ -104,9 +109,10 @@ func (m Model) humanBlockers() []Blocker {
 func (m Model) layout() layout {
 	var l layout
 	l.blockers = min(len(m.humanBlockers()), maxBlockerLines)
+	l.pauses = min(len(m.snap.Pauses), maxPauseLines)
 	l.queue = 1 + min(len(m.snap.Queue.Refused), maxRefusedLines)
 	l.warnings = 1 + min(len(m.snap.Warnings), maxWarningLines)
-	fixed := 1 + l.blockers + l.queue + l.warnings + 1 + len(m.bottom()) // header, ..., help bar
+	fixed := 1 + l.pauses + l.blockers + l.queue + l.warnings + 1 + len(m.bottom()) // header, ..., help bar
 	rest := m.height - fixed
 	agentsWant := 2 + max(len(m.snap.Agents), 1) // title, column heads, rows
 	feedWant := 1 + max(len(m.snap.Feed), 1)
@@ -124,6 +130,7 @@ func (m Model) layout() layout {
 func (m Model) mainView() []string {
 	w, l := m.width, m.layout()
 	out := []string{m.header()}
+	out = append(out, m.pauseLines(l.pauses)...)
 	out = append(out, m.blockerLines(l.blockers)...)
 	out = append(out, m.agentLines(l.agentRows)...)
 	out = append(out, m.queueLines()...)
@@ -151,6 +158,22 @@ func (m Model) header() string {
 		text += fmt.Sprintf(" · %d blocker(s) for the leader", n)
 	}
 	return m.st.title.Render(fit(text, m.width))
+}
+
+// pauseLines say, at the top, which providers the team waits on and until when.
+func (m Model) pauseLines(n int) []string {
+	var out []string
+	for i, p := range m.snap.Pauses {
+		if i == n {
+			break
+		}
+		text := fmt.Sprintf("‖ PAUSED on a %s: %d agent(s) of %s, until %s", agentproc.FaultKind(p.Kind).Words(), p.Agents, p.Provider, p.Until.Local().Format("15:04:05"))
+		if p.Probe != "" {
+			text += " (" + p.Probe + " tries it first)"
+		}
+		out = append(out, m.st.pause.Render(fit(text, m.width)))
+	}
+	return out
 }
 
 func (m Model) blockerLines(n int) []string {
