@@ -91,9 +91,9 @@ func statusKind(status int) (FaultKind, bool) {
 }
 
 var (
-	limitWords    = regexp.MustCompile(`(?i)\b429\b|rate[ _-]?limit|usage limit|hit your limit|limit reached|quota exceeded|exceeded your( current)? quota|RESOURCE_EXHAUSTED|too many requests`)
-	authWords     = regexp.MustCompile(`(?i)\b40[13]\b|authentication|invalid (x-)?api[ _-]?key|unauthori[sz]ed|please run /login|not logged in|permission_error|forbidden|credit balance is too low`)
-	overloadWords = regexp.MustCompile(`(?i)\b5(29|0[0234])\b|overloaded|internal server error|server_error|service unavailable|bad gateway|UNAVAILABLE`)
+	limitWords    = regexp.MustCompile(`(?i)\b429\b|rate[ _-]?limit|usage limit|hit your (\S+ )?limit|limit reached|quota exceeded|exceeded your( current)? quota|exhausted your (\S+ )?quota|RESOURCE_EXHAUSTED|too many requests`)
+	authWords     = regexp.MustCompile(`(?i)\b40[13]\b|authentication|invalid (x-)?api[ _-]?key|api key not valid|UNAUTHENTICATED|unauthori[sz]ed|please run /login|not logged in|permission_error|forbidden|credit balance is too low`)
+	overloadWords = regexp.MustCompile(`(?i)\b5(29|0[0234])\b|overloaded|internal server error|server_error|service unavailable|bad gateway|UNAVAILABLE|high demand`)
 	networkWords  = regexp.MustCompile(`(?i)ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|connection refused|fetch failed|network (error|is unreachable)|unable to connect|could not resolve host|stream disconnected`)
 )
 
@@ -113,12 +113,15 @@ func classifyText(text string) (FaultKind, bool) {
 	return "", false
 }
 
-// resetWords finds a reset time in a limit message: claude.ai's "resets 3am (Europe/Paris)"
-// or "reset at 15:00", the older "usage limit reached|1767243600", "try again in 5m30s",
-// "retry after 300 seconds", "retryDelay":"30s".
+// resetWords finds a reset time in a limit message: claude.ai's "resets 1:39am (UTC)" or
+// "resets Dec 5, 11:01pm (UTC)", codex's "try again at Dec 2nd, 2026 1:57 AM", the older
+// "usage limit reached|1767243600", "try again in 5.892s", gemini's "retry after 30s".
 var (
-	resetUnix     = regexp.MustCompile(`(?i)(?:limit reached|reset[s]?(?: at)?)\s*[|:]?\s*(\d{10})\b`)
-	resetClock    = regexp.MustCompile(`(?i)resets?\s+(?:at\s+)?(?:[A-Za-z]{3,9}\s+\d{1,2},?\s+)?(\d{1,2}(?::\d{2})?\s*(?:am|pm)?)(?:\s*\(([A-Za-z_]+/[A-Za-z_/]+|UTC)\))?`)
+	resetUnix  = regexp.MustCompile(`(?i)(?:limit reached|reset[s]?(?: at)?)\s*[|:]?\s*(\d{10})\b`)
+	resetClock = regexp.MustCompile(`(?i)(?:resets?|try again)\s+(?:at\s+)?` +
+		`(?:([A-Z][a-z]{2,8})\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(\d{4})\s+)?)?` + // a date: Dec 5, / Dec 2nd, 2026
+		`(\d{1,2}:\d{2}\s*(?:am|pm)?|\d{1,2}\s*(?:am|pm))\b` + // a time of day, with minutes or am/pm
+		`(?:\s*\(([A-Za-z_]+(?:/[A-Za-z_]+)*)\))?`) // the zone
 	resetDuration = regexp.MustCompile(`(?i)(?:try again in|retry after|retry in|retryDelay"?\s*[:=]\s*"?)\s*(\d+(?:\.\d+)?\s*(?:h|m|s|ms|seconds?|minutes?|hours?)(?:\s*\d+(?:\.\d+)?\s*(?:m|s|ms|seconds?|minutes?))*)`)
 )
 
@@ -135,9 +138,32 @@ func ParseReset(text string, now time.Time) time.Time {
 		}
 	}
 	if m := resetClock.FindStringSubmatch(text); m != nil {
-		return clockAfter(m[1], m[2], now)
+		return clockAt(m[1], m[2], m[3], m[4], m[5], now)
 	}
 	return time.Time{}
+}
+
+// clockAt is the time a message names: on the date month day [year] at clock, in zone,
+// or (no date) the next time of day clock after now.
+func clockAt(month, day, year, clock, zone string, now time.Time) time.Time {
+	next := clockAfter(clock, zone, now)
+	if month == "" || next.IsZero() {
+		return next
+	}
+	mon, err := time.Parse("Jan", month[:3])
+	d, err2 := strconv.Atoi(day)
+	if err != nil || err2 != nil {
+		return next
+	}
+	y := next.Year()
+	if year != "" {
+		y, _ = strconv.Atoi(year)
+	}
+	t := time.Date(y, mon.Month(), d, next.Hour(), next.Minute(), 0, 0, next.Location())
+	if year == "" && t.Before(now.AddDate(0, 0, -1)) {
+		t = t.AddDate(1, 0, 0) // "Jan 2" said in December
+	}
+	return t
 }
 
 var durationPart = regexp.MustCompile(`(\d+(?:\.\d+)?)\s*([a-z]+)`)
@@ -200,6 +226,11 @@ func clockAfter(clock, zone string, now time.Time) time.Time {
 // fault notes what the stream said of a provider error on this launch. A later, more
 // precise report (a status, a reset time) fills in what an earlier one lacked.
 func (b *builder) fault(kind FaultKind, status int, text string) {
+	b.faultUntil(kind, status, text, time.Time{})
+}
+
+// faultUntil is fault with the reset time the stream gave as a time (zero: read it from text).
+func (b *builder) faultUntil(kind FaultKind, status int, text string, until time.Time) {
 	text = strings.TrimSpace(text)
 	if k, ok := statusKind(status); ok {
 		kind = k
@@ -217,6 +248,9 @@ func (b *builder) fault(kind FaultKind, status int, text string) {
 	}
 	if text != "" && (f.Text == "" || len(text) > len(f.Text)) {
 		f.Text = text
+	}
+	if f.Until.IsZero() {
+		f.Until = until
 	}
 	if f.Until.IsZero() {
 		f.Until = ParseReset(text, b.now)

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/teamctl/teamctl/internal/shorten"
 )
 
 // The parsers of each CLI's JSON stream. Each decodes only the fields it shows; a line
@@ -25,19 +28,23 @@ func parseClaude(b *builder, line []byte) bool {
 		// A model call that failed: "error" names its kind (rate_limit, authentication_failed,
 		// ...) on the assistant message that carries the CLI's words for it; the result repeats
 		// the HTTP status. api_retry lines are the CLI's own retries (error_status).
-		Error          string       `json:"error"`
-		APIErrorStatus int          `json:"api_error_status"`
-		APIErrorType   string       `json:"api_error_type"`
-		TerminalReason string       `json:"terminal_reason"`
-		Attempt        int          `json:"attempt"`
-		MaxRetries     int          `json:"max_retries"`
-		RetryDelayMS   float64      `json:"retry_delay_ms"`
-		ErrorStatus    int          `json:"error_status"`
-		IsError        bool         `json:"is_error"`
-		Result         string       `json:"result"`
-		Errors         []string     `json:"errors"`
-		TotalCost      *float64     `json:"total_cost_usd"`
-		Usage          *claudeUsage `json:"usage"`
+		Error          string  `json:"error"`
+		APIErrorStatus int     `json:"api_error_status"`
+		APIErrorType   string  `json:"api_error_type"`
+		TerminalReason string  `json:"terminal_reason"`
+		Attempt        int     `json:"attempt"`
+		MaxRetries     int     `json:"max_retries"`
+		RetryDelayMS   float64 `json:"retry_delay_ms"`
+		ErrorStatus    int     `json:"error_status"`
+		IsError        bool    `json:"is_error"`
+		RateLimit      struct {
+			Status   string `json:"status"`
+			ResetsAt int64  `json:"resetsAt"`
+		} `json:"rate_limit_info"`
+		Result    string       `json:"result"`
+		Errors    []string     `json:"errors"`
+		TotalCost *float64     `json:"total_cost_usd"`
+		Usage     *claudeUsage `json:"usage"`
 		// Per model, what this launch cost. Without it (older versions) total_cost_usd
 		// is all there is, and on --resume that total is the whole session's so far.
 		SinceLast map[string]struct {
@@ -87,6 +94,15 @@ func parseClaude(b *builder, line []byte) bool {
 		}
 		if ev.Type == "assistant" && ev.Message.Usage != nil {
 			b.apiCall(ev.Message.ID, ev.Message.Usage.estimated(b.prices, ev.Message.Model))
+		}
+	case "rate_limit_event":
+		// A subscription's limit, with when it resets (the text says it again, less exactly).
+		if ev.RateLimit.Status == "rejected" {
+			var until time.Time
+			if ev.RateLimit.ResetsAt > 0 {
+				until = time.Unix(ev.RateLimit.ResetsAt, 0)
+			}
+			b.faultUntil(FaultLimit, 429, "", until)
 		}
 	case "system":
 		if ev.Subtype == "api_retry" {
@@ -356,7 +372,8 @@ func parseOpencode(b *builder, line []byte) bool {
 		Error *struct {
 			Name string `json:"name"`
 			Data struct {
-				Message string `json:"message"`
+				Message    string `json:"message"`
+				StatusCode int    `json:"statusCode"`
 			} `json:"data"`
 		} `json:"error"`
 	}
@@ -386,6 +403,8 @@ func parseOpencode(b *builder, line []byte) bool {
 		msg := "error"
 		if ev.Error != nil {
 			msg = strings.TrimSpace(ev.Error.Name + ": " + ev.Error.Data.Message)
+			// The model API's answer, after opencode's own retries: its status says the kind.
+			b.fault("", ev.Error.Data.StatusCode, ev.Error.Data.Message)
 		}
 		b.end(StatusError, msg, nil)
 	}
@@ -422,6 +441,11 @@ func parsePi(b *builder, line []byte) bool {
 			StopReason string `json:"stopReason"`
 			Error      string `json:"errorMessage"`
 		} `json:"messages"`
+		// auto_retry_start: pi retries a failed call itself.
+		Attempt      int    `json:"attempt"`
+		MaxAttempts  int    `json:"maxAttempts"`
+		DelayMS      int64  `json:"delayMs"`
+		ErrorMessage string `json:"errorMessage"`
 	}
 	if json.Unmarshal(line, &ev) != nil || ev.Type == "" {
 		return false
@@ -465,6 +489,9 @@ func parsePi(b *builder, line []byte) bool {
 				b.apiCall(id, Usage{InputTokens: u.Input + u.CacheRead + u.CacheWrite, OutputTokens: u.Output, CostUSD: u.Cost.Total})
 			}
 		}
+	case "auto_retry_start":
+		b.add(Entry{Kind: KindOutput, Text: fmt.Sprintf("API call failed (%s): pi retries it (%d of %d) in %.0fs",
+			shorten.Line(ev.ErrorMessage, 120), ev.Attempt, ev.MaxAttempts, float64(ev.DelayMS)/1000)})
 	case "agent_end":
 		st, msg := StatusDone, ""
 		for i := len(ev.Messages) - 1; i >= 0; i-- {

@@ -76,8 +76,8 @@ type exitFacts struct {
 
 	OverBudget string // why the agent or the team is past its budget; "" when it is not
 
-	// Fault is the provider error the launch ended on (nil: none, or the launch did not
-	// fail). Held says teamctl stopped it because another agent of its provider met one.
+	// Fault is the provider error the launch ended on, whatever its exit code (nil: none).
+	// Held says teamctl stopped it because another agent of its provider met one.
 	Fault *agentproc.Fault
 	Held  bool
 

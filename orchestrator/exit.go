@@ -115,9 +115,8 @@ func (s *supervisor) exitFacts(ctx context.Context, t store.Task, sa store.Agent
 	if err := s.overBudget(a); err != nil {
 		f.OverBudget = err.Error()
 	}
-	if !res.OK() {
-		f.Fault = s.launchFault(a, t.ID)
-	}
+	// Whatever the exit code: pi exits 0 when its model API refused it.
+	f.Fault = s.launchFault(a, t.ID)
 	return f, nil
 }
 

@@ -167,7 +167,7 @@ type Price struct {
 // back after a pause.
 type Limits struct {
 	Patterns []LimitPattern
-	Stagger  time.Duration // between the agents relaunched after a pause; default 10s
+	Stagger  time.Duration // between the agents relaunched after a pause; default 2s
 	// Backoff is the first wait on a limit whose reset time the provider did not say
 	// (half of it on an overload), doubling on each limit met again up to MaxBackoff.
 	Backoff    time.Duration // default 1m

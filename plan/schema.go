@@ -38,7 +38,7 @@ const (
 	defaultNudgeMax    = 2
 	defaultAutoCommit  = true
 	defaultMode        = ModeHeadless
-	defaultStagger     = 10 * time.Second
+	defaultStagger     = 2 * time.Second
 	defaultBackoff     = time.Minute
 	defaultMaxBackoff  = 30 * time.Minute
 )

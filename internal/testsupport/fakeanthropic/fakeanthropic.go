@@ -28,9 +28,11 @@ type Server struct {
 	srv    *http.Server
 	ln     net.Listener
 
-	mu   sync.Mutex
-	reqs []Request
-	seq  int
+	mu      sync.Mutex
+	reqs    []Request
+	seq     int
+	fail    func(Request) *Fault
+	faulted map[int]int
 }
 
 // Script answers one conversation request (a request that offers tools: the agent's own
@@ -232,6 +234,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/messages/count_tokens"):
 		writeJSON(w, map[string]any{"input_tokens": tokens(body)})
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/messages"):
+		if s.fault(w, req) {
+			return
+		}
 		reply := Reply{Text: "ok"}
 		if req.Conversation() {
 			reply = s.script(req)

@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/internal/testsupport/fakeanthropic"
+	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// The night shift (DESIGN.md §10): a team of real Claude Code agents against a scripted
+// Messages API on loopback that, a third of the way through the plan, imposes a usage-limit
+// window (429 with the unified rate-limit headers) and then a burst of 529s. Printed beside
+// the same plan with no faults: the person's interventions, the 429s served, the launches
+// past one per task, and the wall time lost beyond the window's length.
+
+const (
+	nightAgents = 8
+	nightTasks  = 3
+	nightWindow = 2 * time.Minute
+	nightBurst  = 12 // 529s served right after the window
+)
+
+var fileOf = regexp.MustCompile(`Create the file (src/\S+\.txt)`)
+
+// nightScript answers every launch the same way, from the whole conversation: create the
+// task's file and commit it, then say it is done.
+func nightScript(req fakeanthropic.Request) fakeanthropic.Reply {
+	texts := req.UserTexts()
+	var file string
+	for i := len(texts) - 1; i >= 0 && file == ""; i-- {
+		if m := fileOf.FindStringSubmatch(texts[i]); m != nil {
+			file = m[1]
+		}
+	}
+	if file == "" || len(req.ToolResults()) > 0 && committed(req, file) {
+		return fakeanthropic.Reply{Text: "Done: the file is committed."}
+	}
+	return fakeanthropic.Reply{Text: "Creating " + file + ".", Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash(
+		fmt.Sprintf(`mkdir -p src && echo night > %s && git add -A && git commit -qm "add %s" && echo committed %s`, file, file, file))}}
+}
+
+// committed reports whether a tool result in req says file was committed.
+func committed(req fakeanthropic.Request, file string) bool {
+	for _, b := range req.ToolResults() {
+		if strings.Contains(b.Text, "committed "+file) {
+			return true
+		}
+	}
+	return false
+}
+
+// nightFaults is the fault schedule: after `after` conversation requests, a usage limit of
+// nightWindow, then nightBurst 529s; it records when the window began.
+type nightFaults struct {
+	mu     sync.Mutex
+	after  int
+	seen   int
+	start  time.Time // the first 429
+	burst  int
+	served []time.Time // when each 429 was served
+}
+
+func (n *nightFaults) fail(req fakeanthropic.Request) *fakeanthropic.Fault {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !req.Conversation() {
+		return nil
+	}
+	n.seen++
+	switch {
+	case n.after < 0 || n.seen <= n.after:
+		return nil
+	case n.start.IsZero():
+		n.start = time.Now()
+	}
+	if time.Since(n.start) < nightWindow {
+		n.served = append(n.served, time.Now())
+		return fakeanthropic.UsageLimit(n.start.Add(nightWindow))
+	}
+	if n.burst < nightBurst {
+		n.burst++
+		return fakeanthropic.Overloaded()
+	}
+	return nil
+}
+
+type nightResult struct {
+	wall       time.Duration
+	blockers   int
+	launches   int
+	merged     int
+	limited    int // provider.limited events
+	early      int
+	late       int
+	overloaded int
+}
+
+func nightRun(b *testing.B, cli string, faults bool) nightResult {
+	b.Helper()
+	repo := testsupport.NewRepo(b)
+	home := b.TempDir()
+	fake := fakeanthropic.Start(b, nightScript)
+	nf := &nightFaults{after: -1}
+	if faults {
+		nf.after = nightAgents * nightTasks * 2 / 3 // a third of the way: two calls a task
+		fake.SetFaults(nf.fail)
+	}
+	var agents strings.Builder
+	for a := 0; a < nightAgents; a++ {
+		fmt.Fprintf(&agents, "  - name: a%d\n    tasks:\n", a)
+		for t := 0; t < nightTasks; t++ {
+			fmt.Fprintf(&agents, "      - {id: a%d-t%d, prompt: 'Create the file src/a%d-t%d.txt with the word night in it, and commit it.'}\n", a, t, a, t)
+		}
+	}
+	dir := b.TempDir()
+	path := filepath.Join(dir, "night.yaml")
+	testsupport.WriteFile(b, path, fmt.Sprintf(`version: 1
+team: night
+repo: %s
+base: main
+test: "true"
+defaults:
+  preset: claude
+  timeout: 10m
+  retries: 1
+  nudge: {max: 1}
+  env:
+    ANTHROPIC_API_KEY: sk-ant-fake-key
+    ANTHROPIC_BASE_URL: %s
+    HOME: %s
+    IS_SANDBOX: "1"
+    DISABLE_AUTOUPDATER: "1"
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
+    PATH: %q
+agents:
+%s`, repo, fake.URL, home, filepath.Dir(cli)+string(os.PathListSeparator)+os.Getenv("PATH"), agents.String()))
+	p, err := plan.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var logs strings.Builder
+	env := orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(&syncWriter{w: &logs}), Out: &syncWriter{w: &logs}, BinDir: testsupport.TeamctlBinDir(b)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- orchestrator.Run(ctx, env, p, orchestrator.RunOptions{ExitWhenBlocked: true}) }()
+	var st *store.Store
+	if err := testsupport.Poll(ctx, time.Minute, func() bool { // the store appears once run made the team
+		st, err = store.Open(store.Path(filepath.Join(repo, ".git")))
+		return err == nil
+	}); err != nil {
+		b.Fatalf("no store: %v", err)
+	}
+	defer st.Close()
+	if err := <-done; err != nil {
+		b.Logf("run: %v\n%s", err, logs.String())
+	}
+	r := nightResult{wall: time.Since(start)}
+	tasks, _ := st.Tasks(context.Background(), "night")
+	for _, t := range tasks {
+		r.launches += t.Attempt
+		if t.State == "merged" {
+			r.merged++
+		}
+	}
+	bl, _ := st.Blockers(context.Background(), "night")
+	r.blockers = len(bl)
+	ev, _ := st.EventsOfKinds(context.Background(), "night", []string{"provider.limited"}, 0)
+	r.limited = len(ev)
+	// The 429s before the team paused hit agents already mid-call; those after are probes'.
+	nf.mu.Lock()
+	for _, at := range nf.served {
+		if len(ev) > 0 && at.After(ev[0].At) {
+			r.late++
+		} else {
+			r.early++
+		}
+	}
+	r.overloaded = fake.Faulted()[529]
+	nf.mu.Unlock()
+	return r
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// BenchmarkNightShift prints the night shift's table (make bench; README "Unattended runs").
+func BenchmarkNightShift(b *testing.B) {
+	testsupport.NodeOnPath(b)
+	cli := testsupport.AgentCLI(b, "claude")
+	for i := 0; i < b.N; i++ {
+		calm := nightRun(b, cli, false)
+		night := nightRun(b, cli, true)
+		tasks := nightAgents * nightTasks
+		lost := (night.wall - calm.wall).Seconds() / nightWindow.Seconds()
+		fmt.Printf("\nnight shift: %d real Claude Code agents × %d tasks, a %s usage-limit window (429, unified headers) a third of the way in, then %d × 529\n\n",
+			nightAgents, nightTasks, nightWindow, nightBurst)
+		fmt.Println("| run | merged | human interventions (target 0) | 429s before the pause | 429s to probes (target ≤ 1 a probe) | 529s served | extra launches per agent | wall | lost beyond the window (target ≤ 1.2×) |")
+		fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+		fmt.Printf("| no faults | %d/%d | %d | - | - | - | %.2f | %.0f s | - |\n", calm.merged, tasks, calm.blockers,
+			float64(calm.launches-tasks)/nightAgents, calm.wall.Seconds())
+		fmt.Printf("| limit + 529s | %d/%d | %d | %d | %d (%d pause(s)) | %d | %.2f | %.0f s | %.2f× |\n", night.merged, tasks, night.blockers,
+			night.early, night.late, night.limited, night.overloaded, float64(night.launches-tasks)/nightAgents, night.wall.Seconds(), lost)
+	}
+}

@@ -1,0 +1,86 @@
+package fakeanthropic
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Fault is an error the fake answers a Messages request with instead of a reply, as the
+// real API does on a usage limit (429) or when overloaded (529).
+type Fault struct {
+	Status  int
+	Type    string // the error's type: rate_limit_error, overloaded_error, authentication_error
+	Message string
+	Header  map[string]string
+}
+
+// UsageLimit is the 429 of a usage limit that resets at reset: the unified rate-limit
+// headers say it is rejected until then, and that retrying sooner is no use.
+func UsageLimit(reset time.Time) *Fault {
+	secs := max(int(time.Until(reset).Round(time.Second).Seconds()), 1)
+	return &Fault{Status: http.StatusTooManyRequests, Type: "rate_limit_error",
+		Message: "This request would exceed your account's rate limit. Please try again later.",
+		Header: map[string]string{
+			"anthropic-ratelimit-unified-status": "rejected",
+			"anthropic-ratelimit-unified-reset":  strconv.FormatInt(reset.Unix(), 10),
+			"retry-after":                        strconv.Itoa(secs),
+			"x-should-retry":                     "false",
+		}}
+}
+
+// Overloaded is the 529 the API answers when it has no room.
+func Overloaded() *Fault {
+	return &Fault{Status: 529, Type: "overloaded_error", Message: "Overloaded"}
+}
+
+// Unauthorized is the 401 of a key the API does not know.
+func Unauthorized() *Fault {
+	return &Fault{Status: http.StatusUnauthorized, Type: "authentication_error", Message: "invalid x-api-key"}
+}
+
+// SetFaults makes the fake ask fail, before each Messages request (side requests too),
+// whether to answer it with a fault (nil: answer as usual). Safe while it serves.
+func (s *Server) SetFaults(fail func(req Request) *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = fail
+}
+
+// Faulted counts the faults served so far, by HTTP status.
+func (s *Server) Faulted() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range s.faulted {
+		out[k] = v
+	}
+	return out
+}
+
+// fault answers req with the fault SetFaults chose for it, if any.
+func (s *Server) fault(w http.ResponseWriter, req Request) bool {
+	s.mu.Lock()
+	fail := s.fail
+	s.mu.Unlock()
+	if fail == nil {
+		return false
+	}
+	f := fail(req)
+	if f == nil {
+		return false
+	}
+	s.mu.Lock()
+	if s.faulted == nil {
+		s.faulted = map[int]int{}
+	}
+	s.faulted[f.Status]++
+	s.mu.Unlock()
+	for k, v := range f.Header {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("request-id", fmt.Sprintf("req_fake_fault%d", f.Status))
+	apiError(w, f.Status, f.Type, f.Message)
+	return true
+}
