@@ -65,6 +65,7 @@ type edge struct {
 var edges = []edge{
 	{Pending, Running, "its turn comes: the tasks it comes after are merged or done and its agent is free"},
 	{Pending, Failed, "its agent's worktree set-up failed"},
+	{Pending, Cancelled, "apply removed it from the plan before it started"},
 
 	{Running, Running, "a failed launch with retries left is relaunched; resume relaunches a launch that was stopped or vanished"},
 	{Running, Nudging, "it exits 0 leaving work uncommitted, with nudges left: relaunched with the nudge"},
@@ -74,6 +75,7 @@ var edges = []edge{
 	{Running, Conflict, "it leaves unresolved conflicts after its nudges"},
 	{Running, Failed, "its last retry fails, or its program cannot start"},
 	{Running, Paused, "its launch ends on a provider limit, overload or outage (no retry spent), or is stopped because another agent of its provider met one, or a relaunch waits for its provider's pause"},
+	{Running, Cancelled, "apply --force removed it from the plan: its agent was stopped, its work stays on its branch"},
 
 	{Nudging, Nudging, "it exits 0 still leaving work uncommitted, with nudges left; a failed nudge launch with retries left"},
 	{Nudging, Running, "resume relaunches a nudge launch that was stopped or vanished"},
@@ -83,15 +85,18 @@ var edges = []edge{
 	{Nudging, Conflict, "as from running"},
 	{Nudging, Failed, "as from running"},
 	{Nudging, Paused, "as from running"},
+	{Nudging, Cancelled, "as from running"},
 
 	{Paused, Paused, "its provider's limit is met again: the pause is made longer"},
 	{Paused, Running, "its provider's pause ends (or it is the probe that tries the provider first): relaunched in its own session, or with the launch the pause held back"},
 	{Paused, Nudging, "the launch the pause held back was a nudge"},
+	{Paused, Cancelled, "apply --force removed it"},
 
 	{Queued, Queued, "its merge waits for another agent's reservation to end"},
 	{Queued, Merging, "the merge queue takes it into a batch (a leader task: its tip is tested)"},
 	{Queued, Merged, "resume finds its merge already landed on the leader branch"},
 	{Queued, Failed, "its agent's worktree had to be made again and its set-up failed"},
+	{Queued, Cancelled, "apply --force removed it before its merge"},
 
 	{Merging, Merged, "its batch passed the tests and landed on the leader branch"},
 	{Merging, Done, "a leader task: its commits passed the tests"},
@@ -104,24 +109,21 @@ var edges = []edge{
 
 	{Conflict, Running, "the blocker raised for it is answered: relaunched with the answer and its retries again"},
 	{Conflict, Merged, "the leader agent landed its branch in a tested tip"},
+	{Conflict, Paused, "the blocker raised for it is answered while its provider is paused: the answer waits"},
+	{Conflict, Cancelled, "apply --force removed it"},
+
 	{TestsFailed, Running, "the blocker raised for it is answered"},
 	{TestsFailed, Merged, "the leader agent landed its branch in a tested tip"},
+	{TestsFailed, Paused, "as from conflict"},
+	{TestsFailed, Cancelled, "apply --force removed it"},
+
 	{Blocked, Blocked, "its blocker goes on from the leader to a person"},
 	{Blocked, Running, "its blocker is answered: relaunched with the answer"},
-	{Failed, Running, "the blocker raised for it is answered: relaunched with the answer and its retries again"},
-	{Conflict, Paused, "the blocker raised for it is answered while its provider is paused: the answer waits"},
-	{TestsFailed, Paused, "as from conflict"},
 	{Blocked, Paused, "as from conflict"},
-	{Failed, Paused, "as from conflict"},
-
-	{Pending, Cancelled, "apply removed it from the plan before it started"},
-	{Running, Cancelled, "apply --force removed it from the plan: its agent was stopped, its work stays on its branch"},
-	{Nudging, Cancelled, "as from running"},
-	{Paused, Cancelled, "apply --force removed it"},
-	{Queued, Cancelled, "apply --force removed it before its merge"},
-	{Conflict, Cancelled, "apply --force removed it"},
-	{TestsFailed, Cancelled, "apply --force removed it"},
 	{Blocked, Cancelled, "apply --force removed it"},
+
+	{Failed, Running, "the blocker raised for it is answered: relaunched with the answer and its retries again"},
+	{Failed, Paused, "as from conflict"},
 	{Failed, Cancelled, "apply --force removed it"},
 }
 
