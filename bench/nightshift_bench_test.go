@@ -37,7 +37,8 @@ const (
 var fileOf = regexp.MustCompile(`Create the file (src/\S+\.txt)`)
 
 // nightScript answers every launch the same way, from the whole conversation: create the
-// task's file and commit it, then say it is done.
+// task's file and commit it (a command that does no harm run twice: a resumed session runs
+// it again), and once its result is back, say it is done.
 func nightScript(req fakeanthropic.Request) fakeanthropic.Reply {
 	texts := req.UserTexts()
 	var file string
@@ -46,17 +47,21 @@ func nightScript(req fakeanthropic.Request) fakeanthropic.Reply {
 			file = m[1]
 		}
 	}
-	if file == "" || len(req.ToolResults()) > 0 && committed(req, file) {
+	if file == "" || answered(req) {
 		return fakeanthropic.Reply{Text: "Done: the file is committed."}
 	}
 	return fakeanthropic.Reply{Text: "Creating " + file + ".", Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash(
-		fmt.Sprintf(`mkdir -p src && echo night > %s && git add -A && git commit -qm "add %s" && echo committed %s`, file, file, file))}}
+		fmt.Sprintf(`mkdir -p src && echo night > %s && git add -A && { git diff --cached --quiet || git commit -qm "add %s"; }`, file, file))}}
 }
 
-// committed reports whether a tool result in req says file was committed.
-func committed(req fakeanthropic.Request, file string) bool {
-	for _, b := range req.ToolResults() {
-		if strings.Contains(b.Text, "committed "+file) {
+// answered reports whether the newest message is a tool's result: the command ran.
+func answered(req fakeanthropic.Request) bool {
+	if len(req.Messages) == 0 {
+		return false
+	}
+	last := req.Messages[len(req.Messages)-1]
+	for _, b := range last.Content {
+		if b.Type == "tool_result" {
 			return true
 		}
 	}

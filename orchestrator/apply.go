@@ -92,12 +92,7 @@ func (w *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) 
 		err = w.store.ApplyPlan(ctx, t.Name, c)
 	}
 	if err != nil {
-		uctx := context.WithoutCancel(ctx)
-		for _, a := range made {
-			_ = w.repo.RemoveAgentHooks(uctx, a.Worktree)
-			_ = w.repo.RemoveWorktree(uctx, a.Worktree)
-			_ = w.repo.DeleteBranch(uctx, a.Branch)
-		}
+		w.unmakeAgents(context.WithoutCancel(ctx), made)
 		return out, err
 	}
 	w.env.logger().Info("plan applied", "team", t.Name, "changes", len(out.Changes))
@@ -213,7 +208,8 @@ func planChange(p, old *plan.Plan, t store.Team, tasks []store.Task, force bool)
 }
 
 // makeAgents makes the branches and worktrees of agents new to the team, from the leader
-// branch's tested head (they start from the team's merged work), with teamctl's hooks.
+// branch's tested head (they start from the team's merged work), with teamctl's hooks. It
+// returns what it made, for unmakeAgents when a later step fails.
 func (w *Workspace) makeAgents(ctx context.Context, t store.Team, agents []store.Agent) ([]store.Agent, error) {
 	var made []store.Agent
 	for _, a := range agents {
@@ -235,6 +231,15 @@ func (w *Workspace) makeAgents(ctx context.Context, t store.Team, agents []store
 		}
 	}
 	return made, nil
+}
+
+// unmakeAgents removes what makeAgents made.
+func (w *Workspace) unmakeAgents(ctx context.Context, made []store.Agent) {
+	for _, a := range made {
+		_ = w.repo.RemoveAgentHooks(ctx, a.Worktree)
+		_ = w.repo.RemoveWorktree(ctx, a.Worktree)
+		_ = w.repo.DeleteBranch(ctx, a.Branch)
+	}
 }
 
 // settingsDiff is every setting p changes from old, agent by agent, as plan keys:

@@ -154,32 +154,15 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 	if err := w.store.CreateTeam(ctx, team, agents, tasks); err != nil {
 		return err
 	}
-	var made []store.Agent
-	defer func() {
-		if err == nil {
-			return
-		}
+	// Every branch starts at base (the team's tested head when it is made).
+	made, err := w.makeAgents(ctx, team, agents)
+	if err != nil {
 		// Undo with a context that outlives a cancelled run: half a team is worse than none.
 		uctx := context.WithoutCancel(ctx)
-		for _, a := range made {
-			_ = w.repo.RemoveAgentHooks(uctx, a.Worktree)
-			_ = w.repo.RemoveWorktree(uctx, a.Worktree)
-			_ = w.repo.DeleteBranch(uctx, a.Branch)
-		}
+		w.unmakeAgents(uctx, made)
 		_ = os.Remove(root) // only if empty
 		_ = w.store.DeleteTeam(uctx, team.Name)
-	}()
-	for _, a := range agents {
-		if err := w.repo.CreateBranch(ctx, a.Branch, team.BaseHead); err != nil {
-			return fmt.Errorf("create team %s: %w", team.Name, err)
-		}
-		made = append(made, a)
-		if err := w.repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
-			return fmt.Errorf("create team %s: %w", team.Name, err)
-		}
-		if err := w.InstallCommitHook(ctx, team.Name, a.Name, a.Worktree); err != nil {
-			return fmt.Errorf("create team %s: %w", team.Name, err)
-		}
+		return fmt.Errorf("create team %s: %w", team.Name, err)
 	}
 	w.env.logger().Info("team created", "team", team.Name, "base", team.Base, "agents", len(p.Agents), "tasks", len(tasks), "worktrees", root)
 	return w.setTeamState(ctx, team.Name, TeamRunning)
