@@ -50,7 +50,10 @@ func TestPauses(t *testing.T) {
 	if limited() != 1 {
 		t.Errorf("a probe's start was journalled as a limit")
 	}
-	p = set(func(p *Pause, ok bool) bool { p.State, p.Probe, p.Until, p.Level = PausePaused, "", until.Add(time.Hour), 1; return true })
+	p = set(func(p *Pause, ok bool) bool {
+		p.State, p.Probe, p.Until, p.Level = PausePaused, "", until.Add(time.Hour), 1
+		return true
+	})
 	if limited() != 2 || p.Level != 1 {
 		t.Errorf("the probe met the limit again: %d journalled, level %d; want 2, 1", limited(), p.Level)
 	}
