@@ -68,15 +68,17 @@ func answered(req fakeanthropic.Request) bool {
 	return false
 }
 
-// nightFaults is the fault schedule: after `after` conversation requests, a usage limit of
-// nightWindow, then nightBurst 529s; it records when the window began.
+// nightFaults is the fault schedule, counted in conversation requests answered: after a
+// third of the plan's, a usage limit of nightWindow; after two thirds, nightBurst 529s
+// (spread over the agents then at work, as a real overload is).
 type nightFaults struct {
-	mu     sync.Mutex
-	after  int
-	seen   int
-	start  time.Time // the first 429
-	burst  int
-	served []time.Time // when each 429 was served
+	mu      sync.Mutex
+	window  int // answered requests before the limit
+	burstAt int // answered requests before the 529s
+	ok      int
+	start   time.Time // the first 429
+	burst   int
+	served  []time.Time // when each 429 was served
 }
 
 func (n *nightFaults) fail(req fakeanthropic.Request) *fakeanthropic.Fault {
@@ -85,21 +87,18 @@ func (n *nightFaults) fail(req fakeanthropic.Request) *fakeanthropic.Fault {
 	if !req.Conversation() {
 		return nil
 	}
-	n.seen++
 	switch {
-	case n.after < 0 || n.seen <= n.after:
-		return nil
-	case n.start.IsZero():
-		n.start = time.Now()
-	}
-	if time.Since(n.start) < nightWindow {
+	case n.ok >= n.window && (n.start.IsZero() || time.Since(n.start) < nightWindow):
+		if n.start.IsZero() {
+			n.start = time.Now()
+		}
 		n.served = append(n.served, time.Now())
 		return fakeanthropic.UsageLimit(n.start.Add(nightWindow))
-	}
-	if n.burst < nightBurst {
+	case n.ok >= n.burstAt && n.burst < nightBurst:
 		n.burst++
 		return fakeanthropic.Overloaded()
 	}
+	n.ok++
 	return nil
 }
 
@@ -114,14 +113,17 @@ type nightResult struct {
 	overloaded int
 }
 
-func nightRun(b *testing.B, cli string, faults bool) nightResult {
+// nightRun runs the plan; with faults, under the fault schedule. subscription runs the
+// agents as on a claude.ai plan (an OAuth token), where Claude Code prints when the limit
+// resets; with an API key it does not, and teamctl backs off.
+func nightRun(b *testing.B, cli string, faults, subscription bool) nightResult {
 	b.Helper()
 	repo := testsupport.NewRepo(b)
 	home := b.TempDir()
 	fake := fakeanthropic.Start(b, nightScript)
-	nf := &nightFaults{after: -1}
+	calls := nightAgents * nightTasks * 2 // two calls a task: the command, then "done"
+	nf := &nightFaults{window: calls / 3, burstAt: calls * 2 / 3}
 	if faults {
-		nf.after = nightAgents * nightTasks * 2 / 3 // a third of the way: two calls a task
 		fake.SetFaults(nf.fail)
 	}
 	var agents strings.Builder
@@ -130,6 +132,10 @@ func nightRun(b *testing.B, cli string, faults bool) nightResult {
 		for t := 0; t < nightTasks; t++ {
 			fmt.Fprintf(&agents, "      - {id: a%d-t%d, prompt: 'Create the file src/a%d-t%d.txt with the word night in it, and commit it.'}\n", a, t, a, t)
 		}
+	}
+	credentials := "ANTHROPIC_API_KEY: sk-ant-fake-key"
+	if subscription {
+		credentials = "CLAUDE_CODE_OAUTH_TOKEN: sk-ant-oat-fake-token"
 	}
 	dir := b.TempDir()
 	path := filepath.Join(dir, "night.yaml")
@@ -144,7 +150,7 @@ defaults:
   retries: 1
   nudge: {max: 1}
   env:
-    ANTHROPIC_API_KEY: sk-ant-fake-key
+    %s
     ANTHROPIC_BASE_URL: %s
     HOME: %s
     IS_SANDBOX: "1"
@@ -152,7 +158,7 @@ defaults:
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
     PATH: %q
 agents:
-%s`, repo, fake.URL, home, filepath.Dir(cli)+string(os.PathListSeparator)+os.Getenv("PATH"), agents.String()))
+%s`, repo, credentials, fake.URL, home, filepath.Dir(cli)+string(os.PathListSeparator)+os.Getenv("PATH"), agents.String()))
 	p, err := plan.Load(path)
 	if err != nil {
 		b.Fatal(err)
@@ -217,17 +223,24 @@ func BenchmarkNightShift(b *testing.B) {
 	testsupport.NodeOnPath(b)
 	cli := testsupport.AgentCLI(b, "claude")
 	for i := 0; i < b.N; i++ {
-		calm := nightRun(b, cli, false)
-		night := nightRun(b, cli, true)
+		calm := nightRun(b, cli, false, true)
+		plan := nightRun(b, cli, true, true)
+		key := nightRun(b, cli, true, false)
 		tasks := nightAgents * nightTasks
-		lost := (night.wall - calm.wall).Seconds() / nightWindow.Seconds()
 		fmt.Printf("\nnight shift: %d real Claude Code agents × %d tasks, a %s usage-limit window (429, unified headers) a third of the way in, then %d × 529\n\n",
 			nightAgents, nightTasks, nightWindow, nightBurst)
 		fmt.Println("| run | merged | human interventions (target 0) | 429s before the pause | 429s to probes (target ≤ 1 a probe) | 529s served | extra launches per agent | wall | lost beyond the window (target ≤ 1.2×) |")
 		fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 		fmt.Printf("| no faults | %d/%d | %d | - | - | - | %.2f | %.0f s | - |\n", calm.merged, tasks, calm.blockers,
 			float64(calm.launches-tasks)/nightAgents, calm.wall.Seconds())
-		fmt.Printf("| limit + 529s | %d/%d | %d | %d | %d (%d pause(s)) | %d | %.2f | %.0f s | %.2f× |\n", night.merged, tasks, night.blockers,
-			night.early, night.late, night.limited, night.overloaded, float64(night.launches-tasks)/nightAgents, night.wall.Seconds(), lost)
+		for _, r := range []struct {
+			name string
+			r    nightResult
+		}{{"limit + 529s, claude.ai plan (reset time printed)", plan}, {"limit + 529s, API key (no reset time: backoff)", key}} {
+			n := r.r
+			fmt.Printf("| %s | %d/%d | %d | %d | %d (%d pause(s)) | %d | %.2f | %.0f s | %.2f× |\n", r.name, n.merged, tasks, n.blockers,
+				n.early, n.late, n.limited, n.overloaded, float64(n.launches-tasks)/nightAgents, n.wall.Seconds(),
+				(n.wall-calm.wall).Seconds()/nightWindow.Seconds())
+		}
 	}
 }

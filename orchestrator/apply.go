@@ -268,8 +268,19 @@ func settingsDiff(old, p *plan.Plan) []string {
 		if strings.HasPrefix(k, "agents.") && (!wasAgent || !isAgent) {
 			continue // a new or removed agent is one line of its own
 		}
+		if strings.HasPrefix(k, "leader.") && k != "leader.name" && !p.Leader.IsAgent() {
+			continue // a leader with no program runs nothing its settings change
+		}
+		// env: values are often credentials: the change is said, its values are not.
+		secret := strings.Contains(k, ".env.")
 		switch {
 		case va == vb:
+		case !oka && secret:
+			out = append(out, fmt.Sprintf("~ %s: set", k))
+		case !okb && secret:
+			out = append(out, fmt.Sprintf("~ %s: unset", k))
+		case secret:
+			out = append(out, fmt.Sprintf("~ %s: changed", k))
 		case !oka:
 			out = append(out, fmt.Sprintf("~ %s: set to %s", k, vb))
 		case !okb:

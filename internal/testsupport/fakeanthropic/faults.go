@@ -17,7 +17,8 @@ type Fault struct {
 }
 
 // UsageLimit is the 429 of a usage limit that resets at reset: the unified rate-limit
-// headers say it is rejected until then, and that retrying sooner is no use.
+// headers say it is rejected until then (a five-hour limit), and that retrying sooner is
+// no use. Claude Code on a subscription (CLAUDE_CODE_OAUTH_TOKEN) prints the reset time.
 func UsageLimit(reset time.Time) *Fault {
 	secs := max(int(time.Until(reset).Round(time.Second).Seconds()), 1)
 	return &Fault{Status: http.StatusTooManyRequests, Type: "rate_limit_error",
@@ -25,6 +26,7 @@ func UsageLimit(reset time.Time) *Fault {
 		Header: map[string]string{
 			"anthropic-ratelimit-unified-status": "rejected",
 			"anthropic-ratelimit-unified-reset":  strconv.FormatInt(reset.Unix(), 10),
+			"anthropic-ratelimit-unified-representative-claim": "five_hour",
 			"retry-after":                        strconv.Itoa(secs),
 			"x-should-retry":                     "false",
 		}}
