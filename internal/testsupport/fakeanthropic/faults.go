@@ -24,11 +24,11 @@ func UsageLimit(reset time.Time) *Fault {
 	return &Fault{Status: http.StatusTooManyRequests, Type: "rate_limit_error",
 		Message: "This request would exceed your account's rate limit. Please try again later.",
 		Header: map[string]string{
-			"anthropic-ratelimit-unified-status": "rejected",
-			"anthropic-ratelimit-unified-reset":  strconv.FormatInt(reset.Unix(), 10),
+			"anthropic-ratelimit-unified-status":               "rejected",
+			"anthropic-ratelimit-unified-reset":                strconv.FormatInt(reset.Unix(), 10),
 			"anthropic-ratelimit-unified-representative-claim": "five_hour",
-			"retry-after":                        strconv.Itoa(secs),
-			"x-should-retry":                     "false",
+			"retry-after":    strconv.Itoa(secs),
+			"x-should-retry": "false",
 		}}
 }
 
