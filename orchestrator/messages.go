@@ -95,6 +95,22 @@ func (p *Participant) Thread(ctx context.Context, peer string, n int) ([]store.M
 	return p.w.store.Thread(ctx, p.team.Name, p.me, peer, n)
 }
 
+// MessagesOf is every message agent sent or received, whoever the other side: the person
+// running the team may read every thread.
+func (p *Participant) MessagesOf(ctx context.Context, agent string, n int) ([]store.Message, error) {
+	n, err := limit(n)
+	if err != nil {
+		return nil, err
+	}
+	if p.me != Human {
+		return nil, Errorf(ErrUsage, "only the person running the team reads every thread (you are %s): msg thread %s shows yours with it", p.me, agent)
+	}
+	if _, ok := p.agent(agent); !ok {
+		return nil, p.unknown(agent)
+	}
+	return p.w.store.MessagesOf(ctx, p.team.Name, agent, n)
+}
+
 // FeedEntry is one coordination act of the team: a message, an intent, a reservation or
 // release, a blocker and what became of it, a delegated task, a done report.
 type FeedEntry struct {

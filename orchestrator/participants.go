@@ -163,3 +163,6 @@ func (p party) recipient(name string) error {
 }
 
 func (p party) isLeader() bool { return p.me == p.plan.Leader.Name }
+
+// Name is who the caller is: an agent of the team, or Human.
+func (p *Participant) Name() string { return p.me }

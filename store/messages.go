@@ -169,6 +169,22 @@ func (s *Store) Thread(ctx context.Context, team, a, b string, limit int) ([]Mes
 	return ms, nil
 }
 
+// MessagesOf lists the team's newest limit messages agent sent or received, oldest first
+// (limit <= 0: all); a broadcast it sent is listed once.
+func (s *Store) MessagesOf(ctx context.Context, team, agent string, limit int) ([]Message, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	ms, err := list(ctx, s.db, scanMessage, `SELECT * FROM (SELECT `+messageCols+` FROM messages
+		WHERE team = ? AND (recipient = ? OR sender = ? AND (broadcast = 0 OR id IN (
+			SELECT MIN(id) FROM messages WHERE team = ? AND sender = ? AND broadcast = 1 GROUP BY text, at)))
+		ORDER BY id DESC LIMIT ?) ORDER BY id`, team, agent, agent, team, agent, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of %s in team %q: %w", agent, team, err)
+	}
+	return ms, nil
+}
+
 // EventsOfKinds lists the team's newest limit events of the given kinds, oldest first
 // (limit <= 0: all).
 func (s *Store) EventsOfKinds(ctx context.Context, team string, kinds []string, limit int) ([]Event, error) {

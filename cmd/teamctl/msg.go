@@ -18,6 +18,7 @@ type MsgOptions struct {
 	Caller  orchestrator.Caller
 	To      string // send
 	Peer    string // thread
+	All     bool   // thread --all
 	Text    string
 	Limit   int
 	JSON    bool
@@ -83,9 +84,10 @@ $TEAMCTL_AGENT; a person's shell is "human" (or --as NAME).`,
 	feed.Flags().IntVar(&opts.Limit, "limit", 0, fmt.Sprintf("how many (default %d, at most %d)", orchestrator.DefaultLimit, orchestrator.MaxLimit))
 	thread := &cobra.Command{
 		Use:   "thread NAME",
-		Short: "Print the messages between you and NAME",
+		Short: "Print the messages between you and NAME (--all: every message NAME sent or received)",
 		Args:  exactArgs(1),
 	}
+	thread.Flags().BoolVar(&opts.All, "all", false, "every message NAME sent or received, whoever the other side (the person running the team only)")
 	thread.RunE = func(cmd *cobra.Command, args []string) error {
 		opts.Peer = args[0]
 		return sub("thread", msgThreadRun)(cmd, args)
@@ -139,11 +141,22 @@ func msgInboxRun(ctx context.Context, opts *MsgOptions) error {
 
 func msgThreadRun(ctx context.Context, opts *MsgOptions) error {
 	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
+		if opts.All {
+			ms, err := p.MessagesOf(ctx, opts.Peer, opts.Limit)
+			if err != nil {
+				return err
+			}
+			return printMessages(opts, ms, opts.Peer+" has sent and received no messages")
+		}
 		ms, err := p.Thread(ctx, opts.Peer, opts.Limit)
 		if err != nil {
 			return err
 		}
-		return printMessages(opts, ms, "no messages with "+opts.Peer)
+		none := "no messages between you (" + p.Name() + ") and " + opts.Peer
+		if p.Name() == orchestrator.Human {
+			none += " (msg thread " + opts.Peer + " --all shows its messages with everyone)"
+		}
+		return printMessages(opts, ms, none)
 	})
 }
 
