@@ -27,6 +27,7 @@ var (
 	ErrUsage   = errors.New("bad usage")                      // exit 2
 	ErrWaiting = errors.New("tasks wait on a human")          // exit 3
 	ErrNoTeam  = errors.New("no such team, agent or blocker") // exit 5
+	ErrStopped = errors.New("stopped before it finished")     // exit 6: resume continues it
 	ErrBusy    = errors.New("team already has a supervisor")  // exit 1
 	ErrRefused = errors.New("refused")                        // exit 1
 )

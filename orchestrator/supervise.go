@@ -295,7 +295,14 @@ func (s *supervisor) shutdown(ctx context.Context, why string) error {
 	if ctx.Err() == nil {
 		return nil
 	}
-	return fmt.Errorf("team %s stopped (%w): teamctl resume %s continues it", s.team.Name, ctx.Err(), s.team.Name)
+	// A stop is not a failure: it says whether a person is awaited, and how to go on.
+	if tasks, err := s.ws.store.Tasks(uctx, s.team.Name); err == nil {
+		if n := waitOnHuman(tasks); n > 0 {
+			return Errorf(ErrWaiting, "team %s stopped with %d task(s) waiting on a person (teamctl status %s says why); teamctl resume %s continues it",
+				s.team.Name, n, s.team.Name, s.team.Name)
+		}
+	}
+	return Errorf(ErrStopped, "team %s stopped before it finished: teamctl resume %s continues it", s.team.Name, s.team.Name)
 }
 
 // watch reports the end of a launch to the loop.
@@ -320,6 +327,17 @@ func hasTask(tasks []store.Task, id string) bool {
 		}
 	}
 	return false
+}
+
+// waitOnHuman counts the tasks that wait on someone's answer.
+func waitOnHuman(tasks []store.Task) int {
+	n := 0
+	for _, t := range tasks {
+		if stateOf(t).WaitsOnHuman() {
+			n++
+		}
+	}
+	return n
 }
 
 func allFinished(tasks []store.Task) bool {

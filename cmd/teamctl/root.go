@@ -27,6 +27,7 @@ const (
 	exitWaiting     = 3
 	exitReservation = 4
 	exitNoTeam      = 5
+	exitStopped     = 6 // stopped before it finished (stop, Ctrl-C): resume continues it
 )
 
 // IOStreams is where commands read and write, so tests can capture it.
@@ -84,6 +85,8 @@ func exitCode(err error) int {
 		return exitNoTeam
 	case errors.Is(err, orchestrator.ErrReserved):
 		return exitReservation
+	case errors.Is(err, orchestrator.ErrStopped):
+		return exitStopped
 	default:
 		return exitError
 	}
