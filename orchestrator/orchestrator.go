@@ -134,7 +134,41 @@ func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, e
 	for i, t := range teams {
 		names[i] = t.Name
 	}
-	return store.Team{}, Errorf(ErrUsage, "%d teams in this repository (%s): name one", len(teams), strings.Join(names, ", "))
+	return store.Team{}, Errorf(ErrUsage, "%d teams in this repository (%s): name one with --team NAME", len(teams), strings.Join(names, ", "))
+}
+
+// ResolveTeamOf is ResolveTeam for a command about one blocker (blocker > 0) or one agent
+// (agent != ""): with several teams and none named, the team is the one that holds it,
+// when only one does.
+func (w *Workspace) ResolveTeamOf(ctx context.Context, name string, blocker int64, agent string) (store.Team, error) {
+	t, err := w.ResolveTeam(ctx, name)
+	if !errors.Is(err, ErrUsage) || name != "" || os.Getenv("TEAMCTL_TEAM") != "" {
+		return t, err // named, or the only team, or no team at all
+	}
+	switch {
+	case blocker > 0:
+		team, err := w.store.BlockerTeam(ctx, blocker)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Team{}, Errorf(ErrNoTeam, "no blocker %d in any team of this repository (teamctl blockers lists them)", blocker)
+		}
+		if err != nil {
+			return store.Team{}, err
+		}
+		return w.ResolveTeam(ctx, team)
+	case agent != "":
+		teams, err := w.store.TeamsOfAgent(ctx, agent)
+		if err != nil {
+			return store.Team{}, err
+		}
+		switch len(teams) {
+		case 0:
+			return store.Team{}, Errorf(ErrNoTeam, "no agent %q in any team of this repository (teamctl status lists them)", agent)
+		case 1:
+			return w.ResolveTeam(ctx, teams[0])
+		}
+		return store.Team{}, Errorf(ErrUsage, "agent %s is in %d teams (%s): name one with --team NAME", agent, len(teams), strings.Join(teams, ", "))
+	}
+	return t, err
 }
 
 // lock is the supervisor lock of a team: an flock on a file in the common dir. The kernel

@@ -22,6 +22,10 @@ type Caller struct {
 	Team string // --team; "" = $TEAMCTL_TEAM, else the repository's only team
 	As   string // --as; "" = $TEAMCTL_AGENT, else Human
 	Dir  string // where the command runs: relative paths resolve against it; "" = the repository root
+	// Blocker or Agent is what the command is about, when it is about one: with several
+	// teams and none named, the team is the one that holds it.
+	Blocker int64
+	Agent   string
 }
 
 // party is a caller resolved against the store: its team, its name, and the team as it is now.
@@ -46,7 +50,7 @@ type Participant struct {
 // Participant resolves the caller: the team, and the name, which must be Human or an agent
 // of the team.
 func (w *Workspace) Participant(ctx context.Context, c Caller) (*Participant, error) {
-	t, err := w.ResolveTeam(ctx, c.Team)
+	t, err := w.ResolveTeamOf(ctx, c.Team, c.Blocker, c.Agent)
 	if err != nil {
 		return nil, err
 	}

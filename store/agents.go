@@ -32,6 +32,24 @@ func insertAgent(ctx context.Context, tx *sql.Tx, a Agent, ord int) error {
 	return nil
 }
 
+// TeamsOfAgent lists the teams that have an agent called name, by name.
+func (s *Store) TeamsOfAgent(ctx context.Context, name string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT team FROM agents WHERE name = ? ORDER BY team`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
 // Agent reads one agent; ErrNotFound if the team has none of that name.
 func (s *Store) Agent(ctx context.Context, team, name string) (Agent, error) {
 	return readAgent(ctx, s.db, team, name)

@@ -102,6 +102,17 @@ func (s *Store) RaiseBlocker(ctx context.Context, b Blocker) (Blocker, error) {
 }
 
 // Blocker reads one blocker of the team; ErrNotFound if the team has none of that id.
+// BlockerTeam is the team that holds blocker id (ids are unique across the store);
+// ErrNotFound when none does.
+func (s *Store) BlockerTeam(ctx context.Context, id int64) (string, error) {
+	var team string
+	err := s.db.QueryRowContext(ctx, `SELECT team FROM blockers WHERE id = ?`, id).Scan(&team)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound(fmt.Sprintf("blocker %d", id))
+	}
+	return team, err
+}
+
 func (s *Store) Blocker(ctx context.Context, team string, id int64) (Blocker, error) {
 	return readBlocker(ctx, s.db, team, id)
 }

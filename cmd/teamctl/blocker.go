@@ -139,7 +139,7 @@ by teamctl resume.`,
 			if err != nil {
 				return err
 			}
-			opts.ID, opts.Text = id, text(args[1:])
+			opts.ID, opts.Text, opts.Caller.Blocker = id, text(args[1:]), id
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -176,7 +176,7 @@ func NewCmdEscalate(f *Factory, runF func(context.Context, *BlockerOptions) erro
 			if err != nil {
 				return err
 			}
-			opts.ID = id
+			opts.ID, opts.Caller.Blocker = id, id
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -63,8 +63,13 @@ func withTeam(ctx context.Context, f *Factory, name string, fn func(*orchestrato
 
 // withAgent is withTeam for a command about one of the team's agents: a team without that
 // agent is no team for the command (exit 5), rather than an empty log or session.
+// With several teams and none named, the team is the only one that has the agent.
 func withAgent(ctx context.Context, f *Factory, teamName, agent string, fn func(*orchestrator.Workspace, store.Team) error) error {
-	return withTeam(ctx, f, teamName, func(ws *orchestrator.Workspace, team store.Team) error {
+	return withWorkspace(ctx, f, func(ws *orchestrator.Workspace) error {
+		team, err := ws.ResolveTeamOf(ctx, teamName, 0, agent)
+		if err != nil {
+			return err
+		}
 		if _, err := ws.Agent(ctx, team.Name, agent); err != nil {
 			return err
 		}
