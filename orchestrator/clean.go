@@ -95,6 +95,9 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 		return out, err
 	}
 	_ = os.Remove(filepath.Dir(t.LeaderWorktree)) // the team's folder, if empty now
+	// The worktrees' root (<repo>.teamctl by default) too, once no team has a folder there;
+	// os.Remove leaves a folder that still holds anything, another team's or the user's.
+	_ = os.Remove(filepath.Dir(filepath.Dir(t.LeaderWorktree)))
 	_ = os.RemoveAll(filepath.Dir(LogPath(w.repo.CommonDir, t.Name, "x")))
 	_ = os.RemoveAll(RunDir(w.repo.CommonDir, t.Name))
 	_ = os.Remove(lockPath(w.repo.CommonDir, t.Name))

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 		}
 		as := AgentStatus{Name: a.Name, Role: a.Role, State: state, Task: a.Task, Branch: a.Branch, Worktree: a.Worktree}
 		if u, ok := w.agentUsage(t, p, a.Name); ok {
-			as.CostUSD, as.Tokens, as.CostEstimated = u.CostUSD, u.Tokens(), u.Estimated
+			as.CostUSD, as.Tokens, as.CostEstimated = cents(u.CostUSD), u.Tokens(), u.Estimated
 		}
 		if state == "running" {
 			as.PID = a.PID
@@ -268,6 +269,9 @@ type FileStat struct {
 	Deletions  int    `json:"deletions"`
 }
 
+// cents rounds an amount of US dollars to the cent, as JSON shows money.
+func cents(usd float64) float64 { return math.Round(usd*100) / 100 }
+
 // agentUsage is what an agent of a known CLI reported spending, read from its log.
 func (w *Workspace) agentUsage(t store.Team, p *plan.Plan, agent string) (agentproc.Usage, bool) {
 	a, ok := p.Agent(agent)
@@ -331,7 +335,9 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	}
 	for _, a := range p.Members() {
 		if u, ok := w.agentUsage(t, p, a.Name); ok {
-			rv.Costs = append(rv.Costs, AgentCost{Agent: a.Name, USD: u.CostUSD})
+			rv.Costs = append(rv.Costs, AgentCost{Agent: a.Name, USD: cents(u.CostUSD), Estimated: u.Estimated})
+		} else if a.Preset != "" && a.Mode == plan.ModeTmux {
+			rv.Costs = append(rv.Costs, AgentCost{Agent: a.Name, Unknown: true})
 		}
 	}
 	merges, err := w.store.Merges(ctx, t.Name)

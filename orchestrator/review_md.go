@@ -12,8 +12,11 @@ import (
 
 // AgentCost is what one agent's model calls cost, as its agent CLI reported it.
 type AgentCost struct {
-	Agent string  `json:"agent"`
-	USD   float64 `json:"usd"`
+	Agent     string  `json:"agent"`
+	USD       float64 `json:"usd"`                 // to the cent
+	Estimated bool    `json:"estimated,omitempty"` // priced from its tokens, not the CLI's figure
+	// Unknown: its CLI ran in tmux, whose screen is no stream to count from.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // mdTailLines is how much of a failing test's output the Markdown report quotes.
@@ -194,13 +197,23 @@ func (rv Review) writeCostsMD(p printf) {
 	if len(rv.Costs) == 0 {
 		p("None recorded: only agent CLIs that report their cost (e.g. Claude Code's stream-json result) are counted.\n")
 	} else {
-		total := 0.0
+		total, est, unknown := 0.0, "", ""
 		p("| Agent | Cost (USD) |\n| --- | ---: |\n")
 		for _, c := range rv.Costs {
-			p("| %s | %.2f |\n", c.Agent, c.USD)
+			switch {
+			case c.Unknown:
+				p("| %s | unknown (tmux) |\n", c.Agent)
+				unknown = " + unknown"
+				continue
+			case c.Estimated:
+				p("| %s | ~%.2f |\n", c.Agent, c.USD)
+				est = "~"
+			default:
+				p("| %s | %.2f |\n", c.Agent, c.USD)
+			}
 			total += c.USD
 		}
-		p("| **total** | **%.2f** |\n", total)
+		p("| **total** | **%s%.2f%s** |\n", est, total, unknown)
 	}
 }
 

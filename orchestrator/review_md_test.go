@@ -21,7 +21,7 @@ func TestMarkdownParts(t *testing.T) {
 		Refused: []ReviewMerge{{Task: "b", Agent: "bob", Outcome: "refused", Why: "has ``` fences\nand more", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},
 		Blockers: []BlockerStatus{{ID: 3, Agent: "bob", Task: "b", Text: "Which\nDB?", Human: true, State: "open"},
 			{ID: 4, Agent: "alice", Text: "ok?", State: "open"}},
-		Costs: []AgentCost{{Agent: "alice", USD: 1.5}, {Agent: "bob", USD: 0.25}},
+		Costs: []AgentCost{{Agent: "alice", USD: 1.5}, {Agent: "bob", USD: 0.25, Estimated: true}, {Agent: "tom", Unknown: true}},
 	}
 	var b strings.Builder
 	if err := rv.WriteMarkdown(&b); err != nil {
@@ -39,10 +39,20 @@ func TestMarkdownParts(t *testing.T) {
 		"- `b` (bob): **refused** at 2026-01-02 03:04:05Z\n\n  ````\n  has ``` fences\n  and more\n  ````\n",
 		"- #3 from bob (task `b`), waiting on the human: Which DB?\n",
 		"- #4 from alice, waiting on the leader: ok?\n",
-		"| alice | 1.50 |\n| bob | 0.25 |\n| **total** | **1.75** |\n",
+		"| alice | 1.50 |\n| bob | ~0.25 |\n| tom | unknown (tmux) |\n| **total** | **~1.75 + unknown** |\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// Money in JSON is to the cent: 0.1014 is not 0.10139999999999999.
+func TestCents(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[float64]float64{0.10139999999999999: 0.1, 0.105: 0.11, 1.994: 1.99, 0: 0} {
+		if got := cents(in); got != want {
+			t.Errorf("cents(%v) = %v, want %v", in, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,7 +62,18 @@ func acceptRun(ctx context.Context, opts *TeamOptions) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.Factory.IO.Out, "%s is now at %s (%s)\n", st.Base, shorten.Hash(tip), st.LeaderBranch)
+		out := printable(opts.Factory.IO.Out)
+		fmt.Fprintf(out, "%s is now at %s (%s)\n", st.Base, shorten.Hash(tip), st.LeaderBranch)
+		// What base did not get: every task not merged (teamctl review says why).
+		var left []string
+		for _, t := range st.Tasks {
+			if t.State != orchestrator.Merged && t.State != orchestrator.Done {
+				left = append(left, fmt.Sprintf("  %s (%s): %s", t.ID, t.Agent, t.State))
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(out, "left out, %d task(s) not merged (teamctl review %s says why):\n%s\n", len(left), st.Team, strings.Join(left, "\n"))
+		}
 		return nil
 	})
 }
