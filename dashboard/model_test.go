@@ -311,6 +311,9 @@ func pausedTeam() Snapshot {
 	s.Agents[1].State, s.Agents[1].Running = "paused", false
 	s.Agents[2].State, s.Agents[2].Running = "paused", false
 	s.Agents[3].CostUSD, s.Agents[3].CostEstimated = 0.04, true
+	// An act for no one in particular has no arrow; a blocker names whom it is for.
+	s.Feed = append(s.Feed, FeedItem{At: ago0(2 * time.Second), From: "carol", Text: "reserve: reserved docs/"},
+		FeedItem{At: ago0(time.Second), From: "dave", To: "lead", Text: "blocker.raised: blocker 3: which CLI flags?"})
 	s.Gaps = nil
 	return s
 }

@@ -379,11 +379,15 @@ func (m Model) feedLines(rows int) []string {
 			out = append(out, m.st.dim.Render(at)+" "+fit(oneLine(f.Text), m.width-9))
 			continue
 		}
-		to := f.To
-		if to == "*" {
-			to = "everyone"
+		who := f.From
+		switch f.To {
+		case "":
+		case "*":
+			who += " → everyone"
+		default:
+			who += " → " + f.To
 		}
-		out = append(out, m.st.dim.Render(at)+" "+fit(fmt.Sprintf("%s → %s: %s", f.From, to, oneLine(f.Text)), m.width-9))
+		out = append(out, m.st.dim.Render(at)+" "+fit(fmt.Sprintf("%s: %s", who, oneLine(f.Text)), m.width-9))
 	}
 	return out
 }

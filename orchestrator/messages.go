@@ -143,14 +143,16 @@ func (p *Participant) Feed(ctx context.Context, n int) ([]FeedEntry, error) {
 	}
 	out := make([]FeedEntry, 0, len(events))
 	for _, e := range events {
-		out = append(out, feedEntry(e))
+		out = append(out, p.feedEntry(e))
 	}
 	return out, nil
 }
 
 // feedEntry renders one journal event; the journal's data is this package's and the
 // store's own JSON, so a field that fails to decode is left empty rather than failing the feed.
-func feedEntry(e store.Event) FeedEntry {
+// To names whom an act is for (a message's recipients, a blocker's answerer); acts for
+// no one in particular (a reservation, an intent, a report) have none.
+func (p party) feedEntry(e store.Event) FeedEntry {
 	var d struct {
 		To        []string `json:"to"`
 		Broadcast bool     `json:"broadcast"`
@@ -205,11 +207,12 @@ func feedEntry(e store.Event) FeedEntry {
 		f.From = d.By
 		f.Text = "released " + strings.Join(f.Files, ", ") + " of " + e.Agent + " (" + d.Why + ")"
 	case "blocker.raised":
-		to := "the leader"
-		if d.Human {
-			to = Human
+		to := Human
+		if !d.Human && p.plan.Leader.IsAgent() {
+			to = p.plan.Leader.Name
 		}
-		f.Text = fmt.Sprintf("blocker %d for %s: %s", d.ID, to, d.Text)
+		f.To = []string{to}
+		f.Text = fmt.Sprintf("blocker %d: %s", d.ID, d.Text)
 	case "blocker.answered":
 		f.To = []string{d.Blocked}
 		f.Text = fmt.Sprintf("answered blocker %d: %s", d.ID, d.Answer)
