@@ -1,6 +1,7 @@
 package agentproc
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -170,4 +171,32 @@ func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
+}
+
+// LastWords is what an agent of preset did last, in one line, read from the end of its log
+// (tail, whose first line may be cut): the assistant's words, a tool call, an error or the
+// result, as `teamctl logs` shows them; "" when the tail holds none of these.
+func LastWords(preset string, tail []byte) string {
+	if i := bytes.IndexByte(tail, '\n'); i >= 0 {
+		tail = tail[i+1:] // a line cut at the window's start is no JSON
+	}
+	tr, err := ParseTranscript(preset, bytes.NewReader(tail))
+	if err != nil || len(tr.Launches) == 0 {
+		return ""
+	}
+	es := tr.Launches[len(tr.Launches)-1].Entries
+	for i := len(es) - 1; i >= 0; i-- {
+		e := es[i]
+		switch e.Kind {
+		case KindText:
+			return shorten.Line(e.Text, 200)
+		case KindTool:
+			return "▸ " + e.Tool.Name + " " + shorten.Line(toolSummary(e.Tool.Input), 200)
+		case KindError:
+			return "✗ " + shorten.Line(e.Text, 200)
+		case KindResult:
+			return "= " + shorten.Line(e.Text, 200)
+		}
+	}
+	return ""
 }

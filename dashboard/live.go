@@ -15,8 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -77,11 +79,12 @@ const (
 // The store is reloaded only when the journal grew (or every reloadEvery), and git runs
 // only for what those stats say changed (see gitStats).
 type Live struct {
-	ws    *orchestrator.Workspace
-	team  string
-	hooks Hooks
-	now   func() time.Time
-	idle  map[string]time.Duration // each agent's nudge.idle, read with the team
+	ws      *orchestrator.Workspace
+	team    string
+	hooks   Hooks
+	now     func() time.Time
+	idle    map[string]time.Duration // each agent's nudge.idle, read with the team
+	streams map[string]string        // each agent's preset where its log is its CLI's stream (not tmux)
 
 	mu        sync.Mutex // one poll at a time
 	lastEvent int64      // the newest journal event seen
@@ -167,7 +170,7 @@ func (l *Live) files(ctx context.Context, now time.Time) bool {
 	for _, a := range l.rows.status.Agents {
 		t := l.logs[a.Name]
 		if t == nil {
-			t = &logTail{path: l.ws.AgentLog(l.team, a.Name)}
+			t = &logTail{path: l.ws.AgentLog(l.team, a.Name), preset: l.streams[a.Name]}
 			l.logs[a.Name] = t
 		}
 		if t.refresh(now) {
@@ -222,9 +225,12 @@ func (l *Live) reload(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		l.idle = map[string]time.Duration{}
+		l.idle, l.streams = map[string]time.Duration{}, map[string]string{}
 		for _, a := range p.Members() {
 			l.idle[a.Name] = a.Nudge.Idle
+			if a.Mode != plan.ModeTmux {
+				l.streams[a.Name] = a.Preset
+			}
 		}
 	}
 	agents, err := l.ws.Agents(ctx, l.team)
@@ -499,10 +505,11 @@ func (l *Live) Review(ctx context.Context) (string, error) {
 
 // logTail is the last line of an agent's log, read again only when the file changed.
 type logTail struct {
-	path  string
-	stamp stamp
-	last  string
-	grew  time.Time // when the log was last seen to change
+	path   string
+	preset string // its CLI's stream, read as words; "" for a plain program (or tmux)
+	stamp  stamp
+	last   string
+	grew   time.Time // when the log was last seen to change
 }
 
 // refresh rereads the last line if the log changed; it reports whether the line did.
@@ -512,7 +519,7 @@ func (t *logTail) refresh(now time.Time) bool {
 		return false
 	}
 	t.stamp, t.grew = s, now
-	last := lastLine(t.path)
+	last := lastLine(t.path, t.preset)
 	if last == t.last {
 		return false
 	}
@@ -521,8 +528,9 @@ func (t *logTail) refresh(now time.Time) bool {
 }
 
 // lastLine is the last non-blank line in the end of the file at path, cleaned for a
-// terminal; "" when there is none.
-func lastLine(path string) string {
+// terminal; "" when there is none. The log of a CLI with a stream (preset) shows what the
+// agent last said or did, as teamctl logs does, not the JSON it came in.
+func lastLine(path, preset string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
@@ -537,6 +545,11 @@ func lastLine(path string) string {
 	n, err := f.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return ""
+	}
+	if preset != "" {
+		if words := agentproc.LastWords(preset, buf[:n]); words != "" {
+			return sanitize(words)
+		}
 	}
 	lines := strings.Split(string(buf[:n]), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {

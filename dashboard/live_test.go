@@ -353,12 +353,31 @@ func TestLastLine(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if got := lastLine(path); got != tc.want {
+		if got := lastLine(path, ""); got != tc.want {
 			t.Errorf("%s: lastLine = %q, want %q", name, got, tc.want)
 		}
 	}
-	if got := lastLine(filepath.Join(dir, "missing")); got != "" {
+	if got := lastLine(filepath.Join(dir, "missing"), ""); got != "" {
 		t.Errorf("missing file: %q", got)
+	}
+	// A CLI's stream shows as what the agent last said or did, not as its JSON.
+	stream := filepath.Join(dir, "claude.log")
+	lines := `{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Writing the parser now."}]}}
+{"type":"assistant","message":{"id":"m2","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"go test ./..."}}]}}
+`
+	if err := os.WriteFile(stream, []byte("cut line\n"+lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastLine(stream, "claude"); got != "▸ Bash go test ./..." {
+		t.Errorf("claude's tail: %q, want its last tool call", got)
+	}
+	if err := os.WriteFile(stream, []byte("cut line\n"+lines+`{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}}
+{"type":"assistant","message":{"id":"m3","content":[{"type":"text","text":"All tests pass."}]}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastLine(stream, "claude"); got != "All tests pass." {
+		t.Errorf("claude's tail: %q, want its last words", got)
 	}
 }
 

@@ -46,7 +46,7 @@ func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cob
 		},
 	}
 	cmd.Flags().StringVar(&opts.Team, "team", "", "the team (default: $TEAMCTL_TEAM, or the repository's only team)")
-	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing what the agent writes until interrupted (the raw log)")
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing the conversation as the agent goes on, until interrupted (with --raw: its output as written)")
 	cmd.Flags().BoolVar(&opts.Raw, "raw", false, "print the log as the agent wrote it")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the conversation as one JSON document")
 	return cmd
@@ -63,6 +63,17 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 				return err
 			}
 			return printTranscript(opts, tr, path)
+		}
+		if opts.Follow && !opts.Raw {
+			// Followed as a conversation too, rendered as it grows; --raw keeps the bytes.
+			r, err := ws.Transcript(ctx, team.Name, opts.Agent)
+			if err == nil {
+				defer r.Close()
+				return copyLog(ctx, printable(opts.Factory.IO.Out), r, true)
+			}
+			if !errors.Is(err, orchestrator.ErrNoTranscript) {
+				return err
+			}
 		}
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -119,7 +130,7 @@ func agentPreset(team store.Team, agent string) string {
 }
 
 // copyLog copies the log; following, it keeps reading what is appended until ctx ends.
-func copyLog(ctx context.Context, out io.Writer, f *os.File, follow bool) error {
+func copyLog(ctx context.Context, out io.Writer, f io.Reader, follow bool) error {
 	for {
 		if _, err := io.Copy(out, f); err != nil {
 			return err
