@@ -281,3 +281,27 @@ func TestLifecycleTable(t *testing.T) {
 		}
 	}
 }
+
+// A branch is checked for conflicts coming while its agent works on it or it waits to
+// merge, not while its agent fixes the conflict it was told of, nor once it is over.
+func TestWarnable(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		state  TaskState
+		reason string
+		want   bool
+	}{
+		{Running, agentproc.ReasonTask, true},
+		{Nudging, agentproc.ReasonNudge, true},
+		{Queued, agentproc.ReasonTask, true},
+		{Running, agentproc.ReasonFixConflict, false},
+		{Running, agentproc.ReasonFixTests, true},
+		{Conflict, "", false},
+		{Merged, "", false},
+		{Paused, "", false},
+	} {
+		if got := warnable(store.Task{State: string(c.state), Reason: c.reason}); got != c.want {
+			t.Errorf("%s (%s): warnable %v, want %v", c.state, c.reason, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/merge"
 	"github.com/teamctl/teamctl/store"
 )
@@ -46,11 +47,7 @@ func (s *supervisor) checkConflicts(ctx context.Context) error {
 	}
 	live := map[string]string{} // agent → branch
 	for _, t := range tasks {
-		if s.isLeader(t.Agent) {
-			continue
-		}
-		switch stateOf(t) {
-		case Running, Nudging, Queued:
+		if !s.isLeader(t.Agent) && warnable(t) {
 			live[t.Agent] = branch[t.Agent]
 		}
 	}
@@ -82,6 +79,19 @@ func (s *supervisor) checkConflicts(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// warnable reports whether task t's branch is checked for conflicts coming: its agent is
+// at work on it or it waits to merge — but not while the agent is fixing a conflict it
+// was told of already (its merge is in progress: a warning would be stale advice).
+func warnable(t store.Task) bool {
+	switch stateOf(t) {
+	case Running, Nudging:
+		return t.Reason != agentproc.ReasonFixConflict
+	case Queued:
+		return true
+	}
+	return false
 }
 
 // warningText tells an agent that its branch and other's (or the leader branch, when
