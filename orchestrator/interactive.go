@@ -52,7 +52,7 @@ func (s *supervisor) watchInteractive(ctx context.Context) error {
 
 // nudgeIfIdle types the nudge into an interactive agent whose screen has not changed, and
 // whose worktree has not changed, for its nudge.idle while it holds uncommitted work; at
-// most once per idle period.
+// most once per idle period. One whose blocker is open is waiting, not idle.
 func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
 	a, _ := s.p.Agent(name)
 	if a.Nudge.Idle <= 0 || time.Since(r.checked) < idleCheckEvery {
@@ -73,6 +73,9 @@ func (s *supervisor) nudgeIfIdle(ctx context.Context, name string, r *running) {
 	}
 	if len(changes) == 0 {
 		return
+	}
+	if _, waits, err := s.openBlocker(ctx, name, r.task); err != nil || waits {
+		return // it waits at its prompt for its blocker's answer, as the protocol asks
 	}
 	session := agentproc.SessionName(s.team.Name, name)
 	st, err := s.tmux.State(ctx, session)

@@ -34,8 +34,10 @@ read -r line
 echo "ivy read: $line"
 git add -A && git commit -qm "ivy: commit after the nudge" && teamctl done --summary "committed"
 sleep 600`)
-	// ian asks a question, and waits at his prompt for the answer typed in.
-	ian := f.agent("ian", `teamctl blocker "Which greeting?" >/dev/null
+	// ian asks a question, and waits at his prompt for the answer typed in, with work
+	// uncommitted: waiting on his blocker, he is not idle (no nudge is typed in).
+	ian := f.agent("ian", `echo draft > src/ian-draft.txt
+teamctl blocker "Which greeting?" >/dev/null
 read -r answer
 echo "$answer" > src/ian.txt && git add -A && git commit -qm "ian: with the answer" && teamctl done
 sleep 600`)
@@ -45,7 +47,7 @@ echo "$line" > src/ned.txt && git add -A && git commit -qm "ned: nudged" && team
 sleep 600`)
 	p := f.load(header + fmt.Sprintf(`agents:
   - {name: ivy, command: ['%s'], mode: tmux, nudge: {idle: 2s, max: 1}, tasks: [{id: i, prompt: p}]}
-  - {name: ian, command: ['%s'], mode: tmux, tasks: [{id: j, prompt: p}]}
+  - {name: ian, command: ['%s'], mode: tmux, nudge: {idle: 1s, max: 1}, tasks: [{id: j, prompt: p}]}
   - {name: ned, command: ['%s'], mode: tmux, tasks: [{id: k, prompt: p}]}
 `, ivy, ian, ned))
 	ws := f.workspace()
@@ -61,6 +63,11 @@ sleep 600`)
 	if _, err := ws.As(orchestrator.Caller{Team: "t", As: orchestrator.Human}).Nudge(ctx, "ned"); err != nil {
 		t.Fatal(err)
 	}
+	// ivy's idle nudge (2s) comes and goes while ian waits, dirty, past his own 1s.
+	testsupport.Eventually(t, time.Minute, "ivy nudged and committed", func() bool {
+		out, err := exec.Command("git", "-C", f.repo, "log", "-1", "--format=%s", "teamctl/t/ivy").Output()
+		return err == nil && strings.TrimSpace(string(out)) == "ivy: commit after the nudge"
+	})
 	f.answer(b.ID, "hello there")
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
