@@ -9,31 +9,29 @@ import (
 	"github.com/teamctl/teamctl/store"
 )
 
-// commandFor is the argv template of a launch of agent a on task t (t.Attempt counts this
-// launch). An agent of a known CLI continues its own session on a relaunch (nudge, fix,
-// answer, resume) when the CLI can, so it keeps its context; otherwise, and on the first
-// launch of a task, it starts a new session (with an id teamctl picks where the CLI takes
-// one), and the prompt carries what the earlier launches left.
-func (s *supervisor) commandFor(a plan.Agent, t store.Task) []string {
+// sessionFor is the session a launch of agent a on task t (before this launch is counted)
+// runs in: the one the task's earlier launches ran in, continued (resume), so the agent keeps
+// its context (nudge, fix, answer, resume); else a new one, with an id teamctl picks where
+// the CLI takes one (store it: chosen says so). The log's word wins where the CLI's stream
+// names its session; a tmux agent's log is its screen, so the stored id is all there is.
+func (s *supervisor) sessionFor(a plan.Agent, t store.Task) (id string, resume, chosen bool) {
 	p, known := agentproc.PresetNamed(a.Preset)
 	if len(a.Command) > 0 || !known {
-		argv, _ := agentproc.CommandFor(a, "", false)
-		return argv
+		return "", false, false
 	}
-	session, resume := "", false
-	if t.Attempt > 1 && p.CanResume() {
-		if tr, err := s.transcript(a); err == nil {
-			if id := tr.TaskSession(t.ID); id != "" {
-				session, resume = id, true
-				s.log().Info("continuing the agent's session", "agent", a.Name, "task", t.ID, "session", id)
+	if t.Attempt > 0 && p.CanResume() {
+		id = t.Session
+		if a.Mode != plan.ModeTmux {
+			if tr, err := s.transcript(a); err == nil && tr.TaskSession(t.ID) != "" {
+				id = tr.TaskSession(t.ID)
 			}
 		}
+		if id != "" {
+			s.log().Info("continuing the agent's session", "agent", a.Name, "task", t.ID, "session", id)
+			return id, true, false
+		}
 	}
-	if !resume {
-		session = agentproc.NewSessionID()
-	}
-	argv, _ := agentproc.CommandFor(a, session, resume)
-	return argv
+	return agentproc.NewSessionID(), false, p.NewSession != nil
 }
 
 // baseLaunch is what every launch of agent a shares: where, who, the environment.

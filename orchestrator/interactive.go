@@ -50,6 +50,32 @@ func (s *supervisor) watchInteractive(ctx context.Context) error {
 	return nil
 }
 
+// watchAsInteractive makes an adopted tmux agent's launch watched as the interactive one it
+// is: what it says from now on ends its turn, and so does a `teamctl done` it said while no
+// supervisor watched (since its launch).
+func (s *supervisor) watchAsInteractive(ctx context.Context, agent string, t store.Task) error {
+	r := s.procs[agent]
+	seen, err := s.ws.store.LastEventID(ctx, s.team.Name)
+	if err != nil {
+		return err
+	}
+	r.interactive, r.seen, r.started = true, seen, time.Now()
+	said, err := s.ws.store.EventsOfKinds(ctx, s.team.Name, []string{"task.reported"}, 0)
+	if err != nil {
+		return err
+	}
+	for _, e := range said {
+		if e.Agent == agent && e.Task == t.ID && !e.At.Before(t.Updated) {
+			r.said = e.Kind
+		}
+	}
+	if r.said != "" {
+		s.log().Info("interactive agent finished its turn while no supervisor watched: ending its session", "agent", agent, "task", t.ID)
+		go r.proc.Stop(stopGrace)
+	}
+	return nil
+}
+
 // nudgeIfIdle types the nudge into an interactive agent whose screen has not changed, and
 // whose worktree has not changed, for its nudge.idle while it holds uncommitted work; at
 // most once per idle period. One whose blocker is open is waiting, not idle.

@@ -1,9 +1,11 @@
 package orchestrator_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +102,96 @@ sleep 600`)
 	// Its session was ended with its task.
 	if _, err := tm.State(t.Context(), agentproc.SessionName("t", "ivy")); err == nil {
 		t.Error("ivy's tmux session is still there after her task ended")
+	}
+}
+
+// A tmux agent still at work when its supervisor is killed -9 is re-adopted by resume as the
+// interactive agent it is: its `teamctl done` ends its session and its task is merged.
+func TestResumeReadoptsATmuxAgent(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: apt-get install tmux (make test on CI has it)")
+	}
+	f := newFixture(t)
+	f.binDir = testsupport.TeamctlBinDir(t)
+	gate := filepath.Join(t.TempDir(), "gate")
+	f.agent("ivy", fmt.Sprintf(`echo "ivy at work"
+while [ ! -e %s ]; do sleep 0.05; done
+echo done > src/ivy.txt && git add -A && git commit -qm "ivy: after the resume" && teamctl done
+sleep 600`, gate))
+	path := f.writePlan(header + `agents:
+  - {name: ivy, command: [$AGENTS/ivy.sh], mode: tmux, tasks: [{id: i, prompt: p}]}
+`)
+	ws := f.workspace()
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.TestRepo().CommonDir, "t")
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
+	sup := f.startSupervisor(path)
+	testsupport.Eventually(t, time.Minute, "ivy running", func() bool {
+		a, err := ws.TestStore().Agent(context.Background(), "t", "ivy")
+		return err == nil && a.State == "running" && a.PID > 0
+	})
+	if err := sup.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = sup.Wait()
+	testsupport.WriteFile(t, gate, "go")
+	if err := f.resume("t"); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if tk := f.taskState(f.status("t"), "i"); tk.State != orchestrator.Merged || tk.Attempt != 1 {
+		t.Errorf("task i: %s after %d launch(es), want merged after the one launch it was adopted in", tk.State, tk.Attempt)
+	}
+}
+
+// A tmux agent's relaunch continues its own session: its log is a screen, not a stream
+// that names the session, so teamctl keeps the id it gave the first launch (--session-id)
+// and passes it to --resume.
+func TestTmuxRelaunchResumesItsSession(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: apt-get install tmux (make test on CI has it)")
+	}
+	f := newFixture(t)
+	argvs := filepath.Join(t.TempDir(), "argv")
+	// The stand-in for claude's interface: the first launch leaves its work uncommitted and
+	// exits; the nudged one commits and says it is done.
+	f.agent("ivy", fmt.Sprintf(`{ printf '%%s' "$*" | tr '\n' ' '; echo; } >> %s
+if [ "$TEAMCTL_ATTEMPT" = 1 ]; then echo wip > src/ivy.txt; exit 0; fi
+git add -A && git commit -qm "ivy: after the nudge" && teamctl done
+sleep 600`, argvs))
+	f.fakeCLI("claude")
+	bin := testsupport.TeamctlBinDir(t)
+	if err := os.Symlink(filepath.Join(bin, "teamctl"), filepath.Join(f.binDir, "teamctl")); err != nil {
+		t.Fatal(err)
+	}
+	p := f.load(header + `agents:
+  - {name: ivy, preset: claude, mode: tmux, tasks: [{id: i, prompt: p}]}
+`)
+	ws := f.workspace()
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.TestRepo().CommonDir, "t")
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
+	if err := f.run(p); err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	data, err := os.ReadFile(argvs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("launches %q: want the task, then the nudge", lines)
+	}
+	first := strings.Fields(lines[0])
+	var id string
+	for i, a := range first {
+		if a == "--session-id" && i+1 < len(first) {
+			id = first[i+1]
+		}
+	}
+	if id == "" || !strings.Contains(lines[1], "--resume "+id) {
+		t.Errorf("first launch %q, nudge %q: want the nudge to --resume the first launch's --session-id", lines[0], lines[1])
+	}
+	if tk := f.taskState(f.status("t"), "i"); tk.State != orchestrator.Merged {
+		t.Errorf("task i: %s, want merged", tk.State)
 	}
 }

@@ -106,9 +106,13 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	if reason == agentproc.ReasonNudge {
 		state = Nudging
 	}
+	session, resume, chosen := s.sessionFor(a, t)
 	if t, err = s.move(ctx, t.ID, state, "", func(t *store.Task) {
 		t.Reason = reason
 		t.Attempt++
+		if chosen {
+			t.Session = session
+		}
 		if count != nil {
 			count(t)
 		}
@@ -129,7 +133,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	}
 	l := s.baseLaunch(a, sa)
 	l.TaskID, l.Attempt, l.Reason = t.ID, t.Attempt, reason
-	l.Command = s.commandFor(a, t)
+	l.Command, _ = agentproc.CommandFor(a, session, resume)
 	l.Prompt = agentproc.Prompt(agentproc.PromptInput{
 		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
 		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch, Interactive: a.Mode == plan.ModeTmux,

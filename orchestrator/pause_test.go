@@ -41,7 +41,7 @@ func errorStream(t *testing.T, name string) string {
 func (f *fixture) fakeCLI(cli string) {
 	f.t.Helper()
 	f.binDir = f.t.TempDir()
-	testsupport.Script(f.t, f.binDir, cli, `exec "`+f.agents+`/$TEAMCTL_AGENT.sh"`)
+	testsupport.Script(f.t, f.binDir, cli, `exec "`+f.agents+`/$TEAMCTL_AGENT.sh" "$@"`)
 }
 
 // journalKinds is the kinds of the team's journal, oldest first, of those named.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/shorten"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -274,6 +275,11 @@ func (s *supervisor) reconcileProcesses(ctx context.Context) error {
 				return err
 			}
 			s.watch(sa.Name, task.ID, proc)
+			if a.Mode == plan.ModeTmux {
+				if err := s.watchAsInteractive(ctx, sa.Name, *task); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if task == nil {

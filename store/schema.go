@@ -198,6 +198,9 @@ ALTER TABLE tasks ADD COLUMN held_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN held_extra TEXT NOT NULL DEFAULT '';
 -- apply removed the task from the plan: why, until the supervisor cancels it.
 ALTER TABLE tasks ADD COLUMN cancel TEXT NOT NULL DEFAULT '';
+-- the session id teamctl gave the task's first launch (--session-id), which its relaunches
+-- continue where the log cannot say (a tmux agent's log is its screen).
+ALTER TABLE tasks ADD COLUMN session TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE pauses (
 	team        TEXT NOT NULL REFERENCES teams(name) ON DELETE CASCADE,

@@ -139,6 +139,7 @@ type Task struct {
 	HeldReason string
 	HeldExtra  string
 	Cancel     string // why apply removed it from the plan; the supervisor cancels it
+	Session    string // the session id teamctl chose for its agent's CLI; "" when the CLI chose
 }
 
 // Merge is one merge attempt of a task's branch into the leader branch.

@@ -9,7 +9,7 @@ import (
 )
 
 const taskCols = `team, id, agent, prompt, after_ids, seq, state, attempt, nudges, failures, rounds,
-	reason, detail, summary, merge_commit, updated, until, held_reason, held_extra, cancel`
+	reason, detail, summary, merge_commit, updated, until, held_reason, held_extra, cancel, session`
 
 func scanTask(sc scanner) (Task, error) {
 	var t Task
@@ -17,7 +17,7 @@ func scanTask(sc scanner) (Task, error) {
 	var updated, until int64
 	err := sc.Scan(&t.Team, &t.ID, &t.Agent, &t.Prompt, &after, &t.Seq, &t.State, &t.Attempt,
 		&t.Nudges, &t.Failures, &t.Rounds, &t.Reason, &t.Detail, &t.Summary, &t.MergeCommit, &updated,
-		&until, &t.HeldReason, &t.HeldExtra, &t.Cancel)
+		&until, &t.HeldReason, &t.HeldExtra, &t.Cancel, &t.Session)
 	if err != nil {
 		return Task{}, err
 	}
@@ -35,10 +35,10 @@ func insertTask(ctx context.Context, tx *sql.Tx, t Task) error {
 	if t.State == "" {
 		t.State = "pending"
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		t.Team, t.ID, t.Agent, t.Prompt, encodeAfter(t.After), t.Seq, t.State, t.Attempt, t.Nudges,
 		t.Failures, t.Rounds, t.Reason, t.Detail, t.Summary, t.MergeCommit, toNanos(t.Updated),
-		toNanos(t.Until), t.HeldReason, t.HeldExtra, t.Cancel)
+		toNanos(t.Until), t.HeldReason, t.HeldExtra, t.Cancel, t.Session)
 	if isDuplicate(err) {
 		return fmt.Errorf("%s: %w", taskWhat(t.Team, t.ID), ErrExists)
 	}
@@ -130,10 +130,10 @@ func (s *Store) UpdateTask(ctx context.Context, team, id string, fn func(*Task) 
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET agent = ?, prompt = ?, after_ids = ?, seq = ?,
 			state = ?, attempt = ?, nudges = ?, failures = ?, rounds = ?, reason = ?, detail = ?,
 			summary = ?, merge_commit = ?, updated = ?, until = ?, held_reason = ?, held_extra = ?,
-			cancel = ? WHERE team = ? AND id = ?`,
+			cancel = ?, session = ? WHERE team = ? AND id = ?`,
 			t.Agent, t.Prompt, encodeAfter(t.After), t.Seq, t.State, t.Attempt, t.Nudges, t.Failures,
 			t.Rounds, t.Reason, t.Detail, t.Summary, t.MergeCommit, toNanos(t.Updated),
-			toNanos(t.Until), t.HeldReason, t.HeldExtra, t.Cancel, t.Team, t.ID)
+			toNanos(t.Until), t.HeldReason, t.HeldExtra, t.Cancel, t.Session, t.Team, t.ID)
 		if err != nil {
 			return err
 		}
