@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // TrustClaudeWorktree marks worktree as trusted in the Claude Code configuration at
@@ -15,17 +16,62 @@ import (
 // answers that dialog. Headless (-p) mode skips the dialog and needs none of this.
 // Other keys of the file are kept as they are.
 func TrustClaudeWorktree(configPath, worktree string) error {
-	cfg := map[string]any{}
-	data, err := os.ReadFile(configPath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("read claude config: %w", err)
-	default:
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return fmt.Errorf("claude config %s is not JSON: %w", configPath, err)
+	return editClaudeConfig(configPath, func(cfg map[string]any) { trust(cfg, worktree) })
+}
+
+// PrepareClaudeInteractive answers, in the Claude Code configuration at configPath, the
+// dialogs its interface (mode: tmux) would otherwise stop at before it starts working —
+// nobody answers them in a tmux session teamctl runs:
+//   - "Is this a project you created or one you trust?" for the agent's new worktree: the
+//     worktree is teamctl's own checkout of the person's repository;
+//   - the Bypass Permissions warning: the preset runs --dangerously-skip-permissions, which
+//     the plan chose;
+//   - "Detected a custom API key in your environment. Do you want to use this API key?" for
+//     apiKey (ANTHROPIC_API_KEY as the agent gets it; "" for none): teamctl passes it on
+//     purpose. Claude Code keeps the key's last 20 characters; a key the person rejected
+//     stays rejected.
+func PrepareClaudeInteractive(configPath, worktree, apiKey string) error {
+	return editClaudeConfig(configPath, func(cfg map[string]any) {
+		trust(cfg, worktree)
+		cfg["bypassPermissionsModeAccepted"] = true
+		if apiKey == "" {
+			return
 		}
+		tail := apiKey[max(len(apiKey)-20, 0):]
+		resp, _ := cfg["customApiKeyResponses"].(map[string]any)
+		if resp == nil {
+			resp = map[string]any{}
+		}
+		approved, _ := resp["approved"].([]any)
+		rejected, _ := resp["rejected"].([]any)
+		if slices.Contains(approved, any(tail)) || slices.Contains(rejected, any(tail)) {
+			return
+		}
+		if rejected == nil {
+			rejected = []any{}
+		}
+		resp["approved"], resp["rejected"] = append(approved, tail), rejected
+		cfg["customApiKeyResponses"] = resp
+	})
+}
+
+// ClaudeConfigPath is where Claude Code keeps the configuration these edit, for an agent
+// with env (its own over this process's): $CLAUDE_CONFIG_DIR/.claude.json, else
+// $HOME/.claude.json.
+func ClaudeConfigPath(env map[string]string) string {
+	get := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
 	}
+	if dir := get("CLAUDE_CONFIG_DIR"); dir != "" {
+		return filepath.Join(dir, ".claude.json")
+	}
+	return filepath.Join(get("HOME"), ".claude.json")
+}
+
+func trust(cfg map[string]any, worktree string) {
 	projects, _ := cfg["projects"].(map[string]any)
 	if projects == nil {
 		projects = map[string]any{}
@@ -37,6 +83,22 @@ func TrustClaudeWorktree(configPath, worktree string) error {
 	p["hasTrustDialogAccepted"] = true
 	projects[worktree] = p
 	cfg["projects"] = projects
+}
+
+// editClaudeConfig changes the JSON file at configPath with edit, keeping every other key.
+func editClaudeConfig(configPath string, edit func(map[string]any)) error {
+	cfg := map[string]any{}
+	data, err := os.ReadFile(configPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read claude config: %w", err)
+	default:
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return fmt.Errorf("claude config %s is not JSON: %w", configPath, err)
+		}
+	}
+	edit(cfg)
 	out, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err

@@ -50,6 +50,25 @@ type Preset struct {
 	Stream string
 	// Submit is how a line typed into the interactive interface is sent (tmux key names).
 	Submit []string
+	// Screens are the first-run dialogs its interface can stop at before it works (mode:
+	// tmux), each known by a line of its text: nobody in a tmux session answers them.
+	Screens []Screen
+}
+
+// Screen is a dialog an interactive CLI shows, and text on the pane that says it is there.
+type Screen struct {
+	Name, Text string
+}
+
+// ScreenShown is the first-run dialog of the preset's interface that screen (a capture of
+// its pane) shows, if any.
+func (p Preset) ScreenShown(screen string) (Screen, bool) {
+	for _, s := range p.Screens {
+		if strings.Contains(screen, s.Text) {
+			return s, true
+		}
+	}
+	return Screen{}, false
 }
 
 // SessionIDField is the template field a preset argv uses for the session id.
@@ -68,6 +87,15 @@ var presets = []Preset{
 		InteractiveResume: []string{"claude", "--dangerously-skip-permissions", "--resume", SessionIDField, "{{.Prompt}}"},
 		Stream:            "claude",
 		Submit:            []string{"Enter"},
+		// Seen with 2.1.330 in tmux with a HOME of {"hasCompletedOnboarding": true} only, in
+		// this order; PrepareClaudeInteractive answers the first three before a launch.
+		Screens: []Screen{
+			{"the folder trust dialog (\"Is this a project you created or one you trust?\")", "Is this a project you created or one you trust?"},
+			{"the API key approval (\"Do you want to use this API key?\")", "Do you want to use this API key?"},
+			{"the Bypass Permissions warning", "Claude Code running in Bypass Permissions mode"},
+			{"the login screen", "Select login method"},
+			{"the theme picker (first run)", "Choose the text style"},
+		},
 	},
 	{
 		Name: "codex", Program: "codex", Package: "@openai/codex", Version: "0.169.0",
@@ -165,6 +193,7 @@ func (p Preset) clone() Preset {
 	p.Interactive = slices.Clone(p.Interactive)
 	p.InteractiveResume = slices.Clone(p.InteractiveResume)
 	p.Submit = slices.Clone(p.Submit)
+	p.Screens = slices.Clone(p.Screens)
 	return p
 }
 

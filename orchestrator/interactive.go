@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -45,8 +46,61 @@ func (s *supervisor) watchInteractive(ctx context.Context) error {
 			go r.proc.Stop(stopGrace) // its end comes back through s.exits
 			continue
 		}
+		if err := s.watchForDialogs(ctx, name, r); err != nil {
+			return err
+		}
 		s.nudgeIfIdle(ctx, name, r)
 	}
+	return nil
+}
+
+// prepareInteractive answers, before agent a's CLI starts in tmux, the dialogs it would
+// stop at (Claude Code: its worktree's trust, the bypass-permissions warning, the API key
+// teamctl passes it). A config that cannot be written is logged: watchForDialogs then says
+// what the agent waits at.
+func (s *supervisor) prepareInteractive(a plan.Agent, sa store.Agent) {
+	if a.Preset != "claude" || len(a.Command) > 0 {
+		return
+	}
+	key, ok := a.Env["ANTHROPIC_API_KEY"]
+	if !ok {
+		key = os.Getenv("ANTHROPIC_API_KEY")
+	}
+	cfg := agentproc.ClaudeConfigPath(a.Env)
+	if err := agentproc.PrepareClaudeInteractive(cfg, sa.Worktree, key); err != nil {
+		s.log().Warn("could not answer Claude Code's first dialogs in its config", "agent", a.Name, "config", cfg, "err", err)
+	}
+}
+
+// dialogWatch is how long after its launch an interactive agent's screen is looked at for
+// a first-run dialog it stops at.
+const dialogWatch = 2 * time.Minute
+
+// watchForDialogs looks at the screen of an interactive agent in its first minutes: one
+// stopped at a dialog its CLI shows before it works (one prepareInteractive could not
+// answer) waits on a person, who is told which (a blocker), instead of the launch timing out.
+func (s *supervisor) watchForDialogs(ctx context.Context, name string, r *running) error {
+	a, _ := s.p.Agent(name)
+	p, ok := agentproc.PresetNamed(a.Preset)
+	if !ok || len(p.Screens) == 0 || r.dialog != "" || time.Since(r.started) > dialogWatch || time.Since(r.looked) < idleCheckEvery {
+		return nil
+	}
+	r.looked = time.Now()
+	screen, err := s.tmux.Capture(ctx, agentproc.SessionName(s.team.Name, name))
+	if err != nil {
+		return nil
+	}
+	d, shown := p.ScreenShown(screen)
+	if !shown {
+		return nil
+	}
+	r.dialog = d.Name
+	text := fmt.Sprintf("%s stopped at %s before it started working: answer it in its session (teamctl attach %s, detach with Ctrl-b d), then answer this blocker", name, d.Name, name)
+	b, err := s.ws.store.RaiseBlocker(ctx, store.Blocker{Team: s.team.Name, Agent: name, Task: r.task, Text: text, Human: true})
+	if err != nil {
+		return err
+	}
+	s.log().Warn("interactive agent stopped at a dialog: a person is asked", "agent", name, "dialog", d.Name, "blocker", b.ID)
 	return nil
 }
 

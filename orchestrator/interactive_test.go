@@ -195,3 +195,34 @@ sleep 600`, argvs))
 		t.Errorf("task i: %s, want merged", tk.State)
 	}
 }
+
+// A tmux agent whose CLI stops at a first-run dialog (one teamctl could not answer before
+// the launch) is seen stopped there: a person is asked, by name of the dialog, at once
+// rather than after the launch's timeout.
+func TestTmuxAgentStoppedAtADialog(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: apt-get install tmux (make test on CI has it)")
+	}
+	f := newFixture(t)
+	// The stand-in for claude's interface at its API key approval, as 2.1.330 draws it.
+	f.agent("ivy", `printf '  Detected a custom API key in your environment\n  Do you want to use this API key?\n    Yes\n  ❯ No (recommended)\n'
+sleep 600`)
+	f.fakeCLI("claude")
+	p := f.load(header + `agents:
+  - {name: ivy, preset: claude, mode: tmux, env: {HOME: $AGENTS}, tasks: [{id: i, prompt: p}]}
+`)
+	ws := f.workspace()
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.TestRepo().CommonDir, "t")
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{}) }()
+	b := f.openBlockers(context.Background(), 1)[0]
+	if !b.Human || !strings.Contains(b.Text, "ivy stopped at the API key approval") || !strings.Contains(b.Text, "teamctl attach ivy") {
+		t.Errorf("blocker %+v: want a person told which dialog, and how to reach it", b)
+	}
+	cancel()
+	<-done
+}

@@ -140,6 +140,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	})
 	var seen int64
 	if a.Mode == plan.ModeTmux {
+		s.prepareInteractive(a, sa)
 		l.Tmux = s.tmux
 		if seen, err = s.ws.store.LastEventID(ctx, s.team.Name); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,6 +216,66 @@ agents:
 			if !strings.HasSuffix(r.WorkingDir(), "/real/"+name) {
 				t.Errorf("%s's model call came from %q", name, r.WorkingDir())
 			}
+		}
+	}
+}
+
+// TestRealClaudeInTmuxStartsOnItsOwn runs a real Claude Code agent in mode: tmux with a
+// HOME where the person has used Claude before ({"hasCompletedOnboarding": true} only): it
+// must not stop at the folder trust dialog, the API key approval or the bypass-permissions
+// warning (teamctl answers them in ~/.claude.json before the launch): it writes, commits,
+// says teamctl done, and is merged after one launch.
+func TestRealClaudeInTmuxStartsOnItsOwn(t *testing.T) {
+	t.Parallel()
+	testsupport.NodeOnPath(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: apt-get install tmux (make test on CI has it)")
+	}
+	cli := testsupport.AgentCLI(t, "claude")
+	testsupport.OneRealAgentAtATime(t)
+	f := newFixture(t)
+	f.binDir = testsupport.TeamctlBinDir(t)
+	fake := fakeanthropic.Start(t, fakeanthropic.Steps("Done.",
+		func(dir string) fakeanthropic.Reply {
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Write(filepath.Join(dir, "src", "tui.txt"), "from the tui\n")}}
+		},
+		func(string) fakeanthropic.Reply {
+			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{fakeanthropic.Bash(`git add -A && git commit -qm "tui: add" && teamctl done`)}}
+		},
+	))
+	home := filepath.Join(f.agents, "home")
+	testsupport.WriteFile(t, filepath.Join(home, ".claude.json"), `{"hasCompletedOnboarding": true}`)
+	p := f.load(fmt.Sprintf(`version: 1
+team: t
+repo: $REPO
+base: main
+test: ./check.sh
+agents:
+  - name: tui
+    preset: claude
+    mode: tmux
+    timeout: 3m
+    env: {ANTHROPIC_API_KEY: sk-ant-fake-key-for-the-tui, ANTHROPIC_BASE_URL: %q, HOME: %q, IS_SANDBOX: "1",
+      DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", PATH: %q}
+    tasks: [{id: tui, prompt: Write src/tui.txt and commit it.}]
+`, fake.URL, home, filepath.Dir(cli)+string(os.PathListSeparator)+os.Getenv("PATH")))
+	ws := f.workspace()
+	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.TestRepo().CommonDir, "t")
+	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := orchestrator.Run(ctx, f.env(), p, orchestrator.RunOptions{ExitWhenBlocked: true}); err != nil {
+		screen, _ := tm.Capture(context.Background(), agentproc.SessionName("t", "tui"))
+		t.Fatalf("run: %v\nscreen:\n%s\nlog:\n%s", err, screen, f.logs.String())
+	}
+	if tk := f.taskState(f.status("t"), "tui"); tk.State != orchestrator.Merged || tk.Attempt != 1 {
+		t.Errorf("task tui: %s after %d launch(es), want merged after 1", tk.State, tk.Attempt)
+	}
+	data, _ := os.ReadFile(filepath.Join(home, ".claude.json"))
+	// (Claude Code moves the bypass acceptance into its settings once it has read it.)
+	for _, want := range []string{`"hasTrustDialogAccepted": true`, `"fake-key-for-the-tui"`, `"hasCompletedOnboarding": true`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("~/.claude.json lacks %s:\n%s", want, data)
 		}
 	}
 }

@@ -61,6 +61,8 @@ type running struct {
 	held        bool      // stopped because its provider paused: its end pauses its task
 	overBudget  bool      // stopped because it spent past its budget
 	cancelled   bool      // stopped because apply removed its task
+	dialog      string    // the first-run dialog an interactive agent was seen stopped at
+	looked      time.Time // when its screen was last looked at for one
 }
 
 // supervisor runs one team: one goroutine (loop) owns every decision; agent processes and
