@@ -240,6 +240,10 @@ type ReviewTask struct {
 	TestRuns int            `json:"test_runs"`
 	Commits  []ReviewCommit `json:"commits"`
 	Diffstat Diffstat       `json:"diffstat"`
+	// A task its agent could not merge that the leader agent landed: LandedBy names it, Fix
+	// is its own commits on the way (Commits stay the agent's).
+	LandedBy string         `json:"landed_by,omitempty"`
+	Fix      []ReviewCommit `json:"fix,omitempty"`
 }
 
 type ReviewCommit struct {
@@ -376,17 +380,45 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		default:
 			rt.Tests = "not run"
 		}
-		for _, m := range merges {
-			if m.Task == tk.ID && m.Outcome == "merged" {
+		var tried *store.Merge // its last attempt that did not merge
+		for i, m := range merges {
+			switch {
+			case m.Task != tk.ID:
+			case m.Outcome == "merged":
 				rt.Commits = w.taskCommits(ctx, m.Before, m.BranchHead, tk.Agent)
 				if d, err := w.repo.DiffStat(ctx, m.Before, m.Commit); err == nil {
 					rt.Diffstat = diffstat(d)
 				}
+				tried = nil
+			case m.BranchHead != "" && m.Before != "":
+				tried = &merges[i]
 			}
+		}
+		if tried != nil && stateOf(tk) == Merged && tk.MergeCommit != "" {
+			w.landedByLeader(ctx, &rt, *tried, p.Leader.Name)
 		}
 		rv.Tasks = append(rv.Tasks, rt)
 	}
 	return rv, nil
+}
+
+// landedByLeader attributes a task the leader agent landed in a tested tip: the agent's
+// commits (its branch as the queue last tried it) and the leader's own on the way there.
+func (w *Workspace) landedByLeader(ctx context.Context, rt *ReviewTask, tried store.Merge, leader string) {
+	rt.LandedBy = leader
+	rt.Commits = w.taskCommits(ctx, tried.Before, tried.BranchHead, rt.Agent)
+	mine := map[string]bool{}
+	for _, c := range rt.Commits {
+		mine[c.Hash] = true
+	}
+	for _, c := range w.taskCommits(ctx, tried.Before, rt.Merge, leader) {
+		if !mine[c.Hash] && c.Author == leader {
+			rt.Fix = append(rt.Fix, c)
+		}
+	}
+	if d, err := w.repo.DiffStat(ctx, tried.Before, rt.Merge); err == nil {
+		rt.Diffstat = diffstat(d)
+	}
 }
 
 func (w *Workspace) taskCommits(ctx context.Context, before, head, agent string) []ReviewCommit {

@@ -117,6 +117,12 @@ func (rv Review) writeTasksMD(p printf) {
 				p("  - %s %s — %s%s\n", code(shorten.Hash(c.Hash)), escapeMD(c.Subject), c.Author, auto)
 			}
 		}
+		if t.LandedBy != "" {
+			p("- Landed by %s, with %d commit(s) of its own:\n", t.LandedBy, len(t.Fix))
+			for _, c := range t.Fix {
+				p("  - %s %s — %s\n", code(shorten.Hash(c.Hash)), escapeMD(c.Subject), c.Author)
+			}
+		}
 		if len(t.Diffstat.Files) > 0 {
 			p("- Files: ")
 			for i, f := range t.Diffstat.Files {

@@ -94,6 +94,12 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 			}
 			fmt.Fprintf(out, "   %s %s (%s)%s\n", shorten.Hash(c.Hash), c.Subject, c.Author, auto)
 		}
+		if t.LandedBy != "" {
+			fmt.Fprintf(out, "   landed by %s, with %d commit(s) of its own:\n", t.LandedBy, len(t.Fix))
+			for _, c := range t.Fix {
+				fmt.Fprintf(out, "     %s %s (%s)\n", shorten.Hash(c.Hash), c.Subject, c.Author)
+			}
+		}
 		for _, f := range t.Diffstat.Files {
 			fmt.Fprintf(out, "   | %s +%d -%d\n", f.Path, f.Insertions, f.Deletions)
 		}
