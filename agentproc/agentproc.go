@@ -283,7 +283,10 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 	cmd.Env = env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own (its group's leader too, so the group is still killed whole):
+	// its group is orphaned from the start, so the supervisor's death orphans nothing, and
+	// the kernel's SIGHUP to an orphaned group with a stopped member never comes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(logf, "=== teamctl: cannot start %q: %v\n", argv[0], err)
 		return nil, fmt.Errorf("%w %s: %s: %v", ErrStart, l.Agent, argv[0], err)

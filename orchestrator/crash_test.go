@@ -308,3 +308,45 @@ func killPoints(t *testing.T, f *fixture) []killPoint {
 	}
 	return points
 }
+
+// An agent stopped (SIGSTOP, a person pausing it, or a debugger) when its supervisor is
+// killed -9 outlives it: it runs in a session of its own, so its group is not orphaned by
+// the supervisor's death and gets no SIGHUP; resume adopts it once it runs again.
+func TestStoppedAgentOutlivesItsSupervisor(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	marks := t.TempDir()
+	f.agent("slow", fmt.Sprintf(`echo $$ > %[1]s/pid
+while [ ! -e %[1]s/go ]; do sleep 0.05; done
+echo slow > src/slow.txt && git add -A && git commit -qm slow`, marks))
+	path := f.writePlan(header + `agents:
+  - {name: slow, command: [$AGENTS/slow.sh], tasks: [{id: s, prompt: p}]}
+`)
+	sup := f.startSupervisor(path)
+	var pid int
+	testsupport.Eventually(t, time.Minute, "the agent running", func() bool {
+		data, err := os.ReadFile(filepath.Join(marks, "pid"))
+		_, scanErr := fmt.Sscan(strings.TrimSpace(string(data)), &pid)
+		return err == nil && scanErr == nil && pid > 0
+	})
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = sup.Wait() // the kernel has sent what it sends to orphaned groups by now
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("the stopped agent died with its supervisor: %v", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.WriteFile(t, filepath.Join(marks, "go"), "go")
+	if err := f.resume("t"); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if tk := f.taskState(f.status("t"), "s"); tk.State != orchestrator.Merged || tk.Attempt != 1 {
+		t.Errorf("task s: %s after %d launch(es), want merged after its one launch, adopted", tk.State, tk.Attempt)
+	}
+}
