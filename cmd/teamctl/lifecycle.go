@@ -27,13 +27,27 @@ func teamCommand(f *Factory, use, short, long string, run func(context.Context, 
 		Long:  long,
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Team = args[0]
+			team, err := teamArg(cmd, args)
+			if err != nil {
+				return err
 			}
+			opts.Team = team
 			return run(cmd.Context(), opts)
 		},
 	}
 	return cmd, opts
+}
+
+// teamArg is the optional TEAM argument of cmd: "" when left out. An empty one is refused:
+// '' is not "the default team", an empty name is a mistake, not a choice.
+func teamArg(cmd *cobra.Command, args []string) (string, error) {
+	if len(args) == 0 {
+		return "", nil
+	}
+	if strings.TrimSpace(args[0]) == "" {
+		return "", &usageError{fmt.Errorf("%s: the team name is empty: name a team, or leave it out for $TEAMCTL_TEAM's or the repository's only one", cmd.CommandPath())}
+	}
+	return args[0], nil
 }
 
 func orDefault(runF, def func(context.Context, *TeamOptions) error) func(context.Context, *TeamOptions) error {

@@ -28,9 +28,11 @@ says what their worktree holds. Refused while another supervisor runs the team; 
 team is left as it is. Exit codes as for run.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Team = args[0]
+			team, err := teamArg(cmd, args)
+			if err != nil {
+				return err
 			}
+			opts.Team = team
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -27,9 +27,11 @@ func NewCmdReview(f *Factory, runF func(context.Context, *ReviewOptions) error) 
 		Short: "Show what a team merged, task by task, and what was refused",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Team = args[0]
+			team, err := teamArg(cmd, args)
+			if err != nil {
+				return err
 			}
+			opts.Team = team
 			if asJSON {
 				if cmd.Flags().Changed("format") && opts.Format != "json" {
 					return &usageError{fmt.Errorf("--json and --format %s: choose one", opts.Format)}

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/charmbracelet/log"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/orchestrator"
@@ -121,6 +123,20 @@ project's tests run, and a person reviews and accepts the result.`,
 	root.SetErr(f.IO.ErrOut)
 	root.PersistentFlags().StringVarP(&f.Dir, "dir", "C", ".", "run as if teamctl was started in `DIR`")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	// --team '', --as '' and -C '' are bad input, not "the default": a person who typed them
+	// meant something, and acting as the person or on the only team would be a guess.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		var empty []string
+		cmd.Flags().Visit(func(fl *pflag.Flag) {
+			if (fl.Name == "team" || fl.Name == "as" || fl.Name == "dir") && strings.TrimSpace(fl.Value.String()) == "" {
+				empty = append(empty, "--"+fl.Name)
+			}
+		})
+		if len(empty) > 0 {
+			return &usageError{fmt.Errorf("%s: %s is empty: give a value, or leave it out", cmd.CommandPath(), strings.Join(empty, ", "))}
+		}
+		return nil
+	}
 	root.AddCommand(
 		NewCmdRun(f, nil),
 		NewCmdResume(f, nil),

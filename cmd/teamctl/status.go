@@ -31,9 +31,11 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 		Short: "Show a team's agents, tasks, merge queue and blockers",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Team = args[0]
+			team, err := teamArg(cmd, args)
+			if err != nil {
+				return err
 			}
+			opts.Team = team
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

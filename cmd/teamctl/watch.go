@@ -31,9 +31,11 @@ the agent, n nudges it, r shows the review, q quits. It needs a terminal: script
 teamctl status --json.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Team = args[0]
+			team, err := teamArg(cmd, args)
+			if err != nil {
+				return err
 			}
+			opts.Team = team
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
