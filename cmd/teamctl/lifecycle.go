@@ -39,7 +39,7 @@ func teamCommand(f *Factory, use, short, long string, run func(context.Context, 
 }
 
 // teamArg is the optional TEAM argument of cmd: "" when left out. An empty one is refused:
-// '' is not "the default team", an empty name is a mistake, not a choice.
+// ” is not "the default team", an empty name is a mistake, not a choice.
 func teamArg(cmd *cobra.Command, args []string) (string, error) {
 	if len(args) == 0 {
 		return "", nil
