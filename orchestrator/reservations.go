@@ -24,7 +24,8 @@ var ErrReserved = store.ErrReserved
 
 // repoPath turns a path typed in dir into a repo-relative one: relative to the worktree
 // that holds dir (any worktree of the repository has the same layout; dir "" is the top of
-// one), a trailing "/" kept (a directory prefix). Absolute paths and paths that leave the
+// one), a trailing "/" kept (a directory prefix), and one added to a path that names a
+// directory there. Absolute paths and paths that leave the
 // repository are refused.
 func repoPath(dir, p string) (string, error) {
 	if p == "" {
@@ -47,6 +48,9 @@ func repoPath(dir, p string) (string, error) {
 	}
 	slash := filepath.ToSlash(p)
 	isDir := strings.HasSuffix(slash, "/") || path.Base(slash) == "." || path.Base(slash) == ".."
+	if fi, err := os.Stat(filepath.Join(dir, p)); dir != "" && err == nil && fi.IsDir() {
+		isDir = true // `reserve src` for the directory src is src/: an exact path would protect nothing in it
+	}
 	joined := path.Join(filepath.ToSlash(prefix), slash)
 	if isDir {
 		joined += "/"
