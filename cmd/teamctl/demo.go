@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,12 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		return &usageError{fmt.Errorf("--dir %s already exists: the demo makes a new repository", dir)}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		// A path that cannot be made is what the person typed: bad input (exit 2).
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &usageError{fmt.Errorf("--dir %s cannot be made: %v", dir, err)}
 	}
 	if err := plans.WriteDemo(dir); err != nil {
 		return fmt.Errorf("write demo: %w", err)

@@ -68,7 +68,8 @@ func Main() int {
 	root.SetArgs(os.Args[1:])
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(f.IO.ErrOut, "teamctl:", err)
+		// Escaped like normal output: an argument echoed back may hold terminal controls.
+		fmt.Fprintln(printable(f.IO.ErrOut), "teamctl:", err)
 	}
 	return exitCode(err)
 }

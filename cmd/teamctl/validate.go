@@ -75,7 +75,13 @@ func initRun(_ context.Context, opts *InitOptions) error {
 		return &usageError{fmt.Errorf("%s already exists: teamctl init never overwrites a plan", opts.Path)}
 	}
 	if err != nil {
-		return err
+		// The path the person named cannot hold a plan (no such directory, not writable):
+		// bad input, exit 2.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &usageError{fmt.Errorf("cannot write %s: %v", opts.Path, err)}
 	}
 	if _, err := f.Write(plans.Starter()); err != nil {
 		f.Close()
