@@ -5,6 +5,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -200,13 +201,41 @@ type Task struct {
 
 // Load reads, parses and validates the plan file at path. Relative paths in it (repo,
 // worktrees) resolve against the file's directory.
+//
+// Only a regular file of at most MaxFileSize is read: a FIFO would block, /dev/zero never end.
 func Load(path string) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, &readError{name: path, err: err}
 	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, &readError{name: path, err: fmt.Errorf("not a regular file (%s)", fi.Mode().Type())}
+	case fi.Size() > MaxFileSize:
+		return nil, &readError{name: path, err: fmt.Errorf("%d bytes: a plan is at most %d (1 MiB)", fi.Size(), MaxFileSize)}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &readError{name: path, err: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &readError{name: path, err: err}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &readError{name: path, err: fmt.Errorf("grew past %d bytes while read: a plan is at most 1 MiB", MaxFileSize)}
+	}
 	return Parse(path, data)
 }
+
+// Bounds of a plan, refused at file:line:col past them: a plan that validates can run.
+const (
+	MaxFileSize = 1 << 20  // bytes of a plan file
+	MaxAgents   = 1024     // dev agents
+	MaxTasks    = 1024     // tasks of the whole plan
+	MaxPrompt   = 64 << 10 // bytes of one prompt: it reaches the agent in its argv and TEAMCTL_PROMPT, which the kernel caps at 128 KiB, with teamctl's protocol and what a relaunch adds
+)
 
 // readError is a plan file that could not be read. It matches ErrInvalid like every other
 // error of Load (a plan the user named but that is not there is bad input, exit 2) and

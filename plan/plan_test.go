@@ -3,11 +3,13 @@ package plan_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -501,4 +503,63 @@ func TestPresetsAndModesAreCopies(t *testing.T) {
 			mustParse(t, "team.yaml", c.yaml)
 		})
 	}
+}
+
+// A plan is read only from a regular file of at most 1 MiB, with at most 1,024 agents and
+// 1,024 tasks and prompts of at most 64 KiB: past any of them it is refused before anything
+// is made, at file:line:col where there is a place to point at.
+func TestPlanBounds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("version: 1\n# "+strings.Repeat("x", plan.MaxFileSize)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		fifo:        "not a regular file",
+		big:         "a plan is at most 1048576 (1 MiB)",
+		"/dev/zero": "not a regular file",
+		dir:         "not a regular file",
+	} {
+		_, err := plan.Load(path)
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, plan.ErrInvalid) {
+			t.Errorf("Load(%s): %v, want %q (invalid)", path, err, want)
+		}
+	}
+	head := "version: 1\nteam: t\ndefaults: {command: [dev]}\nagents:\n"
+	var many strings.Builder
+	for i := 0; i <= plan.MaxAgents; i++ {
+		fmt.Fprintf(&many, "  - {name: a%d, tasks: [{id: t%d, prompt: p}]}\n", i, i)
+	}
+	var tasks strings.Builder
+	tasks.WriteString("  - name: a\n    tasks:\n")
+	for i := 0; i <= plan.MaxTasks; i++ {
+		fmt.Fprintf(&tasks, "      - {id: t%d, prompt: p}\n", i)
+	}
+	long := "  - {name: a, tasks: [{id: t, prompt: " + strings.Repeat("w", plan.MaxPrompt+1) + "}]}\n"
+	for name, c := range map[string]struct{ yaml, want string }{
+		"agents": {head + many.String(), "t.yaml:5:3: 1025 agents: a plan has at most 1024"},
+		"tasks":  {head + tasks.String(), "t.yaml:1031:9: task 1025 of the plan: a plan has at most 1024 tasks"},
+		"prompt": {head + long, "t.yaml:5:39: prompt of 65537 bytes: at most 65536 (64 KiB)"},
+	} {
+		_, err := plan.Parse("t.yaml", []byte(c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, shortErr(err), c.want)
+		}
+	}
+}
+
+func shortErr(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	s := err.Error()
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
 }

@@ -308,6 +308,9 @@ func (d *decoder) spec(n *yaml.Node, path, where string, keys []string) *spec {
 	}
 	if v := f.get("prompt"); v != nil {
 		s.prompt, _ = d.str(v, "prompt")
+		if len(s.prompt) > MaxPrompt {
+			d.errorf(v, "prompt of %d bytes: at most %d (64 KiB) — put the long part in a file of the repository and name it in the prompt", len(s.prompt), MaxPrompt)
+		}
 	}
 	if v := f.get("owns"); v != nil {
 		s.owns = d.owns(v, join(path, "owns"))
@@ -554,6 +557,10 @@ func (d *decoder) agents(f fields) []*spec {
 		d.errorf(v, "agents is empty: want %s", want)
 		return nil
 	}
+	if len(items) > MaxAgents {
+		d.errorf(v, "%d agents: a plan has at most %d", len(items), MaxAgents)
+		return nil
+	}
 	devs := make([]*spec, len(items))
 	for i, n := range items {
 		where := fmt.Sprintf("agents[%d]", i)
@@ -591,8 +598,11 @@ func (d *decoder) tasks(n *yaml.Node, path string) []taskSpec {
 		}
 		if v := d.required(f, "prompt", where, "what the agent should do"); v != nil {
 			if s, ok := d.str(v, "prompt"); ok {
-				if strings.TrimSpace(s) == "" {
+				switch {
+				case strings.TrimSpace(s) == "":
 					d.errorf(v, "prompt is empty: want what the agent should do")
+				case len(s) > MaxPrompt:
+					d.errorf(v, "prompt of %d bytes: at most %d (64 KiB) — put the long part in a file of the repository and name it in the prompt", len(s), MaxPrompt)
 				}
 				t.prompt = s
 			}

@@ -58,9 +58,13 @@ func (d *decoder) checkName(n *yaml.Node, label, name string) {
 func (d *decoder) checkTasks(devs []*spec) {
 	var tasks []*taskSpec
 	index := map[string]int{} // id → its first task in tasks
+	n := 0
 	for _, s := range devs {
 		for i := range s.tasks {
 			t := &s.tasks[i]
+			if n++; n == MaxTasks+1 {
+				d.errorf(t.node, "task %d of the plan: a plan has at most %d tasks", n, MaxTasks)
+			}
 			if t.idNode == nil || t.idNode.Kind != yaml.ScalarNode {
 				continue
 			}
