@@ -72,14 +72,7 @@ echo one > src/one.txt && git add -A && git commit -qm one`, marks))
 	if err := os.WriteFile(filepath.Join(marks, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
-		}
-	case <-ctx.Done():
-		t.Fatalf("run did not finish\nlog:\n%s", f.logs.String())
-	}
+	f.finished(ctx, done)
 	st := f.status("t")
 	for id, want := range map[string]orchestrator.TaskState{"one": orchestrator.Merged, "two": orchestrator.Cancelled, "three": orchestrator.Merged} {
 		if got := f.taskState(st, id).State; got != want {
@@ -208,14 +201,7 @@ if [ "$TEAMCTL_ATTEMPT" -gt 1 ]; then echo a > src/a.txt && git add -A && git co
 		t.Errorf("changes %q: want the budget raised", res.Changes)
 	}
 	f.answer(open[0].ID, "budget raised: go on")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
-		}
-	case <-ctx.Done():
-		t.Fatalf("run did not finish\nlog:\n%s", f.logs.String())
-	}
+	f.finished(ctx, done)
 	if got := f.taskState(f.status("t"), "ta").State; got != orchestrator.Merged {
 		t.Errorf("ta: %s, want merged", got)
 	}

@@ -115,14 +115,7 @@ agents:
 		t.Errorf("blockers %+v: a limit needs nobody", st.Blockers)
 	}
 
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
-		}
-	case <-ctx.Done():
-		t.Fatalf("run did not finish\nlog:\n%s", f.logs.String())
-	}
+	f.finished(ctx, done)
 	st = f.status("t")
 	for _, id := range []string{"ta", "tb", "tc"} {
 		if got := f.taskState(st, id).State; got != orchestrator.Merged {

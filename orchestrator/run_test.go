@@ -150,6 +150,19 @@ func (f *fixture) start(p *plan.Plan) (context.Context, <-chan error) {
 	return ctx, done
 }
 
+// finished waits for a run started with start to end well, before its context does.
+func (f *fixture) finished(ctx context.Context, done <-chan error) {
+	f.t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			f.t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+		}
+	case <-ctx.Done():
+		f.t.Fatalf("run did not finish\nlog:\n%s", f.logs.String())
+	}
+}
+
 // openBlockers waits for the team's open blockers to number n and returns them.
 func (f *fixture) openBlockers(ctx context.Context, n int) []store.Blocker {
 	f.t.Helper()
