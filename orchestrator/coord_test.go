@@ -79,7 +79,8 @@ func TestRepoPaths(t *testing.T) {
 	}{
 		{repo, "src/a.go", "src/a.go"},
 		{repo, "./src//lex/", "src/lex/"},
-		{repo, "src", "src"},
+		{repo, "src", "src/"},        // a directory there: its prefix
+		{repo, "newfile", "newfile"}, // nothing there yet: the exact path
 		{filepath.Join(repo, "src", "lex"), "lex.go", "src/lex/lex.go"},
 		{filepath.Join(repo, "src", "lex"), "../", "src/"},
 		{filepath.Join(repo, "src", "lex"), ".", "src/lex/"},
