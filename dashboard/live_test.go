@@ -170,8 +170,10 @@ git add -A && git commit -qm "a: wip" && echo "alice: done"`,
 			t.Errorf("gap of %s: %v, want ErrNotAvailable", part, snap.Gaps[part])
 		}
 	}
-	snap = tm.until(l, "bob refused and carol's tests failing in the merge queue", func(s Snapshot) bool {
-		return len(s.Queue.Refused) == 2
+	// The refusal is recorded (the queue's) before bob's task moves on (the lifecycle's):
+	// wait for both.
+	snap = tm.until(l, "bob refused and failed, carol's tests failing in the merge queue", func(s Snapshot) bool {
+		return len(s.Queue.Refused) == 2 && agentOf(s, "bob").State == string(orchestrator.Failed)
 	})
 	whys := map[string]string{}
 	for _, r := range snap.Queue.Refused {
