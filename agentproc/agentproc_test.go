@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/plan"
 )
 
 // launch is a launch of a scripted agent in a fresh directory.
@@ -331,5 +333,23 @@ echo "$$ $st" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
 				t.Errorf("adopted result %+v, want exit 7", res)
 			}
 		})
+	}
+}
+
+// Every field a plan's command template may name (plan.LaunchFields, checked at validate)
+// is a field of the Launch the template is rendered over, of the same type.
+func TestLaunchHasThePlansTemplateFields(t *testing.T) {
+	t.Parallel()
+	lf, l := reflect.TypeOf(plan.LaunchFields{}), reflect.TypeOf(agentproc.Launch{})
+	for i := 0; i < lf.NumField(); i++ {
+		f := lf.Field(i)
+		g, ok := l.FieldByName(f.Name)
+		if !ok || g.Type != f.Type {
+			t.Errorf("Launch has no field %s of type %s: a plan that validates would fail at launch", f.Name, f.Type)
+		}
+	}
+	argv, err := agentproc.Argv(agentproc.Launch{Agent: "a", Attempt: 2, Command: []string{"x", "{{.Agent}}-{{.Attempt}}"}})
+	if err != nil || strings.Join(argv, " ") != "x a-2" {
+		t.Errorf("argv %q, %v", argv, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -312,13 +313,48 @@ func (d *decoder) argv(n *yaml.Node, path, label string, templated bool) ([]stri
 	}
 	if templated {
 		for i, a := range args {
-			if _, err := template.New(label).Option("missingkey=error").Parse(a); err != nil {
+			t, err := template.New(label).Option("missingkey=error").Parse(a)
+			if err != nil {
 				d.errorf(nodes[i], "%s[%d] %q: not a valid Go template: %s", label, i, a, templateLocation.ReplaceAllString(err.Error(), ""))
+				ok = false
+				continue
+			}
+			// Run over the fields a launch has, so a name that is none fails here, not at launch.
+			if err := t.Execute(io.Discard, LaunchFields{}); err != nil {
+				d.errorf(nodes[i], "%s[%d] %q: %s; a template may name %s", label, i, a, templateError(err), launchFieldNames())
 				ok = false
 			}
 		}
 	}
 	return args, ok
+}
+
+// LaunchFields are the fields a command template may name ({{.Prompt}}, ...): agentproc
+// renders the template over its Launch, which has each of them (a test there checks).
+type LaunchFields struct {
+	Prompt, Team, Agent, Role, TaskID, Worktree, Branch, LeaderBranch string
+	Attempt                                                           int
+	Reason                                                            string
+}
+
+// launchFieldNames lists LaunchFields as a template names them.
+func launchFieldNames() string {
+	t := reflect.TypeOf(LaunchFields{})
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = "{{." + t.Field(i).Name + "}}"
+	}
+	return strings.Join(names, ", ")
+}
+
+// templateError is what went wrong in running a template, without text/template's prefix.
+func templateError(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "can't evaluate field "); i >= 0 {
+		field, _, _ := strings.Cut(s[i+len("can't evaluate field "):], " ")
+		return "no launch field is called " + field
+	}
+	return templateLocation.ReplaceAllString(s, "")
 }
 
 // env checks a map of environment variables.
