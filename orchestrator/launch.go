@@ -41,22 +41,24 @@ func (s *supervisor) schedule(ctx context.Context) error {
 		if !ok || stateOf(t) != Pending {
 			continue
 		}
-		if _, held, err := s.held(ctx, a.Name); err != nil || held || time.Since(s.released[s.providerOf(a.Name).Key]) < s.p.Limits.Stagger {
-			if err != nil {
-				return err
-			}
-			continue // nothing goes into a known limit; after one, agents come back one by one
-		}
 		ready := true
 		for _, dep := range t.After {
 			if !state[dep].Finished() {
 				ready = false
 			}
 		}
-		if ready {
-			if err := s.launch(ctx, t, agentproc.ReasonTask, "", nil); err != nil {
+		if !ready {
+			continue
+		}
+		// Looked at only for a task about to start: not a query per waiting agent per turn.
+		if _, held, err := s.held(ctx, a.Name); err != nil || held || time.Since(s.released[s.providerOf(a.Name).Key]) < s.p.Limits.Stagger {
+			if err != nil {
 				return err
 			}
+			continue // nothing goes into a known limit; after one, agents come back one by one
+		}
+		if err := s.launch(ctx, t, agentproc.ReasonTask, "", nil); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -195,10 +195,14 @@ func (s *supervisor) tendPauses(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(pauses) == 0 && !s.mayBePaused {
+		return nil // the common turn: no pause, no paused task since the last look
+	}
 	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
 		return err
 	}
+	s.mayBePaused = anyPaused(tasks)
 	paused := map[string]bool{}
 	for _, p := range pauses {
 		paused[p.Provider] = true

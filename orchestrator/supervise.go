@@ -84,6 +84,7 @@ type supervisor struct {
 	askedAt  int64 // the newest journal event when every wait was last checked (everyWaitAsked)
 
 	released       map[string]time.Time // provider key → when a task paused on it was last relaunched
+	mayBePaused    bool                 // a task may be paused (true until tendPauses finds none)
 	spent          map[string]spent     // what each agent's log said it spent, by agent
 	anyAgentBudget bool                 // some agent has a budget of its own
 	planChanged    bool                 // apply changed the plan: the merger takes it up when no batch runs
@@ -101,7 +102,7 @@ func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
 		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife, tmux: w.Tmux(team.Name),
-		procs: map[string]*running{}, released: map[string]time.Time{}, spent: map[string]spent{},
+		procs: map[string]*running{}, released: map[string]time.Time{}, spent: map[string]spent{}, mayBePaused: true,
 		anyAgentBudget: slices.ContainsFunc(p.Members(), func(a plan.Agent) bool { return !a.Budget.IsZero() }),
 		exits:          make(chan exitEvent, len(p.Agents)+2),
 		merges:         make(chan mergeEvent, 1),

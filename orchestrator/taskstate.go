@@ -178,6 +178,9 @@ func (s *supervisor) move(ctx context.Context, id string, to TaskState, why stri
 // agent's reservations; one that waits on someone has someone asked (askAbout).
 func (s *supervisor) entered(ctx context.Context, t store.Task) error {
 	st := stateOf(t)
+	if st == Paused {
+		s.mayBePaused = true // tendPauses looks at the tasks again
+	}
 	if st.Finished() || st == Failed {
 		if _, err := s.ws.store.ReleaseAll(ctx, s.team.Name, t.Agent, fmt.Sprintf("task %s %s", t.ID, st)); err != nil {
 			return err
