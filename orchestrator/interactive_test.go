@@ -139,7 +139,7 @@ sleep 600`, gate))
 		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
 	}
 	if tk := f.taskState(f.status("t"), "i"); tk.State != orchestrator.Merged || tk.Attempt != 1 {
-		t.Errorf("task i: %s after %d launch(es), want merged after the one launch it was adopted in", tk.State, tk.Attempt)
+		t.Errorf("task i: %s after %d launch(es), want merged after the one launch it was adopted in\nlog:\n%s", tk.State, tk.Attempt, f.logs.String())
 	}
 }
 
