@@ -12,8 +12,8 @@ import (
 
 // TestBudgetStopsWithinOneCall: Claude Code says what a launch cost only in its final
 // result, so a budget is checked against the usage of each assistant message as it comes,
-// priced by the model's list price: an agent that spends $0.30 a call against a $1 budget
-// is stopped at its 4th call, not when it finishes, and a person is asked.
+// priced by the model's list price: an agent that spends $0.30 a call (one every 3 s)
+// against a $1 budget is stopped at its 4th call, not when it finishes, and a person is asked.
 func TestBudgetStopsWithinOneCall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -24,7 +24,7 @@ i=0
 while [ $i -lt 40 ]; do
   i=$((i+1)); echo $i > %s/calls
   echo '{"type":"assistant","message":{"id":"m'$i'","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"step '$i'"}],"usage":{"input_tokens":100000,"output_tokens":0}}}'
-  sleep 0.3
+  sleep 3 # a model call's time: the stop must come before the next one, whatever the machine's load
 done`, marks))
 	f.fakeCLI("claude")
 	p := f.load(header + `agents:
