@@ -120,8 +120,8 @@ while [ ! -e %s ]; do sleep 0.05; done
 echo done > src/ivy.txt && git add -A && git commit -qm "ivy: after the resume" && teamctl done
 sleep 600`, gate))
 	path := f.writePlan(header + `agents:
-  - {name: ivy, command: [$AGENTS/ivy.sh], mode: tmux, tasks: [{id: i, prompt: p}]}
-`)
+  - {name: ivy, command: [$AGENTS/ivy.sh], mode: tmux, timeout: 5m, tasks: [{id: i, prompt: p}]}
+`) // (the header's 30s timeout counts from the launch: on a loaded machine the kill and resume outlast it)
 	ws := f.workspace()
 	tm := agentproc.NewTmux(agentproc.ExecTmux{}, ws.TestRepo().CommonDir, "t")
 	t.Cleanup(func() { exec.Command("tmux", "-L", tm.Socket, "kill-server").Run() })
