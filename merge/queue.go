@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/teamctl/teamctl/internal/failpoint"
 	"github.com/teamctl/teamctl/worktree"
 )
 
@@ -266,6 +267,7 @@ func (m *Merger) land(ctx context.Context, br *BatchResult, entries []entry) err
 	if err := m.Repo.UpdateRef(ctx, m.Branch, tip, br.After); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.LeaderMoved)
 	parent := br.After
 	for _, e := range entries {
 		res := &br.Results[e.req]

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/failpoint"
 	"github.com/teamctl/teamctl/internal/testsupport"
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/plan"
@@ -29,6 +30,9 @@ import (
 // The crash tests SIGKILL it.
 const superviseEnv = "TEAMCTL_TEST_SUPERVISE"
 
+// failpointEnv, beside superviseEnv, names the failpoint the child supervisor kills itself at.
+const failpointEnv = "TEAMCTL_TEST_FAILPOINT"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(superviseEnv); path != "" {
 		os.Exit(superviseMain(path))
@@ -37,6 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 func superviseMain(path string) int {
+	failpoint.Arm(os.Getenv(failpointEnv))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	p, err := plan.Load(path)
@@ -86,15 +91,15 @@ esac
 
 var crashFiles = map[string]string{"one": "one", "two": "two", "three": "fixed", "four": "four", "five": "five"}
 
-// startSupervisor runs the plan in a child supervisor process.
-func (f *fixture) startSupervisor(planPath string) *exec.Cmd {
+// startSupervisor runs the plan in a child supervisor process; env is added to its environment.
+func (f *fixture) startSupervisor(planPath string, env ...string) *exec.Cmd {
 	f.t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), superviseEnv+"="+planPath)
+	cmd.Env = append(append(os.Environ(), superviseEnv+"="+planPath), env...)
 	if f.binDir != "" { // what the agents find first on their PATH (a fake CLI)
 		cmd.Env = append(cmd.Env, "PATH="+f.binDir+":"+os.Getenv("PATH"))
 	}
@@ -349,4 +354,69 @@ echo slow > src/slow.txt && git add -A && git commit -qm slow`, marks))
 	if tk := f.taskState(f.status("t"), "s"); tk.State != orchestrator.Merged || tk.Attempt != 1 {
 		t.Errorf("task s: %s after %d launch(es), want merged after its one launch, adopted", tk.State, tk.Attempt)
 	}
+}
+
+// TestCrashAtFailpoints kills the supervisor at points inside one step that no journal entry
+// separates — a git command done, its result not yet recorded — then resumes: the team
+// finishes with nothing lost and no person asked.
+func TestCrashAtFailpoints(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		point string
+		team  func(*testing.T, *fixture) string
+		check func(*fixture)
+	}{
+		// The leader branch moved to a tested candidate; resume finds the landing by its trailers.
+		{failpoint.LeaderMoved, crashTeam, func(f *fixture) { f.checkCrashInvariants("t") }},
+		// The leader branch merged into a conflicting agent's worktree, the fix not launched:
+		// resume launches it instead of asking a person about the half-done merge.
+		{failpoint.SyncConflicted, conflictTeam, func(f *fixture) {
+			if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "first\nsecond" {
+				f.t.Errorf("base.txt on the leader branch: %q, want both sides", got)
+			}
+			st := f.status("t")
+			for _, id := range []string{"first", "second"} {
+				if got := f.taskState(st, id); got.State != orchestrator.Merged {
+					f.t.Errorf("task %s: %s (%s), want merged", id, got.State, got.Detail)
+				}
+			}
+			if got := f.taskState(st, "second"); got.Reason != "fix-conflict" {
+				f.t.Errorf("task second last launched for %q, want fix-conflict", got.Reason)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.point, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			child := f.startSupervisor(f.writePlan(c.team(t, f)), failpointEnv+"="+c.point)
+			err := child.Wait()
+			if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("the supervisor did not reach failpoint %s (it ended: %v)\nlog:\n%s", c.point, err, f.logs.String())
+			}
+			if err := f.resume("t"); err != nil {
+				t.Fatalf("resume after a kill at %s: %v\nlog:\n%s", c.point, err, f.logs.String())
+			}
+			c.check(f)
+			if t.Failed() {
+				t.Logf("log:\n%s", f.logs.String())
+			}
+		})
+	}
+}
+
+// conflictTeam is two agents changing the same line: whoever merges second is sent the
+// leader branch's conflict to fix.
+func conflictTeam(t *testing.T, f *fixture) string {
+	t.Helper()
+	first := f.agent("first", `echo first > src/base.txt && git commit -qam first`)
+	second := f.agent("second", `if [ "$TEAMCTL_REASON" = fix-conflict ]; then
+  git diff --name-only --diff-filter=U | grep -q src/base.txt || exit 9
+  printf 'first\nsecond\n' > src/base.txt; git add -A; git commit -qm "resolve"; exit 0; fi
+while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
+echo second > src/base.txt && git commit -qam second`)
+	return header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: first, prompt: p}]}
+  - {name: b, command: ['%s'], tasks: [{id: second, prompt: p}]}
+`, first, second)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/internal/failpoint"
 	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/merge"
 	"github.com/teamctl/teamctl/store"
@@ -194,6 +195,7 @@ func (s *supervisor) afterMerge(ctx context.Context, stopping bool, req merge.Re
 			f.Synced = true
 			if ce, ok := errors.AsType[*worktree.ConflictError](err); ok {
 				f.SyncConflict = ce.Files
+				failpoint.Hit(failpoint.SyncConflicted)
 			} else {
 				f.SyncErr = err
 			}

@@ -393,7 +393,21 @@ func (r *Repo) Merge(ctx context.Context, dir, rev, msg string, env []string) (h
 // Sync brings rev into the branch checked out at dir: a fast-forward when possible, else a
 // merge commit (message: git's default). On conflicts it returns *ConflictError and leaves the
 // merge in progress (the agent is relaunched to resolve it).
+//
+// A merge of rev already in progress at dir — a sync whose process was killed before the agent
+// was told of its conflicts — is that same sync: its conflicts are returned as they stand. A
+// merge of anything else in progress there is aborted first.
 func (r *Repo) Sync(ctx context.Context, dir, rev string, env []string) error {
+	if in, err := r.MergeInProgress(ctx, dir); err != nil {
+		return err
+	} else if in {
+		if files, same := r.syncInProgress(ctx, dir, rev); same {
+			return &ConflictError{Files: files}
+		}
+		if err := r.AbortMerge(ctx, dir); err != nil {
+			return err
+		}
+	}
 	args := append(append([]string{}, noSign...), "merge", "--no-edit", "--no-verify", rev)
 	if _, err := r.git(ctx, dir, env, args...); err != nil {
 		return r.mergeError(ctx, dir, rev, err)
@@ -401,12 +415,35 @@ func (r *Repo) Sync(ctx context.Context, dir, rev string, env []string) error {
 	return nil
 }
 
+// syncInProgress reports whether the merge in progress at dir is of rev with conflicts
+// left, and returns the conflicting paths.
+func (r *Repo) syncInProgress(ctx context.Context, dir, rev string) ([]string, bool) {
+	head, err := r.git(ctx, dir, nil, "rev-parse", "--verify", "-q", "MERGE_HEAD")
+	if err != nil {
+		return nil, false
+	}
+	want, err := r.Resolve(ctx, rev)
+	if err != nil || head != want {
+		return nil, false
+	}
+	files := r.unmerged(ctx, dir)
+	return files, len(files) > 0
+}
+
+// unmerged lists the paths with conflicts at dir (none when git fails).
+func (r *Repo) unmerged(ctx context.Context, dir string) []string {
+	out, err := r.git(ctx, dir, nil, "diff", "--name-only", "-z", "--diff-filter=U")
+	if err != nil || out == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(out, "\x00"), "\x00")
+}
+
 // mergeError turns a failed `git merge` into a *ConflictError when it stopped on conflicts.
 func (r *Repo) mergeError(ctx context.Context, dir, rev string, err error) error {
 	if exitCode(err) == 1 {
-		out, derr := r.git(ctx, dir, nil, "diff", "--name-only", "-z", "--diff-filter=U")
-		if derr == nil && out != "" {
-			return &ConflictError{Files: strings.Split(strings.TrimRight(out, "\x00"), "\x00")}
+		if files := r.unmerged(ctx, dir); len(files) > 0 {
+			return &ConflictError{Files: files}
 		}
 	}
 	return fmt.Errorf("merge %s in %s: %w", rev, dir, err)
