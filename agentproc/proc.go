@@ -1,6 +1,12 @@
 package agentproc
 
-import "time"
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
 
 // What the agentproc package asks of the process table. Each platform answers in its own
 // file (proc_linux.go: /proc; proc_darwin.go: sysctl) with these small functions:
@@ -48,3 +54,54 @@ func StartedAt(start int64) (time.Time, error) { return startedAt(start) }
 // the kernel keeps it: what it was started with, not what it set since. It fails for a
 // process of another user.
 func ProcessEnviron(pid int) ([]string, error) { return procEnviron(pid) }
+
+// WithEnv lists the live processes whose environment holds kv ("KEY=VALUE") as they were
+// started. Processes of other users are not seen.
+func WithEnv(kv string) ([]int, error) {
+	pids, err := listProcs()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, pid := range pids {
+		if env, err := procEnviron(pid); err == nil && slices.Contains(env, kv) && Alive(pid, 0) {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
+// KillWithEnv kills (SIGKILL) the process group of every process WithEnv(kv) finds, and
+// waits, up to timeout, until none is left. It returns how many it found.
+func KillWithEnv(kv string, timeout time.Duration) (int, error) {
+	pids, err := WithEnv(kv)
+	if err != nil || len(pids) == 0 {
+		return 0, err
+	}
+	for _, pid := range pids {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		left, err := WithEnv(kv)
+		if err != nil || len(left) == 0 {
+			return len(pids), err
+		}
+		if time.Now().After(deadline) {
+			return len(pids), errors.New("processes still alive after SIGKILL: " + fmtPids(left))
+		}
+	}
+}
+
+func fmtPids(pids []int) string {
+	s := ""
+	for i, p := range pids {
+		if i > 0 {
+			s += ", "
+		}
+		s += strconv.Itoa(p)
+	}
+	return s
+}

@@ -199,3 +199,39 @@ func TestCheckProgram(t *testing.T) {
 		}
 	}
 }
+
+// KillWithEnv finds the processes started with a variable, kills their groups (children
+// too) and returns once they are gone; a process without it lives on.
+func TestKillWithEnv(t *testing.T) {
+	t.Parallel()
+	kv := "TEAMCTL_TEST_MARK=" + strconv.Itoa(os.Getpid()) + "-" + t.Name()
+	pidFile := filepath.Join(t.TempDir(), "child")
+	marked := exec.Command("sh", "-c", `sleep 60 & echo $! > "$1"; wait`, "sh", pidFile)
+	marked.Env = append(os.Environ(), kv)
+	marked.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	other := exec.Command("sleep", "60")
+	other.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	for _, c := range []*exec.Cmd{marked, other} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	waited := make(chan error, 1)
+	go func() { waited <- marked.Wait() }() // reaped, as init reaps a dead supervisor's orphans
+	testsupport.Eventually(t, 10*time.Second, "the marked script's child started", func() bool {
+		b, err := os.ReadFile(pidFile)
+		return err == nil && strings.HasSuffix(string(b), "\n")
+	})
+	n, err := agentproc.KillWithEnv(kv, 10*time.Second)
+	if err != nil || n != 2 {
+		t.Fatalf("KillWithEnv: %d, %v; want the script and its child", n, err)
+	}
+	<-waited
+	if left, err := agentproc.WithEnv(kv); err != nil || len(left) != 0 {
+		t.Errorf("still alive: %v (%v)", left, err)
+	}
+	if !agentproc.Alive(other.Process.Pid, 0) {
+		t.Error("a process without the variable was killed")
+	}
+}

@@ -260,12 +260,34 @@ func (m *Merger) contains(ctx context.Context, cand, head string) bool {
 	return err == nil && in
 }
 
+// LeaderMovedError is a landing whose compare-and-swap found the leader branch moved by
+// someone else since the batch began — as a killed supervisor's last `git update-ref`, still
+// running when its successor started, does. Nothing of the batch landed after the move; the
+// caller finds out what the new tip holds and queues the rest again.
+type LeaderMovedError struct {
+	Branch        string
+	Expected, Tip string
+}
+
+func (e *LeaderMovedError) Error() string {
+	return fmt.Sprintf("the leader branch %s moved to %s while the batch was built on %s", e.Branch, e.Tip, e.Expected)
+}
+
 // land moves the leader branch to the last entry's candidate (compare-and-swap from the tip
-// the candidate was built on) and marks the entries Merged.
+// the candidate was built on) and marks the entries Merged. A branch already standing on the
+// candidate has landed it (*LeaderMovedError when it stands anywhere else).
 func (m *Merger) land(ctx context.Context, br *BatchResult, entries []entry) error {
 	tip := entries[len(entries)-1].commit
 	if err := m.Repo.UpdateRef(ctx, m.Branch, tip, br.After); err != nil {
-		return err
+		now, rerr := m.Repo.Resolve(ctx, m.Branch)
+		switch {
+		case rerr != nil:
+			return err
+		case now != tip && now != br.After:
+			return &LeaderMovedError{Branch: m.Branch, Expected: br.After, Tip: now}
+		case now != tip:
+			return err // still where it was: the swap failed for another reason
+		}
 	}
 	failpoint.Hit(failpoint.LeaderMoved)
 	parent := br.After

@@ -490,3 +490,44 @@ func TestMergeOne(t *testing.T) {
 	}
 	f.checkTested()
 }
+
+// A killed supervisor's last `git update-ref` can finish after its successor built a batch on
+// the old tip. The branch already on the batch's candidate (the same merge, landed late):
+// the landing is done. Anywhere else: *LeaderMovedError, nothing of the batch counted as
+// merged, the leader worktree on the new tip.
+func TestBatchLeaderMovedDuringTest(t *testing.T) {
+	t.Parallel()
+	t.Run("onto the candidate", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		m := f.merger()
+		m.Test = "git update-ref refs/heads/" + leaderBranch + " HEAD"
+		br := f.mergeBatch(m, f.team(2))
+		if got := outcomes(br); !slices.Equal(got, []string{merge.Merged, merge.Merged}) {
+			t.Fatalf("outcomes %v, want both merged", got)
+		}
+		if br.After != f.tip() || !f.onTip("src/a1.txt") {
+			t.Errorf("after %s, tip %s", br.After, f.tip())
+		}
+	})
+	t.Run("elsewhere", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		other := f.branch("other", "main", map[string]string{"src/other.txt": "ok\n"})
+		m := f.merger()
+		m.Test = "git update-ref refs/heads/" + leaderBranch + " " + other.Branch
+		before := f.tip()
+		br, err := m.MergeBatch(context.Background(), f.team(2))
+		var moved *merge.LeaderMovedError
+		if !errors.As(err, &moved) || moved.Expected != before || moved.Tip != f.tip() {
+			t.Fatalf("err %v, want the leader branch moved from %s to %s", err, before, f.tip())
+		}
+		if got := outcomes(br); !slices.Equal(got, []string{merge.NotAttempted, merge.NotAttempted}) {
+			t.Errorf("outcomes %v, want none attempted", got)
+		}
+		if !f.onTip("src/other.txt") || f.onTip("src/a0.txt") {
+			t.Error("the leader branch is not where it was moved to")
+		}
+		f.checkRestored()
+	})
+}

@@ -420,3 +420,85 @@ echo second > src/base.txt && git commit -qam second`)
   - {name: b, command: ['%s'], tasks: [{id: second, prompt: p}]}
 `, first, second)
 }
+
+// A killed supervisor's last `git update-ref` can land a merge after its successor started
+// and built a batch on the old tip. Here the project's test plays that late git on its first
+// run: it moves the leader branch to a merge of task one made as teamctl makes them. The
+// batch's compare-and-swap misses; the supervisor records task one as landed there, builds
+// the rest again on the new tip, and no one is asked.
+func TestLeaderMovedDuringABatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	mark := filepath.Join(t.TempDir(), "moved")
+	testsupport.Script(t, f.repo, "check.sh", fmt.Sprintf(`if [ ! -e %s ]; then touch %[1]s
+  export GIT_AUTHOR_NAME=old GIT_AUTHOR_EMAIL=old@x GIT_COMMITTER_NAME=old GIT_COMMITTER_EMAIL=old@x
+  tip=$(git rev-parse teamctl/t/lead)
+  tree=$(git merge-tree --write-tree "$tip" teamctl/t/a)
+  c=$(printf 'Merge teamctl/t/a: task one by a\n\nTeamctl-Team: t\nTeamctl-Task: one\nTeamctl-Agent: a\n' | git commit-tree "$tree" -p "$tip" -p teamctl/t/a)
+  git update-ref refs/heads/teamctl/t/lead "$c"
+fi`, mark))
+	f.git("add", "-A")
+	f.git("commit", "-qm", "a test that moves the leader branch once")
+	one := f.agent("a", `echo one > src/one.txt && git add -A && git commit -qm one`)
+	two := f.agent("b", `echo two > src/two.txt && git add -A && git commit -qm two`)
+	p := f.load(header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: one, prompt: p}]}
+  - {name: b, command: ['%s'], tasks: [{id: two, prompt: p}]}
+`, one, two))
+	if err := f.run(p); err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatal("the test never moved the leader branch")
+	}
+	st := f.status("t")
+	for _, id := range []string{"one", "two"} {
+		if got := f.taskState(st, id); got.State != orchestrator.Merged {
+			t.Errorf("task %s: %s (%s), want merged", id, got.State, got.Detail)
+		}
+	}
+	line := f.git("log", "--first-parent", "--format=%(trailers:key=Teamctl-Task,valueonly)", "main..teamctl/t/lead")
+	if got := strings.Fields(line); len(got) != 2 {
+		t.Errorf("the leader branch's merges are of tasks %v, want one and two once each", got)
+	}
+	for _, file := range []string{"src/one.txt", "src/two.txt"} {
+		if !strings.Contains(f.git("ls-tree", "-r", "--name-only", "teamctl/t/lead"), file) {
+			t.Errorf("%s is not on the leader branch", file)
+		}
+	}
+}
+
+// A supervisor killed during a test run leaves the run going (it is in a process group of
+// its own, in the leader worktree). Resume kills it before it resets the leader worktree:
+// nothing of the dead supervisor's is left running.
+func TestResumeEndsTheDeadSupervisorsCommands(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	marks := t.TempDir()
+	testsupport.Script(t, f.repo, "check.sh", fmt.Sprintf(`if [ ! -e %[1]s/ran ]; then touch %[1]s/ran; sleep 120; fi`, marks))
+	f.git("add", "-A")
+	f.git("commit", "-qm", "a test that hangs on its first run")
+	one := f.agent("a", `echo one > src/one.txt && git add -A && git commit -qm one`)
+	child := f.startSupervisor(f.writePlan(header + fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: one, prompt: p}]}
+`, one)))
+	testsupport.Eventually(t, time.Minute, "the first test run", func() bool {
+		_, err := os.Stat(filepath.Join(marks, "ran"))
+		return err == nil
+	})
+	old := worktree.RunnerEnv + "=" + fmt.Sprint(child.Process.Pid)
+	if left, _ := agentproc.WithEnv(old); len(left) == 0 {
+		t.Fatal("the test run is not marked with its supervisor's pid")
+	}
+	_ = child.Process.Kill()
+	_ = child.Wait()
+	if err := f.resume("t"); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if left, _ := agentproc.WithEnv(old); len(left) != 0 {
+		t.Errorf("the dead supervisor's test run still runs: %v", left)
+	}
+	if got := f.taskState(f.status("t"), "one"); got.State != orchestrator.Merged {
+		t.Errorf("task one: %s (%s), want merged", got.State, got.Detail)
+	}
+}

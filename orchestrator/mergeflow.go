@@ -159,6 +159,16 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 			return err
 		}
 	}
+	if moved, ok := errors.AsType[*merge.LeaderMovedError](ev.err); ok {
+		// Not a broken merge: the merges the new tip holds are recorded, the rest of the
+		// batch is queued again and built on it.
+		s.log().Warn("the leader branch moved while a batch was built: what it holds is recorded, the rest queued again",
+			"expected", shorten.Hash(moved.Expected), "tip", shorten.Hash(moved.Tip))
+		if _, err := s.adoptLanded(uctx); err != nil {
+			return err
+		}
+		ev.err = nil
+	}
 	for _, fl := range ev.br.Flaky {
 		s.log().Warn("flaky test: failed, then passed on a rerun of the same tree", "tasks", strings.Join(fl.Tasks, ","))
 	}
@@ -180,6 +190,9 @@ func (s *supervisor) afterMerge(ctx context.Context, stopping bool, req merge.Re
 	t, err := s.ws.store.Task(ctx, s.team.Name, req.Task)
 	if err != nil {
 		return err
+	}
+	if stateOf(t) == Merged && res.Outcome != merge.Merged {
+		return nil // landed another way: found on the leader branch (adoptLanded)
 	}
 	a, _ := s.p.Agent(t.Agent)
 	f := mergeFacts{Result: res, BatchErr: batchErr, Stopping: stopping, Rounds: t.Rounds, Retries: a.Retries}

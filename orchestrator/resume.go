@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"time"
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -43,6 +45,17 @@ func (w *Workspace) Resume(ctx context.Context, name string, opts RunOptions) er
 	p, err := loadPlan(t)
 	if err != nil {
 		return err
+	}
+	// What the last supervisor left running would go on moving the leader branch and
+	// changing its worktree under the reconciling below: it ends first.
+	if old := t.SupervisorPID; old != 0 && old != os.Getpid() {
+		n, err := agentproc.KillWithEnv(worktree.RunnerEnv+"="+strconv.Itoa(old), 10*time.Second)
+		if err != nil {
+			return fmt.Errorf("resume team %s: the last supervisor's commands: %w", t.Name, err)
+		}
+		if n > 0 {
+			w.env.logger().Warn("killed the commands the last supervisor left running", "team", t.Name, "supervisor", old, "processes", n)
+		}
 	}
 	if err := w.store.UpdateTeam(ctx, t.Name, func(t *store.Team) error { t.SupervisorPID = os.Getpid(); return nil }); err != nil {
 		return err
@@ -164,41 +177,57 @@ func (s *supervisor) reconcileMerges(ctx context.Context) error {
 			return err
 		}
 	}
-	repo := s.ws.repo
-	tip, err := repo.Resolve(ctx, s.team.LeaderBranch)
+	adopted, err := s.adoptLanded(ctx)
 	if err != nil {
 		return err
 	}
-	landed := map[string]string{} // task → merge commit
-	if tip != s.team.TestedHead {
-		ours, err := s.oursSince(ctx, s.team.TestedHead, tip, landed)
-		if err != nil {
-			return err
-		}
-		if !ours {
-			s.log().Warn("the leader branch has commits teamctl did not make since its last tested tip: it is not counted as tested",
-				"branch", s.team.LeaderBranch, "tested", shorten.Hash(s.team.TestedHead), "tip", shorten.Hash(tip))
-		} else {
-			if err := s.setTestedHead(ctx, tip); err != nil {
-				return err
-			}
-		}
-	}
 	for _, t := range tasks {
-		if commit, ok := landed[t.ID]; ok && stateOf(t) != Merged {
-			s.log().Info("merge had landed before the crash", "task", t.ID, "commit", shorten.Hash(commit))
-			if err := s.merged(ctx, t.ID, commit, ""); err != nil {
-				return err
-			}
-			continue
-		}
-		if stateOf(t) == Merging {
+		if stateOf(t) == Merging && !adopted[t.ID] {
 			if _, err := s.move(ctx, t.ID, Queued, "the merge was cut off: queued again", nil); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// adoptLanded recognises merges on the leader branch that landed but were not recorded — a
+// supervisor killed after moving the ref, or whose last git command finished after it died
+// (the leader ref only ever moves to a tested merge commit, whose trailers name the task) —
+// records their tasks merged and the tip tested, and returns the tasks it recorded.
+func (s *supervisor) adoptLanded(ctx context.Context) (map[string]bool, error) {
+	tip, err := s.ws.repo.Resolve(ctx, s.team.LeaderBranch)
+	if err != nil || tip == s.team.TestedHead {
+		return nil, err
+	}
+	landed := map[string]string{} // task → merge commit
+	ours, err := s.oursSince(ctx, s.team.TestedHead, tip, landed)
+	if err != nil {
+		return nil, err
+	}
+	if !ours {
+		s.log().Warn("the leader branch has commits teamctl did not make since its last tested tip: it is not counted as tested",
+			"branch", s.team.LeaderBranch, "tested", shorten.Hash(s.team.TestedHead), "tip", shorten.Hash(tip))
+		return nil, nil
+	}
+	if err := s.setTestedHead(ctx, tip); err != nil {
+		return nil, err
+	}
+	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
+	if err != nil {
+		return nil, err
+	}
+	adopted := map[string]bool{}
+	for _, t := range tasks {
+		if commit, ok := landed[t.ID]; ok && stateOf(t) != Merged {
+			s.log().Info("a merge had landed unrecorded", "task", t.ID, "commit", shorten.Hash(commit))
+			if err := s.merged(ctx, t.ID, commit, ""); err != nil {
+				return nil, err
+			}
+			adopted[t.ID] = true
+		}
+	}
+	return adopted, nil
 }
 
 // oursSince reports whether every commit on the leader branch's first-parent line from

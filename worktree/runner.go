@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,8 +56,15 @@ func (e *ExitError) Error() string {
 const killGrace = 2 * time.Second
 
 // ExecRunner runs commands with os/exec, each in its own process group; when ctx ends the
-// whole group is killed, so a test command's children die with it.
+// whole group is killed, so a test command's children die with it. Each command's
+// environment names the process that ran it (RunnerEnv).
 type ExecRunner struct{}
+
+// RunnerEnv is set, in the environment of every command an ExecRunner starts, to the pid of
+// the process that started it. A resumed supervisor finds by it the git commands and test
+// runs its killed predecessor left running, which would go on moving the leader branch and
+// changing the leader worktree under it.
+const RunnerEnv = "TEAMCTL_RUNNER_PID"
 
 // Environ is the current environment without the git variables that would point git at the
 // repository that started teamctl (gitenv.Scrub), then env.
@@ -70,7 +78,7 @@ func (ExecRunner) Run(ctx context.Context, dir string, env []string, argv ...str
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = Environ(env)
+	cmd.Env = append(Environ(env), RunnerEnv+"="+strconv.Itoa(os.Getpid()))
 	// Our own pipes, not exec's: with an io.Writer exec copies in goroutines and Wait blocks
 	// until every holder of the pipe exits, so a server a test script left in the background
 	// held Run up (then failed it on WaitDelay) and lived on. With *os.File ends Wait returns

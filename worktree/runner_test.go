@@ -197,3 +197,15 @@ func TestExecRunnerKillsLeftovers(t *testing.T) {
 		})
 	}
 }
+
+// Every command names the process that ran it, for a successor to find it by.
+func TestExecRunnerNamesItsProcess(t *testing.T) {
+	t.Parallel()
+	out, err := worktree.ExecRunner{}.Run(ctx, t.TempDir(), nil, "sh", "-c", "echo $"+worktree.RunnerEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != strconv.Itoa(os.Getpid()) {
+		t.Errorf("%s = %q, want this process's pid %d", worktree.RunnerEnv, got, os.Getpid())
+	}
+}
