@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/shorten"
