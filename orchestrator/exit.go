@@ -123,6 +123,10 @@ func (s *supervisor) exitFacts(ctx context.Context, t store.Task, sa store.Agent
 // lookAtWorktree reads what decideExit needs to know of the agent's worktree and branch.
 func (s *supervisor) lookAtWorktree(ctx context.Context, f *exitFacts, sa store.Agent) error {
 	f.Looked = true
+	// Its worktree removed while it ran: made again, so the decision sees its commits.
+	if _, err := s.restoreWorktree(ctx, sa); err != nil {
+		return err
+	}
 	var err error
 	if f.Changes, err = s.ws.repo.Status(ctx, sa.Worktree); err != nil {
 		return err

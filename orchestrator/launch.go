@@ -87,6 +87,9 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	if err != nil {
 		return err
 	}
+	if _, err := s.restoreWorktree(ctx, sa); err != nil {
+		return err
+	}
 	if stateOf(t) != Paused { // a paused task is relaunched by tendPauses, which knows it may
 		if pause, held, err := s.held(ctx, a.Name); err != nil || held {
 			if err != nil {

@@ -39,6 +39,9 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 	if len(queued) == 0 {
 		return nil
 	}
+	if err := s.restoreLeaderWorktree(ctx); err != nil {
+		return err
+	}
 	// The merge queue resets the leader worktree: never over work someone left there.
 	if ch, err := s.ws.repo.Status(ctx, s.team.LeaderWorktree); err != nil {
 		return err
@@ -255,6 +258,9 @@ func (s *supervisor) setTestedHead(ctx context.Context, tip string) error {
 // startTipTest runs the test command on the leader branch's tip, which the leader agent
 // committed to (task is the leader's task), in the merge goroutine.
 func (s *supervisor) startTipTest(ctx context.Context, task string) error {
+	if err := s.restoreLeaderWorktree(ctx); err != nil {
+		return err
+	}
 	tip, err := s.ws.repo.Resolve(ctx, s.team.LeaderBranch)
 	if err != nil {
 		return err

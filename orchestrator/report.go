@@ -227,6 +227,14 @@ type Review struct {
 	Flaky        []ReviewMerge   `json:"flaky"`    // test failures that passed on a rerun of the same tree: blamed on no branch
 	Blockers     []BlockerStatus `json:"blockers"` // open blockers
 	Costs        []AgentCost     `json:"costs"`    // per agent, where its CLI reports them
+	Repairs      []Repair        `json:"repairs"`  // what teamctl made again that was taken away, and what was lost
+}
+
+// Repair is one repair the supervisor made (RepairKinds): a branch or worktree made again.
+type Repair struct {
+	Agent string    `json:"agent"`
+	Text  string    `json:"text"`
+	At    time.Time `json:"at"`
 }
 
 type ReviewTask struct {
@@ -325,7 +333,10 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 		return Review{}, err
 	}
 	rv := Review{Team: t.Name, Base: t.Base, LeaderBranch: t.LeaderBranch, Tip: tip, Tested: tip == t.TestedHead, Test: p.Test,
-		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}, Costs: []AgentCost{}}
+		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}, Costs: []AgentCost{}, Repairs: []Repair{}}
+	if rv.Repairs, err = w.repairs(ctx, t.Name); err != nil {
+		return rv, err
+	}
 	if commits, err := w.repo.Commits(ctx, t.BaseHead, tip); err == nil {
 		rv.Commits = len(commits)
 	}

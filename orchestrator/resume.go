@@ -87,8 +87,8 @@ func (s *supervisor) reconcile(ctx context.Context) error {
 }
 
 // reconcileWorktrees makes sure every agent has its branch and its worktree: a team whose
-// creation was cut off is completed, a worktree deleted by hand is made again from its
-// branch (its commits are all there), and a stale index.lock a killed git left is removed.
+// creation was cut off is completed, a branch or worktree deleted by hand is made again
+// (restoreBranch, addWorktree), and a stale index.lock a killed git left is removed.
 func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 	agents, err := s.ws.store.Agents(ctx, s.team.Name)
 	if err != nil {
@@ -106,10 +106,7 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 	}
 	for _, a := range agents {
 		if _, ok := branches[a.Branch]; !ok {
-			// Only a creation cut off leaves a branch missing (or a person deleted it): start
-			// it from the last tested leader tip, which holds everything merged so far.
-			s.log().Warn("branch missing: creating it", "agent", a.Name, "branch", a.Branch, "from", shorten.Hash(s.team.TestedHead))
-			if err := repo.CreateBranch(ctx, a.Branch, s.team.TestedHead); err != nil {
+			if err := s.restoreBranch(ctx, a); err != nil {
 				return err
 			}
 		}
@@ -134,19 +131,10 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 				}
 			}
 			continue
-		case wt != nil:
-			if err := repo.Prune(ctx); err != nil {
-				return err
-			}
-		case statErr == nil:
+		case wt == nil && statErr == nil:
 			return Errorf(ErrUsage, "%s exists but is not a worktree of %s: move it away, then resume again", a.Worktree, repo.Root)
 		}
-		s.log().Warn("worktree missing: adding it again from its branch", "agent", a.Name, "worktree", a.Worktree)
-		if err := repo.AddWorktree(ctx, a.Worktree, a.Branch); err != nil {
-			return err
-		}
-		// A new worktree gets the plan's copy: files and set-up again.
-		if err := os.Remove(s.setupMarker(a)); err != nil && !os.IsNotExist(err) {
+		if err := s.addWorktree(ctx, a); err != nil {
 			return err
 		}
 	}

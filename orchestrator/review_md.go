@@ -29,7 +29,7 @@ const mdTailLines = 20
 func (rv Review) WriteMarkdown(out io.Writer) error {
 	w := bufio.NewWriter(out)
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	for _, section := range []func(printf){rv.writeSummaryMD, rv.writeAgentsMD, rv.writeTasksMD, rv.writeRefusedMD, rv.writeBlockersMD, rv.writeCostsMD} {
+	for _, section := range []func(printf){rv.writeSummaryMD, rv.writeAgentsMD, rv.writeTasksMD, rv.writeRefusedMD, rv.writeRepairsMD, rv.writeBlockersMD, rv.writeCostsMD} {
 		section(p)
 	}
 	return w.Flush()
@@ -175,6 +175,17 @@ func (rv Review) writeRefusedMD(p printf) {
 			p("  %s\n", l)
 		}
 		p("  %s\n", f)
+	}
+}
+
+// writeRepairsMD writes what was made again, and what was lost, when there is any.
+func (rv Review) writeRepairsMD(p printf) {
+	if len(rv.Repairs) == 0 {
+		return
+	}
+	p("\n## Repaired\n\n")
+	for _, r := range rv.Repairs {
+		p("- %s: %s\n", code(r.Agent), oneLineMD(r.Text))
 	}
 }
 

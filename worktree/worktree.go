@@ -204,14 +204,23 @@ func (r *Repo) RemoveWorktree(ctx context.Context, path string) error {
 // SamePath reports whether a and b name the same directory, symlinks resolved.
 func SamePath(a, b string) bool { return samePath(a, b) }
 
-// samePath compares two paths after resolving symlinks (a temp dir may be reached through one).
+// samePath compares two paths after resolving symlinks (a temp dir may be reached through
+// one); a path that no longer exists is resolved through its parent.
 func samePath(a, b string) bool {
 	if filepath.Clean(a) == filepath.Clean(b) {
 		return true
 	}
-	ra, err1 := filepath.EvalSymlinks(a)
-	rb, err2 := filepath.EvalSymlinks(b)
+	ra, err1 := resolvePath(a)
+	rb, err2 := resolvePath(b)
 	return err1 == nil && err2 == nil && ra == rb
+}
+
+func resolvePath(p string) (string, error) {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r, nil
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+	return filepath.Join(dir, filepath.Base(p)), err
 }
 
 // Worktree is one entry of `git worktree list --porcelain`.
@@ -758,4 +767,56 @@ func (r *Repo) Branches(ctx context.Context, prefix string) (map[string]string, 
 		}
 	}
 	return m, nil
+}
+
+// LastHead is the commit the HEAD of the worktree at dir last stood on, from its reflog
+// (the worktree's own, which outlives a branch deleted under it and is kept until the
+// worktree is pruned, even when dir itself is gone). "" when there is none.
+func (r *Repo) LastHead(dir string) (string, error) {
+	gitDir, err := worktreeGitDir(dir)
+	if err != nil {
+		// dir is gone: find its admin dir by the path it records.
+		if gitDir, err = r.adminDirOf(dir); err != nil || gitDir == "" {
+			return "", err
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(gitDir, "logs", "HEAD"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reflog of %s: %w", dir, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	// "OLD NEW NAME <EMAIL> TIME ZONE\tMESSAGE": NEW is where HEAD went.
+	if f := strings.Fields(lines[len(lines)-1]); len(f) >= 2 && f[1] != strings.Repeat("0", len(f[1])) {
+		return f[1], nil
+	}
+	return "", nil
+}
+
+// adminDirOf finds the admin dir (.git/worktrees/ID) of the linked worktree at dir by its
+// gitdir file, which names dir/.git. "" when none does.
+func (r *Repo) adminDirOf(dir string) (string, error) {
+	entries, err := os.ReadDir(filepath.Join(r.CommonDir, "worktrees"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		admin := filepath.Join(r.CommonDir, "worktrees", e.Name())
+		b, err := os.ReadFile(filepath.Join(admin, "gitdir"))
+		if err == nil && SamePath(filepath.Dir(strings.TrimSpace(string(b))), dir) {
+			return admin, nil
+		}
+	}
+	return "", nil
+}
+
+// HasCommit reports whether rev names a commit the repository holds.
+func (r *Repo) HasCommit(ctx context.Context, rev string) bool {
+	_, err := r.git(ctx, "", nil, "cat-file", "-e", rev+"^{commit}")
+	return err == nil
 }

@@ -121,6 +121,12 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 			fmt.Fprintf(out, "   with %s: %s\n", r.Task, shorten.Line(r.Why, 160))
 		}
 	}
+	if len(rv.Repairs) > 0 {
+		fmt.Fprintln(out, "\nRepaired (taken away while the team ran or was stopped, made again):")
+		for _, r := range rv.Repairs {
+			fmt.Fprintf(out, "   %s: %s\n", r.Agent, r.Text)
+		}
+	}
 	for _, b := range rv.Blockers {
 		fmt.Fprintf(out, "\nOPEN BLOCKER %d from %s: %s\n", b.ID, b.Agent, b.Text)
 	}
