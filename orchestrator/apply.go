@@ -216,8 +216,12 @@ func (w *Workspace) makeAgents(ctx context.Context, t store.Team, agents []store
 		if ok, err := w.repo.BranchExists(ctx, a.Branch); err != nil {
 			return made, err
 		} else if ok {
-			return made, Errorf(ErrUsage, "branch %s already exists: an agent %s of team %s left it (git branch -D %s after checking it holds nothing you need), or name the agent otherwise",
-				a.Branch, a.Name, t.Name, a.Branch)
+			if in, err := w.repo.IsAncestor(ctx, a.Branch, t.TestedHead); err == nil && !in {
+				return made, Errorf(ErrUsage, "branch %s already exists and holds commits the team has not merged: rename it (git branch -m %s NEW) to keep them, or name the agent otherwise",
+					a.Branch, a.Branch)
+			}
+			return made, Errorf(ErrUsage, "branch %s already exists, holding nothing the team has not merged: delete it (git branch -D %s), or name the agent otherwise",
+				a.Branch, a.Branch)
 		}
 		if err := w.repo.CreateBranch(ctx, a.Branch, t.TestedHead); err != nil {
 			return made, err

@@ -502,3 +502,58 @@ func TestResumeEndsTheDeadSupervisorsCommands(t *testing.T) {
 		t.Errorf("task one: %s (%s), want merged", got.State, got.Detail)
 	}
 }
+
+// A supervisor killed -9 mid-run, and then its store's write-ahead log lost (deleted, as a
+// person cleaning up or a disk error would) or the whole store: resume needs no person and
+// loses nothing. With the log lost, the main file holds the team as of its last checkpoint
+// (made, resumed, each landing) and resume finds the rest in git; with the whole store lost,
+// resume says the team can be rebuilt, and --rebuild PLAN rebuilds it from git.
+func TestStoreLostAfterAKill(t *testing.T) {
+	t.Parallel()
+	for _, lose := range []string{"wal", "store"} {
+		t.Run(lose, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			planPath := f.writePlan(crashTeam(t, f))
+			child := f.startSupervisor(planPath)
+			// Killed once something has landed and more is under way.
+			testsupport.Eventually(t, time.Minute, "a first landing", func() bool {
+				out, err := exec.Command("git", "-C", f.repo, "rev-list", "--count", "--merges", "main..teamctl/t/lead").Output()
+				return err == nil && strings.TrimSpace(string(out)) != "0"
+			})
+			_ = child.Process.Kill()
+			_ = child.Wait()
+			f.killAgents("t")
+			db := store.Path(filepath.Join(f.repo, ".git"))
+			files := []string{db + "-wal", db + "-shm"}
+			if lose == "store" {
+				files = append(files, db)
+			}
+			for _, p := range files {
+				if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+			}
+			err := f.resume("t")
+			if lose == "store" {
+				if !errors.Is(err, orchestrator.ErrNoTeam) || !strings.Contains(err.Error(), "--rebuild") {
+					t.Fatalf("resume without a store: %v, want no team, with the way to rebuild it", err)
+				}
+				p, lerr := plan.Load(planPath)
+				if lerr != nil {
+					t.Fatal(lerr)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				err = f.workspace().Rebuild(ctx, p, orchestrator.RunOptions{ExitWhenBlocked: true})
+			}
+			if err != nil {
+				t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+			}
+			f.checkCrashInvariants("t")
+			if t.Failed() {
+				t.Logf("log:\n%s", f.logs.String())
+			}
+		})
+	}
+}

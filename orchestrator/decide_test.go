@@ -237,6 +237,9 @@ func TestDecisionsCoverTheLifecycle(t *testing.T) {
 	// a relaunch to fix a merge that would go into a paused provider is held (launch).
 	made["nudging -> running"] = true
 	made["merging -> paused"] = true
+	// Nor is a merge resume finds landed while the store had lost the task's record (adoptLanded).
+	made["running -> merged"] = true
+	made["nudging -> merged"] = true
 	for _, e := range edges {
 		move := string(e.from) + " -> " + string(e.to)
 		if (e.from == Running || e.from == Nudging || e.from == Merging) && !made[move] {

@@ -161,6 +161,7 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 		if err := s.setTestedHead(uctx, ev.br.After); err != nil {
 			return err
 		}
+		defer s.checkpoint(uctx) // once the landing is recorded
 	}
 	if moved, ok := errors.AsType[*merge.LeaderMovedError](ev.err); ok {
 		// Not a broken merge: the merges the new tip holds are recorded, the rest of the

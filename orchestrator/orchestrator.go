@@ -88,6 +88,16 @@ type Workspace struct {
 
 // Open opens the repository that holds dir and its store.
 func Open(ctx context.Context, env Env, dir string) (*Workspace, error) {
+	return open(ctx, env, dir, store.Open)
+}
+
+// OpenChecked is Open for a command that starts a supervisor (run, resume): the store is
+// checked whole first (store.OpenChecked).
+func OpenChecked(ctx context.Context, env Env, dir string) (*Workspace, error) {
+	return open(ctx, env, dir, store.OpenChecked)
+}
+
+func open(ctx context.Context, env Env, dir string, openStore func(string) (*store.Store, error)) (*Workspace, error) {
 	repo, err := worktree.Open(ctx, env.Runner, dir)
 	if err != nil {
 		if errors.Is(err, worktree.ErrNotRepo) {
@@ -98,9 +108,13 @@ func Open(ctx context.Context, env Env, dir string) (*Workspace, error) {
 		}
 		return nil, err
 	}
-	st, err := store.Open(store.Path(repo.CommonDir))
+	st, err := openStore(store.Path(repo.CommonDir))
 	if err != nil {
 		return nil, err
+	}
+	if d, ok := st.MovedAside(); ok {
+		env.logger().Error("teamctl's store was damaged: it is moved aside (kept, not deleted) and a new one made; a team whose branches remain is rebuilt from them with teamctl resume TEAM --rebuild PLAN",
+			"why", d.Why, "moved to", d.Path)
 	}
 	return &Workspace{repo: repo, store: st, env: env}, nil
 }
@@ -116,6 +130,10 @@ func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, e
 	if name != "" {
 		t, err := w.store.Team(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
+			if held, _ := w.repo.Branches(ctx, "teamctl/"+name+"/"); len(held) > 0 {
+				return t, Errorf(ErrNoTeam, "no team %q is recorded in %s, but its branches are there (teamctl/%s/…): teamctl resume %s --rebuild PLAN rebuilds the team from them",
+					name, w.repo.Root, name, name)
+			}
 			return t, Errorf(ErrNoTeam, "no team %q in %s (teamctl status lists them)", name, w.repo.Root)
 		}
 		return t, err
@@ -126,6 +144,10 @@ func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, e
 	}
 	switch len(teams) {
 	case 0:
+		if held, _ := w.repo.Branches(ctx, "teamctl/"); len(held) > 0 {
+			return store.Team{}, Errorf(ErrNoTeam, "no team is recorded in %s, but teamctl branches are there (git branch --list 'teamctl/*'): teamctl resume TEAM --rebuild PLAN rebuilds a team from them",
+				w.repo.Root)
+		}
 		return store.Team{}, Errorf(ErrNoTeam, "no team in %s (start one with teamctl run PLAN)", w.repo.Root)
 	case 1:
 		return teams[0], nil

@@ -29,7 +29,7 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 		return Errorf(ErrUsage, "teamctl run inside an agent %d team(s) deep is refused (at most %d; TEAMCTL_MAX_DEPTH raises it): an agent's own team cannot nest teams without limit",
 			d, max)
 	}
-	ws, err := Open(ctx, env, p.Repo)
+	ws, err := OpenChecked(ctx, env, p.Repo)
 	if err != nil {
 		if errors.Is(err, ErrUsage) {
 			return p.Errorf("repo", "%s is not inside a git repository", p.Repo)
@@ -67,23 +67,7 @@ func maxDepth() int {
 // prepare checks the plan against the disk and returns the team row to create. It writes
 // nothing.
 func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, error) {
-	base := p.Base
-	if base == "" {
-		b, err := w.repo.CurrentBranch(ctx)
-		if err != nil {
-			return store.Team{}, err
-		}
-		if b == "" {
-			return store.Team{}, p.Errorf("base", "%s is on a detached HEAD: set base: to the branch the team starts from", w.repo.Root)
-		}
-		base = b
-	}
-	if ok, err := w.repo.BranchExists(ctx, base); err != nil {
-		return store.Team{}, err
-	} else if !ok {
-		return store.Team{}, p.Errorf("base", "base branch %q does not exist in %s", base, w.repo.Root)
-	}
-	baseHead, err := w.repo.Resolve(ctx, base)
+	base, baseHead, err := w.resolveBase(ctx, p)
 	if err != nil {
 		return store.Team{}, err
 	}
@@ -99,8 +83,14 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		if ok, err := w.repo.BranchExists(ctx, br); err != nil {
 			return store.Team{}, err
 		} else if ok {
-			return store.Team{}, Errorf(ErrUsage, "branch %s already exists but no team %q is recorded: delete it (git branch -D %s) or rename the team",
-				br, p.Team, br)
+			// Never advise deleting work: a branch with commits of its own may be all that is
+			// left of a team whose store was lost.
+			if in, err := w.repo.IsAncestor(ctx, br, baseHead); err == nil && !in {
+				return store.Team{}, Errorf(ErrUsage, "branch %s holds commits that are not on %s, but no team %q is recorded (its store was lost or moved aside?): teamctl resume %s --rebuild %s rebuilds the team from its branches; or rename the team",
+					br, base, p.Team, p.Team, p.File)
+			}
+			return store.Team{}, Errorf(ErrUsage, "branch %s already exists but no team %q is recorded; it holds nothing that is not on %s: delete it (git branch -D %s) or rename the team",
+				br, p.Team, base, br)
 		}
 		wt := filepath.Join(root, p.Team, a.Name)
 		if _, err := os.Stat(wt); err == nil {
@@ -133,24 +123,32 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 	}, nil
 }
 
+// resolveBase returns the plan's base branch (the current one when the plan names none) and
+// its commit.
+func (w *Workspace) resolveBase(ctx context.Context, p *plan.Plan) (base, head string, err error) {
+	base = p.Base
+	if base == "" {
+		if base, err = w.repo.CurrentBranch(ctx); err != nil {
+			return "", "", err
+		}
+		if base == "" {
+			return "", "", p.Errorf("base", "%s is on a detached HEAD: set base: to the branch the team starts from", w.repo.Root)
+		}
+	}
+	if ok, err := w.repo.BranchExists(ctx, base); err != nil {
+		return "", "", err
+	} else if !ok {
+		return "", "", p.Errorf("base", "base branch %q does not exist in %s", base, w.repo.Root)
+	}
+	head, err = w.repo.Resolve(ctx, base)
+	return base, head, err
+}
+
 // create records the team, then makes its branches and worktrees. On failure it removes
 // whatever it made, store rows included.
 func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (err error) {
 	root := filepath.Dir(team.LeaderWorktree)
-	var agents []store.Agent
-	for _, a := range p.Members() {
-		agents = append(agents, store.Agent{
-			Team: p.Team, Name: a.Name, Role: a.Role,
-			Branch: BranchName(p.Team, a.Name), Worktree: filepath.Join(root, a.Name), State: "idle",
-		})
-	}
-	var tasks []store.Task
-	for i, t := range p.Tasks() {
-		tasks = append(tasks, store.Task{Team: p.Team, ID: t.ID, Agent: t.Agent, Prompt: t.Prompt, After: t.After, Seq: i + 1, State: string(Pending)})
-	}
-	if p.Leader.IsAgent() && strings.TrimSpace(p.Leader.Prompt) != "" && !hasTask(tasks, startTask) {
-		tasks = append(tasks, store.Task{Team: p.Team, ID: startTask, Agent: p.Leader.Name, Prompt: startPrompt(p), Seq: len(tasks) + 1, State: string(Pending)})
-	}
+	agents, tasks := teamRows(p, team)
 	if err := w.store.CreateTeam(ctx, team, agents, tasks); err != nil {
 		return err
 	}
@@ -166,6 +164,26 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 	}
 	w.env.logger().Info("team created", "team", team.Name, "base", team.Base, "agents", len(p.Agents), "tasks", len(tasks), "worktrees", root)
 	return w.setTeamState(ctx, team.Name, TeamRunning)
+}
+
+// teamRows are the agent and task rows of a new team: every member, every task pending.
+func teamRows(p *plan.Plan, team store.Team) ([]store.Agent, []store.Task) {
+	root := filepath.Dir(team.LeaderWorktree)
+	var agents []store.Agent
+	for _, a := range p.Members() {
+		agents = append(agents, store.Agent{
+			Team: p.Team, Name: a.Name, Role: a.Role,
+			Branch: BranchName(p.Team, a.Name), Worktree: filepath.Join(root, a.Name), State: "idle",
+		})
+	}
+	var tasks []store.Task
+	for i, t := range p.Tasks() {
+		tasks = append(tasks, store.Task{Team: p.Team, ID: t.ID, Agent: t.Agent, Prompt: t.Prompt, After: t.After, Seq: i + 1, State: string(Pending)})
+	}
+	if p.Leader.IsAgent() && strings.TrimSpace(p.Leader.Prompt) != "" && !hasTask(tasks, startTask) {
+		tasks = append(tasks, store.Task{Team: p.Team, ID: startTask, Agent: p.Leader.Name, Prompt: startPrompt(p), Seq: len(tasks) + 1, State: string(Pending)})
+	}
+	return agents, tasks
 }
 
 // loadPlan returns the plan a team was created with.

@@ -143,6 +143,8 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 	if err := s.setTeamState(ctx, TeamRunning, ""); err != nil {
 		return err
 	}
+	s.checkpoint(ctx)
+	defer s.checkpoint(context.WithoutCancel(ctx))
 	if err := s.prepareWorktrees(ctx); err != nil {
 		return err
 	}
@@ -395,4 +397,13 @@ func anyStartable(tasks []store.Task) bool {
 		}
 	}
 	return false
+}
+
+// checkpoint copies the store's write-ahead log into its main file at a quiet point (the
+// team made or resumed, a landing recorded, the supervisor ending), so that a log lost with
+// a crash costs little. A failure is logged; it never stops the team.
+func (s *supervisor) checkpoint(ctx context.Context) {
+	if err := s.ws.store.Checkpoint(ctx); err != nil {
+		s.log().Warn("store checkpoint failed", "err", err)
+	}
 }

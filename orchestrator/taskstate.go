@@ -66,6 +66,7 @@ var edges = []edge{
 	{Pending, Running, "its turn comes: the tasks it comes after are merged or done and its agent is free"},
 	{Pending, Failed, "its agent's worktree set-up failed"},
 	{Pending, Cancelled, "apply removed it from the plan before it started"},
+	{Pending, Merged, "resume finds its merge on the leader branch, its record lost with the store's write-ahead log"},
 
 	{Running, Running, "a failed launch with retries left is relaunched; resume relaunches a launch that was stopped or vanished"},
 	{Running, Nudging, "it exits 0 leaving work uncommitted, with nudges left: relaunched with the nudge"},
@@ -76,6 +77,7 @@ var edges = []edge{
 	{Running, Failed, "its last retry fails, or its program cannot start"},
 	{Running, Paused, "its launch ends on a provider limit, overload or outage (no retry spent), or is stopped because another agent of its provider met one, or a relaunch waits for its provider's pause"},
 	{Running, Cancelled, "apply --force removed it from the plan: its agent was stopped, its work stays on its branch"},
+	{Running, Merged, "as from pending"},
 
 	{Nudging, Nudging, "it exits 0 still leaving work uncommitted, with nudges left; a failed nudge launch with retries left"},
 	{Nudging, Running, "resume relaunches a nudge launch that was stopped or vanished"},
@@ -86,6 +88,7 @@ var edges = []edge{
 	{Nudging, Failed, "as from running"},
 	{Nudging, Paused, "as from running"},
 	{Nudging, Cancelled, "as from running"},
+	{Nudging, Merged, "as from pending"},
 
 	{Paused, Paused, "its provider's limit is met again: the pause is made longer"},
 	{Paused, Running, "its provider's pause ends (or it is the probe that tries the provider first): relaunched in its own session, or with the launch the pause held back"},

@@ -229,7 +229,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if v == len(migrations) {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		v, err := userVersion(ctx, tx)
 		if err != nil {
 			return err
@@ -248,6 +248,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// The schema in the main file: a store's main file is never empty (see damage.go).
+	return s.Checkpoint(ctx)
 }
 
 // queryer is a *sql.DB or a *sql.Tx.

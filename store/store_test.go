@@ -751,7 +751,13 @@ func TestMigrateConcurrently(t *testing.T) {
 		go func() {
 			s, err := Open(path)
 			if err == nil {
-				err = s.Close()
+				// A store another opener is making is not taken for a damaged one.
+				if d, moved := s.MovedAside(); moved {
+					err = errors.New("moved a store being made aside: " + d.Why)
+				}
+				if cerr := s.Close(); err == nil {
+					err = cerr
+				}
 			}
 			errs <- err
 		}()

@@ -820,3 +820,12 @@ func (r *Repo) HasCommit(ctx context.Context, rev string) bool {
 	_, err := r.git(ctx, "", nil, "cat-file", "-e", rev+"^{commit}")
 	return err == nil
 }
+
+// MergeBase is the best common ancestor of commits a and b.
+func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
+	out, err := r.git(ctx, "", nil, "merge-base", a, b)
+	if err != nil {
+		return "", fmt.Errorf("merge-base %s %s: %w", a, b, err)
+	}
+	return out, nil
+}

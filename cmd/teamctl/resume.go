@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/teamctl/teamctl/orchestrator"
+	"github.com/teamctl/teamctl/plan"
 )
 
 // ResumeOptions are the options of `teamctl resume`.
@@ -13,6 +14,7 @@ type ResumeOptions struct {
 	Factory         *Factory
 	Team            string
 	ExitWhenBlocked bool
+	Rebuild         string // a plan: rebuild the team's lost records from git and it
 }
 
 func NewCmdResume(f *Factory, runF func(context.Context, *ResumeOptions) error) *cobra.Command {
@@ -25,7 +27,13 @@ from their branches, a merge or test cut off half-way is undone and redone, agen
 running are adopted (watched to their end), agents that ended are handled as if they had just
 ended, and agents that are gone are relaunched with TEAMCTL_REASON=resume and a prompt that
 says what their worktree holds. Refused while another supervisor runs the team; a finished
-team is left as it is. Exit codes as for run.`,
+team is left as it is. Exit codes as for run.
+
+--rebuild PLAN is for a team whose records are gone (its store was damaged and moved aside,
+or deleted) while its branches remain: the team is recorded again from the plan and from git
+— a task whose merge commit is on the leader branch (its Teamctl-Task trailer) is merged, an
+agent with unmerged commits goes on with its task, the rest start afresh — then resumed.
+Its messages, blockers and journal are not in git and are not brought back.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			team, err := teamArg(cmd, args)
@@ -40,11 +48,30 @@ team is left as it is. Exit codes as for run.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.ExitWhenBlocked, "exit-when-blocked", false, "exit 3 instead of waiting when only work that waits on a human is left")
+	cmd.Flags().StringVar(&opts.Rebuild, "rebuild", "", "rebuild the team's lost records from its branches and this `PLAN`, then resume it")
 	return cmd
 }
 
 func resumeRun(ctx context.Context, opts *ResumeOptions) error {
-	return withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
-		return ws.Resume(ctx, opts.Team, orchestrator.RunOptions{ExitWhenBlocked: opts.ExitWhenBlocked})
-	})
+	if opts.Rebuild != "" {
+		p, err := plan.Load(opts.Rebuild)
+		if err != nil {
+			return err
+		}
+		if opts.Team != "" && opts.Team != p.Team {
+			return orchestrator.Errorf(orchestrator.ErrUsage, "team %q is not the plan's: %s runs team %q", opts.Team, opts.Rebuild, p.Team)
+		}
+		ws, err := orchestrator.OpenChecked(ctx, opts.Factory.Env(), p.Repo)
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		return ws.Rebuild(ctx, p, orchestrator.RunOptions{ExitWhenBlocked: opts.ExitWhenBlocked})
+	}
+	ws, err := orchestrator.OpenChecked(ctx, opts.Factory.Env(), opts.Factory.Dir)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	return ws.Resume(ctx, opts.Team, orchestrator.RunOptions{ExitWhenBlocked: opts.ExitWhenBlocked})
 }
