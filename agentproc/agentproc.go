@@ -39,7 +39,8 @@ var ErrStart = errors.New("cannot start agent")
 type Launch struct {
 	Team, Agent, Role string
 	TaskID            string
-	Prompt            string // the full prompt of this launch
+	Prompt            string // the full prompt of this launch (a pointer to PromptFile when too long: see promptFile)
+	PromptFile        string // where the full prompt is written (TEAMCTL_PROMPT_FILE); set by Start
 	Worktree          string
 	Branch            string
 	LeaderBranch      string
@@ -94,6 +95,7 @@ func Environ(l Launch) []string {
 		"TEAMCTL_ROLE":          l.Role,
 		"TEAMCTL_TASK_ID":       l.TaskID,
 		"TEAMCTL_PROMPT":        l.Prompt,
+		"TEAMCTL_PROMPT_FILE":   l.PromptFile,
 		"TEAMCTL_WORKTREE":      l.Worktree,
 		"TEAMCTL_BRANCH":        l.Branch,
 		"TEAMCTL_LEADER_BRANCH": l.LeaderBranch,
@@ -179,11 +181,35 @@ func (r Result) String() string {
 // before the agent runs) and the exit file (its exit status, written after). Both are
 // renamed into place, so a reader never sees half a line. They outlive the supervisor:
 // that is how a later one re-adopts the agent or learns how it ended.
-type Files struct{ Pid, Exit string }
+type Files struct{ Pid, Exit, Prompt string }
 
 // FilesIn are the files of agent under dir.
 func FilesIn(dir, agent string) Files {
-	return Files{Pid: filepath.Join(dir, agent+".pid"), Exit: filepath.Join(dir, agent+".exit")}
+	return Files{Pid: filepath.Join(dir, agent+".pid"), Exit: filepath.Join(dir, agent+".exit"), Prompt: filepath.Join(dir, agent+".prompt")}
+}
+
+// MaxInlinePrompt is the longest prompt passed as it is in TEAMCTL_PROMPT and the argv. The
+// kernel refuses a single argument or variable over 128 KiB (MAX_ARG_STRLEN) with E2BIG,
+// "argument list too long"; a launch's prompt grows past the plan's with answers, test output
+// and what resume says of the worktree. A longer prompt travels in its file only.
+const MaxInlinePrompt = 100 << 10
+
+// promptFile writes the launch's full prompt to its file (l.Files.Prompt) and sets PromptFile;
+// a prompt longer than MaxInlinePrompt is replaced, in the argv and TEAMCTL_PROMPT, by a line
+// that sends the agent to the file.
+func promptFile(l Launch) (Launch, error) {
+	if l.Files.Prompt == "" {
+		l.Files.Prompt = filepath.Join(filepath.Dir(l.Files.Pid), l.Agent+".prompt")
+	}
+	if err := os.WriteFile(l.Files.Prompt, []byte(l.Prompt), 0o600); err != nil {
+		return l, fmt.Errorf("agent %s: write its prompt: %w", l.Agent, err)
+	}
+	l.PromptFile = l.Files.Prompt
+	if len(l.Prompt) > MaxInlinePrompt {
+		l.Prompt = fmt.Sprintf("Your prompt for this launch is %d bytes, too long for a command line. Read the file %s now, all of it: it is your prompt; do what it says.",
+			len(l.Prompt), l.PromptFile)
+	}
+	return l, nil
 }
 
 // wrapperScript is the script that runs the agent under sh, which leads the agent's process
@@ -237,13 +263,20 @@ type Proc struct {
 // launch is watched, not the agent: once ctx ends, the agent runs on and the Proc's Result
 // says Detached (see Result).
 func Start(ctx context.Context, l Launch) (*Proc, error) {
-	argv, err := Argv(l)
-	if err != nil {
-		return nil, err
-	}
 	if l.Files.Pid == "" {
 		// A caller that keeps no run directory: the records go beside the log.
 		l.Files = FilesIn(filepath.Join(filepath.Dir(l.LogPath), "run"), l.Agent)
+	}
+	if err := os.MkdirAll(filepath.Dir(l.Files.Pid), 0o755); err != nil {
+		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
+	}
+	l, err := promptFile(l)
+	if err != nil {
+		return nil, err
+	}
+	argv, err := Argv(l)
+	if err != nil {
+		return nil, err
 	}
 	env := Environ(l)
 	if err := CheckProgram(argv[0], l.Worktree, env); err != nil {

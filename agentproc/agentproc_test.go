@@ -2,6 +2,7 @@ package agentproc_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -352,4 +353,39 @@ func TestLaunchHasThePlansTemplateFields(t *testing.T) {
 	if err != nil || strings.Join(argv, " ") != "x a-2" {
 		t.Errorf("argv %q, %v", argv, err)
 	}
+}
+
+// Every launch's prompt is in TEAMCTL_PROMPT_FILE. One too long for the kernel to pass as one
+// argument (over 128 KiB: "argument list too long") starts all the same: the argv and
+// TEAMCTL_PROMPT send the agent to the file, which holds it whole.
+func TestLongPromptTravelsInItsFile(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{10, 200 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			l := launch(t, `test "$(wc -c < "$TEAMCTL_PROMPT_FILE")" -eq "$PROMPT_SIZE" || { echo "prompt file: $(wc -c < "$TEAMCTL_PROMPT_FILE") bytes"; exit 1; }
+if [ "$PROMPT_SIZE" -gt 102400 ]; then
+  case "$2" in *"$TEAMCTL_PROMPT_FILE"*) ;; *) echo "argv does not name the file"; exit 2 ;; esac
+  case "$TEAMCTL_PROMPT" in *"$TEAMCTL_PROMPT_FILE"*) ;; *) echo "TEAMCTL_PROMPT does not name the file"; exit 3 ;; esac
+else
+  test "$2" = "$(cat "$TEAMCTL_PROMPT_FILE")" || { echo "argv is not the prompt"; exit 4; }
+fi`)
+			l.Prompt = strings.Repeat("p", size)
+			l.Env["PROMPT_SIZE"] = fmt.Sprint(size)
+			p, err := agentproc.Start(t.Context(), l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := p.Result(); !res.OK() {
+				t.Errorf("launch with a %d-byte prompt: %s\n%s", size, res, tail(readLog(t, l), 600))
+			}
+		})
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -332,9 +332,9 @@ func (d *decoder) argv(n *yaml.Node, path, label string, templated bool) ([]stri
 // LaunchFields are the fields a command template may name ({{.Prompt}}, ...): agentproc
 // renders the template over its Launch, which has each of them (a test there checks).
 type LaunchFields struct {
-	Prompt, Team, Agent, Role, TaskID, Worktree, Branch, LeaderBranch string
-	Attempt                                                           int
-	Reason                                                            string
+	Prompt, PromptFile, Team, Agent, Role, TaskID, Worktree, Branch, LeaderBranch string
+	Attempt                                                                       int
+	Reason                                                                        string
 }
 
 // launchFieldNames lists LaunchFields as a template names them.

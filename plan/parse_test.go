@@ -185,7 +185,7 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:5:20: command[1] "{{.Prompt": not a valid Go template: unclosed action`,
 		}},
 		{"command template naming no launch field", head + strings.Replace(alice, "command: [dev]", `command: [dev, "{{.Nope}}"]`, 1), []string{
-			`team.yaml:5:20: command[1] "{{.Nope}}": no launch field is called Nope; a template may name {{.Prompt}}, {{.Team}}, {{.Agent}}, {{.Role}}, {{.TaskID}}, {{.Worktree}}, {{.Branch}}, {{.LeaderBranch}}, {{.Attempt}}, {{.Reason}}`,
+			`team.yaml:5:20: command[1] "{{.Nope}}": no launch field is called Nope; a template may name {{.Prompt}}, {{.PromptFile}}, {{.Team}}, {{.Agent}}, {{.Role}}, {{.TaskID}}, {{.Worktree}}, {{.Branch}}, {{.LeaderBranch}}, {{.Attempt}}, {{.Reason}}`,
 		}},
 		{"command template function", head + strings.Replace(alice, "command: [dev]", `command: [dev, "{{shout .Prompt}}"]`, 1), []string{
 			`team.yaml:5:20: command[1] "{{shout .Prompt}}": not a valid Go template: function "shout" not defined`,
