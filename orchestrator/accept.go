@@ -23,6 +23,15 @@ func (w *Workspace) Accept(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	if tip != t.TestedHead {
+		// The merge queue moves the ref to a tested candidate, then records it: a tip made
+		// only of the team's merges passed the tests and is not recorded yet.
+		if ours, err := w.oursSince(ctx, t.Name, t.TestedHead, tip, map[string]string{}); err == nil && ours {
+			if supervised(w.repo.CommonDir, t.Name) {
+				return "", Errorf(ErrRefused, "refused for now: %s at %s passed the tests and is being landed: accept again in a moment", t.LeaderBranch, shorten.Hash(tip))
+			}
+			return "", Errorf(ErrRefused, "refused: %s at %s passed the tests, but its supervisor stopped before recording it: teamctl resume %s records it, then accept",
+				t.LeaderBranch, shorten.Hash(tip), t.Name)
+		}
 		return "", Errorf(ErrRefused, "refused: %s is at %s, which has not passed the tests (last tested: %s)", t.LeaderBranch, shorten.Hash(tip), shorten.Hash(t.TestedHead))
 	}
 	baseTip, err := w.repo.Resolve(ctx, t.Base)

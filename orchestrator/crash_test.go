@@ -557,3 +557,40 @@ func TestStoreLostAfterAKill(t *testing.T) {
 		})
 	}
 }
+
+// The merge queue moves the leader branch to a tested candidate, then records it. Accept in
+// between is refused with what is going on — being landed while a supervisor runs; landed
+// unrecorded once it died, which resume records — not with "has not passed the tests".
+func TestAcceptDuringALanding(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	one := f.agent("a", `echo one > src/one.txt && git add -A && git commit -qm one`)
+	child := f.startSupervisor(f.writePlan(header+fmt.Sprintf(`agents:
+  - {name: a, command: ['%s'], tasks: [{id: one, prompt: p}]}
+`, one)), failpointEnv+"="+failpoint.LeaderMoved)
+	_ = child.Wait() // killed once the ref moved
+	ws := f.workspace()
+	ctx := context.Background()
+	release, err := orchestrator.HoldSupervisorLock(filepath.Join(f.repo, ".git"), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ws.Accept(ctx, "t")
+	release()
+	if !errors.Is(err, orchestrator.ErrRefused) || !strings.Contains(err.Error(), "being landed") {
+		t.Errorf("accept while a supervisor lands: %v, want refused as being landed", err)
+	}
+	_, err = ws.Accept(ctx, "t")
+	if !errors.Is(err, orchestrator.ErrRefused) || !strings.Contains(err.Error(), "teamctl resume t") {
+		t.Errorf("accept after the supervisor died mid-landing: %v, want refused, naming resume", err)
+	}
+	if err := f.resume("t"); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+	}
+	if _, err := ws.Accept(ctx, "t"); err != nil {
+		t.Errorf("accept after resume: %v", err)
+	}
+	if got := f.git("show", "main:src/one.txt"); got != "one" {
+		t.Errorf("main:src/one.txt = %q after accept", got)
+	}
+}

@@ -83,3 +83,12 @@ func (t TestCaller) AddTask(ctx context.Context, o AddTaskOptions) (store.Task, 
 func (t TestCaller) Nudge(ctx context.Context, agent string) (store.Message, error) {
 	return act(ctx, t, func(p *Participant) (store.Message, error) { return p.Nudge(ctx, agent) })
 }
+
+// HoldSupervisorLock takes team's supervisor lock, as a live supervisor holds it.
+func HoldSupervisorLock(commonDir, team string) (release func(), err error) {
+	l, err := acquireLock(commonDir, team)
+	if err != nil {
+		return nil, err
+	}
+	return l.release, nil
+}

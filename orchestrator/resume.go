@@ -189,7 +189,7 @@ func (s *supervisor) adoptLanded(ctx context.Context) (map[string]bool, error) {
 		return nil, err
 	}
 	landed := map[string]string{} // task → merge commit
-	ours, err := s.oursSince(ctx, s.team.TestedHead, tip, landed)
+	ours, err := s.ws.oursSince(ctx, s.team.Name, s.team.TestedHead, tip, landed)
 	if err != nil {
 		return nil, err
 	}
@@ -220,17 +220,17 @@ func (s *supervisor) adoptLanded(ctx context.Context) (map[string]bool, error) {
 
 // oursSince reports whether every commit on the leader branch's first-parent line from
 // tested to tip is a merge teamctl made for this team, and collects the task each merged.
-func (s *supervisor) oursSince(ctx context.Context, tested, tip string, landed map[string]string) (bool, error) {
-	if ok, err := s.ws.repo.IsAncestor(ctx, tested, tip); err != nil || !ok {
+func (w *Workspace) oursSince(ctx context.Context, team, tested, tip string, landed map[string]string) (bool, error) {
+	if ok, err := w.repo.IsAncestor(ctx, tested, tip); err != nil || !ok {
 		return false, err
 	}
-	line, err := s.ws.repo.MainLine(ctx, tested, tip)
+	line, err := w.repo.MainLine(ctx, tested, tip)
 	if err != nil {
 		return false, err
 	}
 	for _, c := range line {
-		team, task := trailer(c.Body, "Teamctl-Team"), trailer(c.Body, "Teamctl-Task")
-		if len(c.Parents) < 2 || team != s.team.Name || task == "" {
+		by, task := trailer(c.Body, "Teamctl-Team"), trailer(c.Body, "Teamctl-Task")
+		if len(c.Parents) < 2 || by != team || task == "" {
 			return false, nil
 		}
 		if _, seen := landed[task]; !seen {
