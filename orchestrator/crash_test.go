@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,12 +32,36 @@ import (
 // The crash tests SIGKILL it.
 const superviseEnv = "TEAMCTL_TEST_SUPERVISE"
 
+// resumeEnv, set in a child of this test binary, makes the child resume team t of the
+// repository it names, as `teamctl resume --exit-when-blocked` would.
+const resumeEnv = "TEAMCTL_TEST_RESUME"
+
+func resumeMain(repo string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	env := orchestrator.Env{Runner: worktree.ExecRunner{}, Log: log.New(os.Stderr)}
+	ws, err := orchestrator.OpenChecked(ctx, env, repo)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer ws.Close()
+	if err := ws.Resume(ctx, "t", orchestrator.RunOptions{ExitWhenBlocked: true}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
 // failpointEnv, beside superviseEnv, names the failpoint the child supervisor kills itself at.
 const failpointEnv = "TEAMCTL_TEST_FAILPOINT"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(superviseEnv); path != "" {
 		os.Exit(superviseMain(path))
+	}
+	if repo := os.Getenv(resumeEnv); repo != "" {
+		os.Exit(resumeMain(repo))
 	}
 	testsupport.Main(m)
 }
@@ -103,6 +129,25 @@ func (f *fixture) startSupervisor(planPath string, env ...string) *exec.Cmd {
 	if f.binDir != "" { // what the agents find first on their PATH (a fake CLI)
 		cmd.Env = append(cmd.Env, "PATH="+f.binDir+":"+os.Getenv("PATH"))
 	}
+	cmd.Stdout, cmd.Stderr = &f.logs, &f.logs
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	return cmd
+}
+
+// startResume resumes team in a child supervisor process.
+func (f *fixture) startResume(team string) *exec.Cmd {
+	f.t.Helper()
+	if team != "t" {
+		f.t.Fatal("resumeMain resumes team t")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), resumeEnv+"="+f.repo)
 	cmd.Stdout, cmd.Stderr = &f.logs, &f.logs
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)
@@ -592,5 +637,49 @@ func TestAcceptDuringALanding(t *testing.T) {
 	}
 	if got := f.git("show", "main:src/one.txt"); got != "one" {
 		t.Errorf("main:src/one.txt = %q after accept", got)
+	}
+}
+
+// TestRandomKills kills the supervisor (and, every other time, its agents) at a random
+// moment of a whole run, then kills the resume too at a random moment, resumes again, and
+// checks the invariants. Four runs here; TEAMCTL_KILLS=N runs N (the fault campaign's
+// figure is taken with 70).
+func TestRandomKills(t *testing.T) {
+	t.Parallel()
+	runs := 4
+	if n, err := strconv.Atoi(os.Getenv("TEAMCTL_KILLS")); err == nil && n > 0 {
+		runs = n
+	}
+	for i := range runs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			planPath := f.writePlan(crashTeam(t, f))
+			kill := func(cmd *exec.Cmd, within time.Duration) {
+				exited := make(chan error, 1)
+				go func() { exited <- cmd.Wait() }()
+				select {
+				case <-exited:
+				case <-time.After(time.Duration(rand.Int64N(int64(within)))):
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+			}
+			sup := f.startSupervisor(planPath)
+			// Once the team is recorded: a kill before that leaves nothing to resume (run again).
+			testsupport.Eventually(t, time.Minute, "the team recorded", func() bool { return f.events("t") > 0 })
+			kill(sup, 2*time.Second)
+			if i%2 == 1 {
+				f.killAgents("t")
+			}
+			kill(f.startResume("t"), time.Second)
+			if err := f.resume("t"); err != nil {
+				t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+			}
+			f.checkCrashInvariants("t")
+			if t.Failed() {
+				t.Logf("log:\n%s", f.logs.String())
+			}
+		})
 	}
 }
