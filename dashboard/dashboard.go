@@ -36,6 +36,7 @@ type Snapshot struct {
 	Feed         []FeedItem // messages and journal events, oldest first
 	Warnings     []Warning  // conflicts coming between live branches
 	Pauses       []Pause    // providers nothing is launched into until they come back
+	Incidents    []string   // agents' attempts teamctl refused or undid, newest last, as one line each
 	// Gaps says why a part is empty or partial: errors.Is(err, ErrNotAvailable) while the
 	// feature that fills it has not landed, another error when loading it failed.
 	Gaps map[Part]error

@@ -297,6 +297,13 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 	for _, p := range st.Pauses {
 		snap.Pauses = append(snap.Pauses, Pause{Provider: p.Provider, Kind: p.Kind, Until: p.Until, Agents: p.Agents, Probe: p.Probe})
 	}
+	for _, in := range st.Incidents {
+		who := in.Agent
+		if who == "" {
+			who = "an unknown process"
+		}
+		snap.Incidents = append(snap.Incidents, who+" "+in.What)
+	}
 	for _, b := range st.Blockers {
 		if b.State == "answered" {
 			continue

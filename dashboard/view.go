@@ -157,6 +157,9 @@ func (m Model) header() string {
 	if n := len(s.Blockers) - len(m.humanBlockers()); n > 0 {
 		text += fmt.Sprintf(" · %d blocker(s) for the leader", n)
 	}
+	if n := len(s.Incidents); n > 0 {
+		text += fmt.Sprintf(" · %d incident(s), last: %s", n, s.Incidents[n-1])
+	}
 	return m.st.title.Render(fit(text, m.width))
 }
 

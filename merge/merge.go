@@ -73,9 +73,14 @@ func (m *Merger) Merge(ctx context.Context, req Request) (Result, error) {
 }
 
 // Restore puts the leader worktree back on the leader branch's tip: a merge in progress is
-// aborted, files a merge or a test left are removed, HEAD is the branch again.
+// aborted, files a merge or a test left are removed, HEAD is the branch again. It never
+// moves the branch: the reset is done on a detached HEAD, so a tip read just before the
+// branch moved (an agent's move put back) cannot be written over it.
 func (m *Merger) Restore(ctx context.Context) error {
 	if err := m.Repo.AbortMerge(ctx, m.Dir); err != nil {
+		return fmt.Errorf("restore leader worktree: %w", err)
+	}
+	if err := m.Repo.Detach(ctx, m.Dir); err != nil {
 		return fmt.Errorf("restore leader worktree: %w", err)
 	}
 	tip, err := m.Repo.Resolve(ctx, m.Branch)

@@ -18,6 +18,19 @@ func (w *Workspace) Accept(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A base or leader branch an agent moved is put back first (DESIGN §11).
+	if p, err := loadPlan(t); err == nil {
+		found, err := w.guardRefs(ctx, t, membersOf(p), nil)
+		for _, in := range found {
+			w.env.logger().Warn("incident: an agent moved a ref; put back", "agent", in.Agent, "what", in.What)
+			if _, rerr := w.RecordIncident(ctx, t.Name, in); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 	tip, err := w.repo.Resolve(ctx, t.LeaderBranch)
 	if err != nil {
 		return "", err

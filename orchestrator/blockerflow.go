@@ -284,15 +284,19 @@ func (s *supervisor) toHuman(ctx context.Context, b store.Blocker) {
 	fmt.Fprintf(s.ws.env.out(), "BLOCKER %d from %s (task %s) waits for you: %s\n  answer it with: teamctl answer %d \"...\"\n",
 		b.ID, b.Agent, b.Task, b.Text, b.ID)
 	s.log().Warn("blocker for a person", "id", b.ID, "agent", b.Agent, "task", b.Task)
+	s.escalate(ctx, []string{
+		"TEAMCTL_TEAM=" + s.team.Name, "TEAMCTL_BLOCKER_ID=" + strconv.FormatInt(b.ID, 10),
+		"TEAMCTL_BLOCKER_AGENT=" + b.Agent, "TEAMCTL_BLOCKER_TASK=" + b.Task, "TEAMCTL_BLOCKER_TEXT=" + b.Text,
+	})
+}
+
+// escalate runs the plan's escalate: command with env added to its environment.
+func (s *supervisor) escalate(ctx context.Context, env []string) {
 	if len(s.p.Escalate) == 0 {
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, escalateTimeout)
 	defer cancel()
-	env := []string{
-		"TEAMCTL_TEAM=" + s.team.Name, "TEAMCTL_BLOCKER_ID=" + strconv.FormatInt(b.ID, 10),
-		"TEAMCTL_BLOCKER_AGENT=" + b.Agent, "TEAMCTL_BLOCKER_TASK=" + b.Task, "TEAMCTL_BLOCKER_TEXT=" + b.Text,
-	}
 	if _, err := s.ws.env.Runner.Run(cctx, s.ws.repo.Root, env, s.p.Escalate...); err != nil {
 		s.log().Error("escalate command failed", "command", strings.Join(s.p.Escalate, " "), "err", err)
 	}

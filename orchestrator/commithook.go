@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
 )
 
 // InstallCommitHook installs, in the agent's linked worktree, the pre-commit hook that runs
@@ -21,7 +22,11 @@ func (w *Workspace) InstallCommitHook(ctx context.Context, team, agent, worktree
 	if w.env.BinDir != "" {
 		bin = filepath.Join(w.env.BinDir, "teamctl")
 	}
-	return w.repo.InstallAgentHooks(ctx, worktreeDir, []string{bin, "hook", "pre-commit", "--team", team, "--agent", agent})
+	return w.repo.InstallAgentHooks(ctx, worktreeDir, worktree.AgentHooks{
+		PreCommit: []string{bin, "hook", "pre-commit", "--team", team, "--agent", agent},
+		Branch:    BranchName(team, agent),
+		Refused:   []string{bin, "hook", "ref-refused", "--team", team, "--agent", agent},
+	})
 }
 
 // InstallCommitHooks installs the commit hook (InstallCommitHook) in every agent worktree

@@ -48,10 +48,10 @@ func TestAgentHooksOnlyInAgentWorktree(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := []string{"/bin/sh", "-c", `pwd >> '` + checked + `'; test ! -e '` + deny + `' || { echo "denied by the check" >&2; exit 4; }`}
-	if err := r.InstallAgentHooks(ctx, repo, check); err == nil {
+	if err := r.InstallAgentHooks(ctx, repo, worktree.AgentHooks{PreCommit: check}); err == nil {
 		t.Fatal("InstallAgentHooks in the main worktree succeeded; it must refuse")
 	}
-	if err := r.InstallAgentHooks(ctx, wt, check); err != nil {
+	if err := r.InstallAgentHooks(ctx, wt, worktree.AgentHooks{PreCommit: check}); err != nil {
 		t.Fatal(err)
 	}
 	// Installed again as it is (resume does it in every worktree): left as it is, not
@@ -61,19 +61,19 @@ func TestAgentHooksOnlyInAgentWorktree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.InstallAgentHooks(ctx, wt, check); err != nil {
+	if err := r.InstallAgentHooks(ctx, wt, worktree.AgentHooks{PreCommit: check}); err != nil {
 		t.Fatal(err)
 	}
 	if after, err := os.Stat(hook); err != nil || !os.SameFile(before, after) {
 		t.Errorf("installing the same hooks again rewrote them (%v)", err)
 	}
-	if err := r.InstallAgentHooks(ctx, wt, []string{"/bin/true"}); err != nil {
+	if err := r.InstallAgentHooks(ctx, wt, worktree.AgentHooks{PreCommit: []string{"/bin/true"}}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(hook); !strings.Contains(string(b), "/bin/true") {
 		t.Errorf("installing another check left the old one:\n%s", b)
 	}
-	if err := r.InstallAgentHooks(ctx, wt, check); err != nil {
+	if err := r.InstallAgentHooks(ctx, wt, worktree.AgentHooks{PreCommit: check}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -163,7 +163,7 @@ func TestAgentHooksRelativeHooksPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.InstallAgentHooks(ctx, wt, []string{"/bin/true"}); err != nil {
+	if err := r.InstallAgentHooks(ctx, wt, worktree.AgentHooks{PreCommit: []string{"/bin/true"}}); err != nil {
 		t.Fatal(err)
 	}
 	testsupport.WriteFile(t, filepath.Join(wt, "a.txt"), "a\n")

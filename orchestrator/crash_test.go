@@ -674,7 +674,7 @@ func TestRandomKills(t *testing.T) {
 			}
 			kill(f.startResume("t"), time.Second)
 			if err := f.resume("t"); err != nil {
-				t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
+				t.Fatalf("resume: %v\nlog:\n%s\nagents' logs:\n%s", err, f.logs.String(), f.agentLogs("alice", "bob", "carol", "dave"))
 			}
 			f.checkCrashInvariants("t")
 			if t.Failed() {
@@ -682,4 +682,14 @@ func TestRandomKills(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agentLogs is the logs of team t's agents, one after another.
+func (f *fixture) agentLogs(agents ...string) string {
+	var b strings.Builder
+	for _, a := range agents {
+		data, _ := os.ReadFile(orchestrator.LogPath(filepath.Join(f.repo, ".git"), "t", a))
+		fmt.Fprintf(&b, "--- %s\n%s", a, data)
+	}
+	return b.String()
 }

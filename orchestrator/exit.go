@@ -37,6 +37,10 @@ func (s *supervisor) onExit(ctx context.Context, ev exitEvent) error {
 		Data: fmt.Sprintf(`{"result":%q,"exit_code":%d}`, ev.result.String(), ev.result.ExitCode)}); err != nil {
 		return err
 	}
+	// What the agent moved that was not its own is put back before its work is looked at.
+	if _, err := s.guard(ctx); err != nil {
+		return err
+	}
 	t, err := s.ws.store.Task(ctx, s.team.Name, ev.task)
 	if err != nil {
 		return err

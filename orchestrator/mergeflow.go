@@ -42,6 +42,10 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 	if err := s.restoreLeaderWorktree(ctx); err != nil {
 		return err
 	}
+	// The batch is built on the leader branch as teamctl left it, not as an agent moved it.
+	if _, err := s.guard(ctx); err != nil {
+		return err
+	}
 	// The merge queue resets the leader worktree: never over work someone left there.
 	if ch, err := s.ws.repo.Status(ctx, s.team.LeaderWorktree); err != nil {
 		return err
@@ -62,6 +66,7 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 		return err
 	}
 	s.merging = true
+	s.batchTampered = s.leaderTampered
 	s.log().Info("merging", "tasks", len(reqs), "test", s.p.Test)
 	go func() {
 		started := time.Now()
@@ -162,6 +167,20 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 			return err
 		}
 		defer s.checkpoint(uctx) // once the landing is recorded
+	}
+	if ev.err != nil && ctx.Err() == nil {
+		// An agent moving the leader branch under the batch breaks it (the ref changes under
+		// the leader worktree's HEAD): put back, the batch is queued again, nothing failed.
+		if _, err := s.guard(uctx); err != nil {
+			return err
+		}
+		if s.leaderTampered > s.batchTampered {
+			s.log().Warn("a batch broke on the leader branch an agent moved: put back, the batch is queued again", "err", ev.err)
+			if err := s.merger.Restore(uctx); err != nil {
+				return err
+			}
+			ev.err = nil
+		}
 	}
 	if moved, ok := errors.AsType[*merge.LeaderMovedError](ev.err); ok {
 		// Not a broken merge: the merges the new tip holds are recorded, the rest of the

@@ -30,6 +30,8 @@ type Status struct {
 	Warnings []store.Warning `json:"warnings"`
 	// Pauses are the providers nothing is launched into until they come back (DESIGN.md §10).
 	Pauses []PauseStatus `json:"pauses"`
+	// Incidents are the attempts of agents' that teamctl refused or undid (DESIGN.md §11).
+	Incidents []Incident `json:"incidents"`
 }
 
 // PauseStatus is one provider's pause: why, until when, how many agents wait on it.
@@ -150,7 +152,10 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 			st.Queue = append(st.Queue, tk.ID)
 		}
 	}
-	st.Pauses, err = w.pauses(ctx, t.Name, p, tasks)
+	if st.Pauses, err = w.pauses(ctx, t.Name, p, tasks); err != nil {
+		return st, err
+	}
+	st.Incidents, err = w.incidents(ctx, t.Name, 0)
 	return st, err
 }
 
@@ -217,17 +222,18 @@ type Review struct {
 	Team         string          `json:"team"`
 	Base         string          `json:"base"`
 	LeaderBranch string          `json:"leader_branch"`
-	Tip          string          `json:"tip"`      // the leader branch's commit
-	Tested       bool            `json:"tested"`   // the tip passed the test command
-	Test         string          `json:"test"`     // the test command
-	Commits      int             `json:"commits"`  // commits on the leader branch not on base
-	Diffstat     Diffstat        `json:"diffstat"` // base...tip
-	Tasks        []ReviewTask    `json:"tasks"`    // every task, in plan order
-	Refused      []ReviewMerge   `json:"refused"`  // merges refused, conflicting or failing, and why
-	Flaky        []ReviewMerge   `json:"flaky"`    // test failures that passed on a rerun of the same tree: blamed on no branch
-	Blockers     []BlockerStatus `json:"blockers"` // open blockers
-	Costs        []AgentCost     `json:"costs"`    // per agent, where its CLI reports them
-	Repairs      []Repair        `json:"repairs"`  // what teamctl made again that was taken away, and what was lost
+	Tip          string          `json:"tip"`       // the leader branch's commit
+	Tested       bool            `json:"tested"`    // the tip passed the test command
+	Test         string          `json:"test"`      // the test command
+	Commits      int             `json:"commits"`   // commits on the leader branch not on base
+	Diffstat     Diffstat        `json:"diffstat"`  // base...tip
+	Tasks        []ReviewTask    `json:"tasks"`     // every task, in plan order
+	Refused      []ReviewMerge   `json:"refused"`   // merges refused, conflicting or failing, and why
+	Flaky        []ReviewMerge   `json:"flaky"`     // test failures that passed on a rerun of the same tree: blamed on no branch
+	Blockers     []BlockerStatus `json:"blockers"`  // open blockers
+	Costs        []AgentCost     `json:"costs"`     // per agent, where its CLI reports them
+	Repairs      []Repair        `json:"repairs"`   // what teamctl made again that was taken away, and what was lost
+	Incidents    []Incident      `json:"incidents"` // agents' attempts teamctl refused or undid
 }
 
 // Repair is one repair the supervisor made (RepairKinds): a branch or worktree made again.
@@ -335,6 +341,9 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	rv := Review{Team: t.Name, Base: t.Base, LeaderBranch: t.LeaderBranch, Tip: tip, Tested: tip == t.TestedHead, Test: p.Test,
 		Tasks: []ReviewTask{}, Refused: []ReviewMerge{}, Flaky: []ReviewMerge{}, Blockers: []BlockerStatus{}, Costs: []AgentCost{}, Repairs: []Repair{}}
 	if rv.Repairs, err = w.repairs(ctx, t.Name); err != nil {
+		return rv, err
+	}
+	if rv.Incidents, err = w.incidents(ctx, t.Name, 0); err != nil {
 		return rv, err
 	}
 	if commits, err := w.repo.Commits(ctx, t.BaseHead, tip); err == nil {

@@ -180,6 +180,16 @@ func (rv Review) writeRefusedMD(p printf) {
 
 // writeRepairsMD writes what was made again, and what was lost, when there is any.
 func (rv Review) writeRepairsMD(p printf) {
+	if len(rv.Incidents) > 0 {
+		p("\n## Incidents\n\nAttempts teamctl refused or undid:\n\n")
+		for _, in := range rv.Incidents {
+			who := in.Agent
+			if who == "" {
+				who = "an unknown process"
+			}
+			p("- %s: %s\n", code(who), oneLineMD(in.What))
+		}
+	}
 	if len(rv.Repairs) == 0 {
 		return
 	}

@@ -74,14 +74,21 @@ type supervisor struct {
 	merger *merge.Merger
 	opts   RunOptions
 
-	procs    map[string]*running // live launches by agent name
-	exits    chan exitEvent
-	merges   chan mergeEvent
-	quit     chan struct{} // closed when the supervisor returns: watchers stop reporting
-	merging  bool
-	pending  []exitEvent // launches that ended while no supervisor watched (found by resume)
-	lastWait string
-	askedAt  int64 // the newest journal event when every wait was last checked (everyWaitAsked)
+	procs   map[string]*running // live launches by agent name
+	exits   chan exitEvent
+	merges  chan mergeEvent
+	quit    chan struct{} // closed when the supervisor returns: watchers stop reporting
+	merging bool
+	// incidentsSeen is the newest incident told to the person; -1 until the first guard,
+	// which takes the journal's newest as seen (a resume does not tell them again).
+	incidentsSeen int64
+	refsSeen      map[string]int // reflog entries of each guarded ref looked at (guardRefs)
+	// leaderTampered counts the agents' moves of the leader branch guard found; a batch that
+	// fails after one (batchTampered is the count when it began) is queued again.
+	leaderTampered, batchTampered int
+	pending                       []exitEvent // launches that ended while no supervisor watched (found by resume)
+	lastWait                      string
+	askedAt                       int64 // the newest journal event when every wait was last checked (everyWaitAsked)
 
 	released       map[string]time.Time // provider key → when a task paused on it was last relaunched
 	mayBePaused    bool                 // a task may be paused (true until tendPauses finds none)
@@ -102,7 +109,7 @@ func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
 		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife, tmux: w.Tmux(team.Name),
-		procs: map[string]*running{}, released: map[string]time.Time{}, spent: map[string]spent{}, mayBePaused: true,
+		procs: map[string]*running{}, released: map[string]time.Time{}, spent: map[string]spent{}, mayBePaused: true, incidentsSeen: -1,
 		anyAgentBudget: slices.ContainsFunc(p.Members(), func(a plan.Agent) bool { return !a.Budget.IsZero() }),
 		exits:          make(chan exitEvent, len(p.Agents)+2),
 		merges:         make(chan mergeEvent, 1),
@@ -145,6 +152,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 	}
 	s.checkpoint(ctx)
 	defer s.checkpoint(context.WithoutCancel(ctx))
+	if _, err := s.guard(ctx); err != nil {
+		return err
+	}
 	if err := s.prepareWorktrees(ctx); err != nil {
 		return err
 	}

@@ -47,11 +47,22 @@ const (
 	markSection  = "section"  // the includeIf subsection in the common config
 )
 
-// InstallAgentHooks makes git run preCommit (an argv; argv[0] is looked up on PATH by its
-// base name when that path is not executable any more) before every commit in the linked
-// worktree dir, and only there; a failing preCommit refuses the commit. The repository's
-// own hooks still run in dir after it. Installing again replaces the earlier install.
-func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []string) error {
+// AgentHooks are the hooks of one agent's worktree.
+type AgentHooks struct {
+	// PreCommit runs before every commit (an argv; argv[0] is looked up on PATH by its base
+	// name when that path is not executable any more); failing, it refuses the commit.
+	PreCommit []string
+	// Branch is the one branch a ref update from the worktree may move (reference-transaction
+	// hook); "" installs no ref guard. Refused runs, with the refused refs appended, when one
+	// is refused.
+	Branch  string
+	Refused []string
+}
+
+// InstallAgentHooks installs h in the linked worktree dir, and only there. The repository's
+// own hooks still run in dir after them. Installing again replaces the earlier install.
+func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, h AgentHooks) error {
+	preCommit := h.PreCommit
 	if len(preCommit) == 0 {
 		return errors.New("install hooks: empty pre-commit command")
 	}
@@ -80,10 +91,16 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, preCommit []st
 			}
 		}
 	}
+	if h.Branch != "" && !containsName(names, "reference-transaction") {
+		names = append(names, "reference-transaction")
+	}
 	for _, n := range names {
 		body := chain(user, n)
-		if n == "pre-commit" {
+		switch {
+		case n == "pre-commit":
 			body = check(preCommit) + body
+		case n == "reference-transaction" && h.Branch != "":
+			body = refGuard(h.Branch, h.Refused) + chainStdin(user, n)
 		}
 		scripts[n] = "#!/bin/sh\n# Installed by teamctl for the worktree " + dir + " only; see " + hd + ".\n" + body
 	}
@@ -184,6 +201,51 @@ else
 	echo "teamctl hook: %s not found: the commit is not checked against reservations" >&2
 fi
 `, shellQuote(argv[0]), shellQuote(base), strings.Join(args, " "), base)
+}
+
+// refGuard is the reference-transaction hook's check: in the prepared state (before any ref
+// moves) every ref the transaction updates must be the worktree's own branch, or one that is
+// the worktree's own (HEAD and the pseudo-refs of a merge, rebase, bisect), or holds nothing
+// of anyone's work (the stash, remote-tracking refs); otherwise the whole transaction is
+// refused, refused is run with the refs, and git says why. It reads the transaction from
+// stdin into $input, for the user's own hook after it (chainStdin).
+func refGuard(branch string, refused []string) string {
+	run := ":"
+	if len(refused) > 0 {
+		args := make([]string, len(refused)-1)
+		for i, a := range refused[1:] {
+			args[i] = shellQuote(a)
+		}
+		run = fmt.Sprintf(`cmd=%s
+		if [ ! -x "$cmd" ]; then cmd=$(command -v %s) || cmd=; fi
+		[ -z "$cmd" ] || "$cmd" %s $bad >/dev/null 2>&1 </dev/null`, shellQuote(refused[0]), shellQuote(filepath.Base(refused[0])), strings.Join(args, " "))
+	}
+	return fmt.Sprintf(`input=$(cat)
+if [ "$1" = prepared ]; then
+	bad=
+	while read -r old new ref; do
+		case "$ref" in
+		%s|HEAD|ORIG_HEAD|MERGE_HEAD|CHERRY_PICK_HEAD|REVERT_HEAD|REBASE_HEAD|AUTO_MERGE|FETCH_HEAD|BISECT_*|refs/bisect/*|refs/rewritten/*|refs/worktree/*|refs/stash|refs/remotes/*) ;;
+		*) bad="$bad $ref" ;;
+		esac
+	done <<TEAMCTL_REFS
+$input
+TEAMCTL_REFS
+	if [ -n "$bad" ]; then
+		%s
+		echo "teamctl: refused to move$bad: from this worktree only your own branch %s moves (teamctl merges it for you)" >&2
+		exit 1
+	fi
+fi
+`, shellQuote("refs/heads/"+branch), run, branch)
+}
+
+// chainStdin is chain for a hook whose stdin refGuard read into $input.
+func chainStdin(userHooks, name string) string {
+	return fmt.Sprintf(`hook=%s/%s
+if [ -f "$hook" ] && [ -x "$hook" ]; then printf '%%s\n' "$input" | exec "$hook" "$@"; fi
+exit 0
+`, shellQuote(userHooks), name)
 }
 
 // chain is the end of a wrapper: run the user's own hook of that name, if any.

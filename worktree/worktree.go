@@ -829,3 +829,53 @@ func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 	}
 	return out, nil
 }
+
+// RefMove is one entry of a ref's reflog: the ref moved from Old to New by Email's process.
+type RefMove struct {
+	Old, New, Email, Message string
+}
+
+// RefMoves is branch's reflog, oldest first: git writes an entry for every update of a
+// branch when core.logAllRefUpdates is on (the default outside bare repositories), with the
+// committer identity of the process that moved it. None when it has no reflog.
+func (r *Repo) RefMoves(branch string) ([]RefMove, error) {
+	b, err := os.ReadFile(filepath.Join(r.CommonDir, "logs", "refs", "heads", filepath.FromSlash(branch)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reflog of %s: %w", branch, err)
+	}
+	var moves []RefMove
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		head, msg, _ := strings.Cut(line, "\t")
+		f := strings.Fields(head)
+		lt, gt := strings.IndexByte(head, '<'), strings.IndexByte(head, '>')
+		if len(f) < 2 || lt < 0 || gt < lt {
+			continue
+		}
+		moves = append(moves, RefMove{Old: f[0], New: f[1], Email: head[lt+1 : gt], Message: msg})
+	}
+	return moves, nil
+}
+
+// ZeroHash is the all-zero object name a reflog gives a ref that did not exist.
+func ZeroHash(h string) bool { return strings.Trim(h, "0") == "" }
+
+// CompleteCheckout finishes the checkout of a linked worktree whose `git worktree add` was
+// killed before it wrote the index (its files are missing or partly there, and git would
+// read them all as deleted). It reports whether there was one to finish. Files that are not
+// the branch's are left alone.
+func (r *Repo) CompleteCheckout(ctx context.Context, dir string) (bool, error) {
+	gitDir, err := worktreeGitDir(dir)
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(filepath.Join(gitDir, "index")); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if _, err := r.git(ctx, dir, nil, "reset", "--quiet", "--hard", "HEAD"); err != nil {
+		return false, fmt.Errorf("finish the checkout of %s: %w", dir, err)
+	}
+	return true, nil
+}

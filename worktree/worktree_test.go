@@ -531,3 +531,38 @@ func TestWorktreesWhileOthersAreAdded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A worktree whose `git worktree add` was killed before the index was written has its
+// checkout finished; one that has an index is left as it is.
+func TestCompleteCheckout(t *testing.T) {
+	t.Parallel()
+	repo := testsupport.NewRepo(t)
+	testsupport.WriteFile(t, filepath.Join(repo, "src", "a.txt"), "a\n")
+	testsupport.Git(t, repo, "add", "-A")
+	testsupport.Git(t, repo, "commit", "-qm", "a")
+	wt := linked(t, repo, "feature")
+	r := open(t, repo)
+	if done, err := r.CompleteCheckout(ctx, wt); err != nil || done {
+		t.Fatalf("a whole worktree: %v, %v; want left alone", done, err)
+	}
+	// As a killed add leaves it: no index, files missing, and an untracked one of someone's.
+	admin := strings.TrimSpace(testsupport.Git(t, wt, "rev-parse", "--absolute-git-dir"))
+	for _, p := range []string{filepath.Join(admin, "index"), filepath.Join(wt, "src")} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testsupport.WriteFile(t, filepath.Join(wt, "notes.txt"), "mine\n")
+	if done, err := r.CompleteCheckout(ctx, wt); err != nil || !done {
+		t.Fatalf("a cut-off checkout: %v, %v; want it finished", done, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(wt, "src", "a.txt")); err != nil || string(b) != "a\n" {
+		t.Errorf("src/a.txt after: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(wt, "notes.txt")); err != nil || string(b) != "mine\n" {
+		t.Errorf("an untracked file was touched: %q, %v", b, err)
+	}
+	if st := testsupport.Git(t, wt, "status", "--porcelain"); st != "?? notes.txt" {
+		t.Errorf("status after: %q", st)
+	}
+}

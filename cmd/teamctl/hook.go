@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +55,24 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 		},
 	}
 	install.Flags().StringVar(&opts.Team, "team", "", "the team (default: $TEAMCTL_TEAM, or the repository's only team)")
-	cmd.AddCommand(pre, install)
+	refused := &cobra.Command{
+		Use:   "ref-refused --team TEAM --agent NAME REF...",
+		Short: "Record the refs an agent worktree's reference-transaction hook refused to move",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, refs []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return withWorkspace(cmd.Context(), opts.Factory, func(ws *orchestrator.Workspace) error {
+				_, err := ws.RecordIncident(cmd.Context(), opts.Team, orchestrator.Incident{Agent: opts.Agent,
+					What: "tried to move " + strings.Join(refs, ", ") + ": refused by its worktree's hook"})
+				return err
+			})
+		},
+	}
+	refused.Flags().StringVar(&opts.Team, "team", "", "the team")
+	refused.Flags().StringVar(&opts.Agent, "agent", "", "the agent whose worktree this is")
+	cmd.AddCommand(pre, install, refused)
 	return cmd
 }
 

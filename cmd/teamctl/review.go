@@ -121,6 +121,12 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 			fmt.Fprintf(out, "   with %s: %s\n", r.Task, shorten.Line(r.Why, 160))
 		}
 	}
+	if len(rv.Incidents) > 0 {
+		fmt.Fprintln(out, "\nIncidents (attempts teamctl refused or undid):")
+		for _, in := range rv.Incidents {
+			fmt.Fprintf(out, "   %s: %s\n", incidentWho(in.Agent), in.What)
+		}
+	}
 	if len(rv.Repairs) > 0 {
 		fmt.Fprintln(out, "\nRepaired (taken away while the team ran or was stopped, made again):")
 		for _, r := range rv.Repairs {

@@ -73,6 +73,12 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 	for _, b := range st.Blockers {
 		fmt.Fprintf(out, "BLOCKER %d from %s (task %s): %s\n", b.ID, b.Agent, b.Task, b.Text)
 	}
+	if len(st.Incidents) > 0 {
+		fmt.Fprintf(out, "\nINCIDENTS (attempts refused or undone)\n")
+		for _, in := range st.Incidents {
+			fmt.Fprintf(out, "  %s %s %s\n", in.At.Local().Format("15:04:05"), incidentWho(in.Agent), in.What)
+		}
+	}
 	fmt.Fprintln(out, "\nAGENTS")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tTASK\tWORKTREE")
@@ -144,4 +150,11 @@ func writeJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func incidentWho(agent string) string {
+	if agent == "" {
+		return "an unknown process"
+	}
+	return agent
 }

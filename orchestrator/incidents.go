@@ -1,0 +1,232 @@
+package orchestrator
+
+// Incidents (DESIGN.md §11): an attempt of an agent's that teamctl refused before it
+// happened (a ref its worktree's hook would not move) or undid after (a ref moved by an
+// agent, put back). Each is journalled, shown by status, review and the dashboard, and told
+// to the person like a blocker that needs no answer. The agent's own work goes on.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/teamctl/teamctl/internal/shorten"
+	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
+)
+
+// incidentKind is the journal kind of an incident.
+const incidentKind = "incident"
+
+// Incident is one refused or undone attempt.
+type Incident struct {
+	ID     int64     `json:"id"`
+	Agent  string    `json:"agent"` // who, when teamctl can name them
+	What   string    `json:"what"`
+	Ref    string    `json:"ref,omitempty"` // the branch an undone move was of
+	Undone bool      `json:"undone"`        // teamctl put back what it changed (else it was refused before it happened)
+	At     time.Time `json:"at"`
+}
+
+// RecordIncident journals an incident of team's. The ref guard hook of an agent's worktree
+// reports the refs it refused here (teamctl hook ref-refused).
+func (w *Workspace) RecordIncident(ctx context.Context, team string, in Incident) (Incident, error) {
+	data, err := json.Marshal(struct {
+		What   string `json:"what"`
+		Undone bool   `json:"undone"`
+	}{in.What, in.Undone})
+	if err != nil {
+		return in, err
+	}
+	in.ID, err = w.store.AppendEvent(ctx, store.Event{Team: team, Kind: incidentKind, Agent: in.Agent, Data: string(data)})
+	return in, err
+}
+
+// incidents lists the team's incidents, oldest first; only those after id when after > 0.
+func (w *Workspace) incidents(ctx context.Context, team string, after int64) ([]Incident, error) {
+	evs, err := w.store.EventsOfKinds(ctx, team, []string{incidentKind}, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []Incident{}
+	for _, e := range evs {
+		if e.ID <= after {
+			continue
+		}
+		var d struct {
+			What   string
+			Undone bool
+		}
+		_ = json.Unmarshal([]byte(e.Data), &d)
+		out = append(out, Incident{ID: e.ID, Agent: e.Agent, What: d.What, Undone: d.Undone, At: e.At})
+	}
+	return out, nil
+}
+
+// participantOf names the participant of team whose git identity email is, "" for anyone
+// else: every agent's git runs as <name>@<team>.teamctl.invalid (unless the plan's env sets
+// another), and so the reflog of a ref it moves names it.
+func participantOf(team, email string) string {
+	name, ok := strings.CutSuffix(email, "@"+team+".teamctl.invalid")
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+// guardRefs puts back every guarded ref an agent moved: base and the leader branch (only
+// the leader may move it, and teamctl), and each agent's branch (only its agent). The reflog
+// says whose git moved a ref. The newest moves, as long as they are by participants who may
+// not, are undone at once (the ref goes back to where the first of them found it) while the
+// ref still stands where the last left it; any other such move in the entries after seen[ref]
+// (how many reflog entries were looked at; a ref not in it: only the newest moves) is an
+// incident too, one that teamctl or someone else has moved on from since. seen (nil: none
+// kept) is updated. It returns the incidents, not yet journalled.
+func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, seen map[string]int) ([]Incident, error) {
+	guarded := map[string]string{t.Base: "", t.LeaderBranch: p.leader} // ref → who may move it
+	for _, name := range p.names {
+		if b := BranchName(t.Name, name); b != t.LeaderBranch {
+			guarded[b] = name
+		}
+	}
+	var found []Incident
+	for ref, owner := range guarded {
+		moves, err := w.repo.RefMoves(ref)
+		if err != nil || len(moves) == 0 {
+			continue
+		}
+		foreign := func(m worktree.RefMove) string {
+			who := participantOf(t.Name, m.Email)
+			if who == owner || worktree.ZeroHash(m.Old) || worktree.ZeroHash(m.New) {
+				return ""
+			}
+			return who
+		}
+		from := len(moves) - 1 // a ref not looked at before: its newest moves only
+		if n, known := seen[ref]; known {
+			from = n
+			if n > len(moves) {
+				from = 0 // the reflog was cut (expired, or the branch made again)
+			}
+		}
+		if seen != nil {
+			seen[ref] = len(moves)
+		}
+		// The newest run of foreign moves: undone in one step.
+		first := len(moves)
+		for first > from && foreign(moves[first-1]) != "" {
+			first--
+		}
+		undone := false
+		if first < len(moves) {
+			cur, err := w.repo.Resolve(ctx, ref)
+			if err == nil && cur == moves[len(moves)-1].New {
+				if err := w.repo.UpdateRef(ctx, ref, moves[first].Old, cur); err == nil {
+					undone = true
+					if seen != nil {
+						seen[ref]++ // the put-back's own entry
+					}
+				} else if now, rerr := w.repo.Resolve(ctx, ref); rerr != nil || now == cur {
+					return found, err
+				} // else moved in the meantime (the merge queue's compare-and-swap won)
+			}
+		}
+		for i := from; i < len(moves); i++ {
+			m := moves[i]
+			who := foreign(m)
+			if who == "" {
+				continue
+			}
+			what := fmt.Sprintf("moved %s from %s to %s (%s)", ref, shorten.Hash(m.Old), shorten.Hash(m.New), shorten.Line(m.Message, 80))
+			switch {
+			case i >= first && undone:
+				what += ": put back"
+			case i >= first:
+				what += ": it has moved again since"
+			default:
+				what += ": moved on from since"
+			}
+			found = append(found, Incident{Agent: who, Ref: ref, Undone: i >= first && undone, What: what})
+		}
+	}
+	return found, nil
+}
+
+// planMembers is who a plan has: the leader's name and every member's.
+type planMembers struct {
+	leader string
+	names  []string
+}
+
+func membersOf(p *plan.Plan) planMembers {
+	pm := planMembers{leader: p.Leader.Name}
+	for _, a := range p.Members() {
+		pm.names = append(pm.names, a.Name)
+	}
+	return pm
+}
+
+// guard runs guardRefs for the supervisor and journals and tells what it undid, then tells
+// the person of incidents others journalled since it last looked (the worktrees' hooks). It
+// returns what it undid.
+func (s *supervisor) guard(ctx context.Context) ([]Incident, error) {
+	// The leader branch too while a batch runs: the queue's own moves are never undone (its
+	// reflog names no participant), and of its compare-and-swap and a put-back's, one misses.
+	if s.refsSeen == nil {
+		s.refsSeen = map[string]int{} // the first look: the newest moves, made while no supervisor watched
+	}
+	found, err := s.ws.guardRefs(ctx, s.team, membersOf(s.p), s.refsSeen)
+	if err != nil {
+		return found, err
+	}
+	return s.recordIncidents(ctx, found)
+}
+
+// recordIncidents journals what guard found and tells the person of every incident since
+// it last looked.
+func (s *supervisor) recordIncidents(ctx context.Context, found []Incident) ([]Incident, error) {
+	var err error
+	for _, in := range found {
+		if in.Ref == s.team.LeaderBranch {
+			s.leaderTampered++
+		}
+		if _, rerr := s.ws.RecordIncident(ctx, s.team.Name, in); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return found, err
+	}
+	news, err := s.ws.incidents(ctx, s.team.Name, max(s.incidentsSeen, 0))
+	if err != nil {
+		return found, err
+	}
+	first := s.incidentsSeen < 0
+	for _, in := range news {
+		s.incidentsSeen = in.ID
+		if !first || slices.ContainsFunc(found, func(f Incident) bool { return f.What == in.What && f.Agent == in.Agent }) {
+			s.tellIncident(ctx, in)
+		}
+	}
+	if first && len(news) == 0 {
+		s.incidentsSeen = 0
+	}
+	return found, nil
+}
+
+// tellIncident shows an incident to the person and runs the plan's escalate: command with
+// it (TEAMCTL_INCIDENT_*), as for a blocker that needs no answer.
+func (s *supervisor) tellIncident(ctx context.Context, in Incident) {
+	who := in.Agent
+	if who == "" {
+		who = "an unknown process"
+	}
+	fmt.Fprintf(s.ws.env.out(), "INCIDENT %d: %s %s\n", in.ID, who, in.What)
+	s.log().Warn("incident", "agent", in.Agent, "what", in.What)
+	s.escalate(ctx, []string{"TEAMCTL_TEAM=" + s.team.Name, fmt.Sprintf("TEAMCTL_INCIDENT_ID=%d", in.ID),
+		"TEAMCTL_INCIDENT_AGENT=" + in.Agent, "TEAMCTL_INCIDENT_TEXT=" + in.What})
+}
