@@ -89,7 +89,49 @@ func (d *decoder) document(data []byte) (root *yaml.Node) {
 		d.errorf(&doc, "empty plan: want a mapping with version: 1, team and agents")
 		return nil
 	}
+	// Aliases reuse a node without copying it: a small plan can stand for millions of tasks
+	// (yaml.v3's own guard lets through what a plan's size makes of it). Counted before
+	// anything walks the tree, each node once.
+	if expandedSize(doc.Content[0], map[*yaml.Node]int{}) > MaxNodes {
+		d.errorf(firstAlias(doc.Content[0]), "the plan stands for more than %d YAML nodes once its aliases (*name) are expanded: write it out, or use fewer aliases", MaxNodes)
+		return nil
+	}
 	return deref(doc.Content[0])
+}
+
+// MaxNodes bounds a plan's YAML once aliases are expanded: 1,024 agents of a few keys, each
+// with tasks, is far below it.
+const MaxNodes = 200_000
+
+// expandedSize is how many nodes n stands for with aliases expanded, each node counted once
+// (memo) however often it is reused: linear in the file, not in what it expands to.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if c, ok := memo[n]; ok {
+		return c
+	}
+	memo[n] = 1 // a cycle (yaml.v3 refuses them) counts once
+	size := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		size += expandedSize(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		size = min(size+expandedSize(c, memo), MaxNodes+1)
+	}
+	memo[n] = size
+	return size
+}
+
+// firstAlias is the first alias in n, in document order (n when there is none).
+func firstAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := firstAlias(c); a.Kind == yaml.AliasNode {
+			return a
+		}
+	}
+	return n
 }
 
 func (d *decoder) yamlError(err error) {

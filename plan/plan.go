@@ -75,9 +75,15 @@ func (es Errors) Error() string {
 	if len(es) == 0 {
 		return ErrInvalid.Error()
 	}
-	lines := make([]string, len(es))
+	// A mistake repeated a thousand times (an alias reused) is told by its first few.
+	const shown = 20
+	lines := make([]string, 0, min(len(es), shown)+1)
 	for i, e := range es {
-		lines[i] = e.Error()
+		if i == shown {
+			lines = append(lines, fmt.Sprintf("… and %d more problem(s) in %s", len(es)-shown, e.File))
+			break
+		}
+		lines = append(lines, e.Error())
 	}
 	return strings.Join(lines, "\n")
 }

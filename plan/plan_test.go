@@ -541,7 +541,18 @@ func TestPlanBounds(t *testing.T) {
 		fmt.Fprintf(&tasks, "      - {id: t%d, prompt: p}\n", i)
 	}
 	long := "  - {name: a, tasks: [{id: t, prompt: " + strings.Repeat("w", plan.MaxPrompt+1) + "}]}\n"
+	// An 85 KB plan standing for a million tasks: one list of 1,000 reused by 1,000 agents.
+	var list, reused strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&list, "{id: t%d, prompt: p}, ", i)
+		fmt.Fprintf(&reused, "  - {name: a%d, tasks: *t}\n", i)
+	}
+	bomb := "version: 1\nteam: t\ndefaults: {command: [dev], env: {X: &t [" + list.String() + "]}}\nagents:\n" + reused.String()
+	// Mistakes repeated: the first 20 are told, then how many more.
+	repeated := head + strings.Repeat("  - {name: a, tasks: [{id: t, prompt: p}]}\n", 50)
 	for name, c := range map[string]struct{ yaml, want string }{
+		"aliases":  {bomb, "t.yaml:5:30: the plan stands for more than 200000 YAML nodes once its aliases (*name) are expanded"},
+		"repeated": {repeated, "… and 78 more problem(s) in t.yaml"},
 		"agents": {head + many.String(), "t.yaml:5:3: 1025 agents: a plan has at most 1024"},
 		"tasks":  {head + tasks.String(), "t.yaml:1031:9: task 1025 of the plan: a plan has at most 1024 tasks"},
 		"prompt": {head + long, "t.yaml:5:39: prompt of 65537 bytes: at most 65536 (64 KiB)"},
