@@ -551,11 +551,11 @@ func TestPlanBounds(t *testing.T) {
 	// Mistakes repeated: the first 20 are told, then how many more.
 	repeated := head + strings.Repeat("  - {name: a, tasks: [{id: t, prompt: p}]}\n", 50)
 	for name, c := range map[string]struct{ yaml, want string }{
-		"aliases":  {bomb, "t.yaml:5:30: the plan stands for more than 200000 YAML nodes once its aliases (*name) are expanded"},
+		"aliases":  {bomb, "t.yaml:5:23: the plan stands for more than 200000 YAML nodes once its aliases (*name) are expanded"},
 		"repeated": {repeated, "… and 78 more problem(s) in t.yaml"},
-		"agents": {head + many.String(), "t.yaml:5:3: 1025 agents: a plan has at most 1024"},
-		"tasks":  {head + tasks.String(), "t.yaml:1031:9: task 1025 of the plan: a plan has at most 1024 tasks"},
-		"prompt": {head + long, "t.yaml:5:39: prompt of 65537 bytes: at most 65536 (64 KiB)"},
+		"agents":   {head + many.String(), "t.yaml:5:3: 1025 agents: a plan has at most 1024"},
+		"tasks":    {head + tasks.String(), "t.yaml:1031:9: task 1025 of the plan: a plan has at most 1024 tasks"},
+		"prompt":   {head + long, "t.yaml:5:39: prompt of 65537 bytes: at most 65536 (64 KiB)"},
 	} {
 		_, err := plan.Parse("t.yaml", []byte(c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
