@@ -2,8 +2,10 @@ package agentproc
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,6 +25,7 @@ import (
 type procState struct {
 	start  int64 // opaque: see StartTime
 	zombie bool  // exited, not yet waited for
+	ppid   int   // its parent
 }
 
 // StartTime reads the start time of process pid: an opaque value (clock ticks since boot on
@@ -104,4 +107,35 @@ func fmtPids(pids []int) string {
 		s += strconv.Itoa(p)
 	}
 	return s
+}
+
+// Launcher is the agent launch a process runs under, as its ancestry shows it.
+type Launcher struct {
+	Pid     int
+	PidFile string // the launch's pid file: RunDir/<team>/<agent>.pid
+}
+
+// Agent is the agent the launch is of (its pid file's name).
+func (l Launcher) Agent() string { return strings.TrimSuffix(filepath.Base(l.PidFile), ".pid") }
+
+// Team is the team the launch is of (its pid file's directory).
+func (l Launcher) Team() string { return filepath.Base(filepath.Dir(l.PidFile)) }
+
+// LaunchedBy walks the ancestry of process pid (its parent, theirs, up to init) for the
+// wrapper of an agent launch. The kernel keeps the ancestry, not the environment an agent
+// may change: a process started by an agent, however deep, finds it, unless it was
+// detached from it on purpose (its parent gone, as a double fork does).
+func LaunchedBy(pid int) (Launcher, bool) {
+	for range 64 { // a process tree deeper than this is not a launch's
+		st, err := procStat(pid)
+		if err != nil || pid <= 1 {
+			return Launcher{}, false
+		}
+		if args, err := procArgs(pid); err == nil && len(args) > 3 && args[0] == "/bin/sh" &&
+			(filepath.Base(args[1]) == wrapperFile || filepath.Base(args[1]) == ttyWrapperFile) {
+			return Launcher{Pid: pid, PidFile: args[2]}, true
+		}
+		pid = st.ppid
+	}
+	return Launcher{}, false
 }

@@ -31,7 +31,7 @@ func procStat(pid int) (procState, error) {
 		return procState{}, fmt.Errorf("process %d: %w", pid, err)
 	}
 	t := k.Proc.P_starttime
-	return procState{start: t.Sec*1e6 + int64(t.Usec), zombie: k.Proc.P_stat == sZomb}, nil
+	return procState{start: t.Sec*1e6 + int64(t.Usec), zombie: k.Proc.P_stat == sZomb, ppid: int(k.Eproc.Ppid)}, nil
 }
 
 func startedAt(start int64) (time.Time, error) { return time.UnixMicro(start), nil }

@@ -36,7 +36,8 @@ func procStat(pid int) (procState, error) {
 	if err != nil {
 		return procState{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
 	}
-	return procState{start: start, zombie: fields[0] == "Z"}, nil
+	ppid, _ := strconv.Atoi(fields[1]) // field 4
+	return procState{start: start, zombie: fields[0] == "Z", ppid: ppid}, nil
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's start time: 100 on every Linux

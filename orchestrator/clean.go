@@ -27,6 +27,9 @@ type Cleaned struct {
 // Merged work that was accepted onto base stays. It refuses while a supervisor runs, and
 // (unless Force) while a worktree holds uncommitted work or a branch commits not on base.
 func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (Cleaned, error) {
+	if err := w.PersonOnly("teamctl clean"); err != nil {
+		return Cleaned{}, err
+	}
 	out := Cleaned{Branches: map[string]string{}}
 	t, err := w.ResolveTeam(ctx, name)
 	if err != nil {

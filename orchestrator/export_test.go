@@ -92,3 +92,6 @@ func HoldSupervisorLock(commonDir, team string) (release func(), err error) {
 	}
 	return l.release, nil
 }
+func (t TestCaller) MessagesOf(ctx context.Context, agent string, n int) ([]store.Message, error) {
+	return act(ctx, t, func(p *Participant) ([]store.Message, error) { return p.MessagesOf(ctx, agent, n) })
+}

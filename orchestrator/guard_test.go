@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,4 +99,66 @@ func (f *fixture) agentLog(agent string) string {
 		f.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// An agent cannot act as the person or as another agent, whatever its environment says:
+// its launch, which the process tree shows, names it. Person-only commands refuse inside
+// it (exit 2), --as is refused, and with TEAMCTL_AGENT unset or set to another agent it is
+// still itself: its human blocker stays open for the person, its message is its own.
+func TestAgentsCannotActAsAnother(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.binDir = testsupport.TeamctlBinDir(t)
+	marks := t.TempDir()
+	log := filepath.Join(marks, "log")
+	sneaky := f.agent("sneaky", fmt.Sprintf(`if [ "$TEAMCTL_REASON" != task ]; then exit 0; fi
+echo sneaky > src/sneaky.txt && git add -A && git commit -qm sneaky
+try() { what=$1; shift; "$@" >/dev/null 2>>%[1]s.err; echo "$what $?" >> %[1]s; }
+try accept teamctl accept
+try stop env -u TEAMCTL_AGENT teamctl stop
+try clean env -u TEAMCTL_AGENT teamctl clean --force
+try as-human teamctl --as human msg send --to honest hello
+try as-other env TEAMCTL_AGENT=honest teamctl msg send --to human "who sends this"
+env -u TEAMCTL_AGENT teamctl blocker --human "a decision only a person makes" >/dev/null
+try answer-own env -u TEAMCTL_AGENT teamctl answer 1 "decided it myself"
+exit 0`, log))
+	honest := f.agent("honest", `echo honest > src/honest.txt && git add -A && git commit -qm honest`)
+	err := f.run(f.load(header + fmt.Sprintf(`agents:
+  - {name: sneaky, command: ['%s'], tasks: [{id: s, prompt: p}]}
+  - {name: honest, command: ['%s'], tasks: [{id: h, prompt: p}]}
+`, sneaky, honest)))
+	if !errors.Is(err, orchestrator.ErrWaiting) {
+		t.Fatalf("run: %v, want the team waiting on the person for sneaky's blocker\nlog:\n%s", err, f.logs.String())
+	}
+	data, _ := os.ReadFile(log)
+	errs, _ := os.ReadFile(log + ".err")
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if what, code, ok := strings.Cut(line, " "); ok {
+			got[what] = code
+		}
+	}
+	for what, want := range map[string]string{"accept": "2", "stop": "2", "clean": "2", "as-human": "2", "as-other": "0", "answer-own": "2"} {
+		if got[what] != want {
+			t.Errorf("%s exited %q, want %s\nstderr:\n%s", what, got[what], want, errs)
+		}
+	}
+	st := f.status("t")
+	if len(st.Blockers) != 1 || st.Blockers[0].State == "answered" || !st.Blockers[0].Human {
+		t.Errorf("blockers %+v, want sneaky's one open, for the person", st.Blockers)
+	}
+	if got := f.taskState(st, "h"); got.State != orchestrator.Merged {
+		t.Errorf("honest's task: %s (%s): stop or clean went through", got.State, got.Detail)
+	}
+	ms, err := f.workspace().As(orchestrator.Caller{Team: "t", As: orchestrator.Human}).MessagesOf(context.Background(), "sneaky", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := false
+	for _, m := range ms {
+		sent = sent || (strings.Contains(m.Text, "who sends this") && m.From == "sneaky")
+	}
+	if !sent {
+		t.Errorf("sneaky's message did not go out as sneaky: %+v", ms)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -50,6 +51,17 @@ type Participant struct {
 // Participant resolves the caller: the team, and the name, which must be Human or an agent
 // of the team.
 func (w *Workspace) Participant(ctx context.Context, c Caller) (*Participant, error) {
+	// Inside an agent's launch the kernel's process tree says who calls, whatever the
+	// environment says: --as is refused, TEAMCTL_AGENT is not read.
+	if l, ok := w.Launcher(); ok {
+		if c.As != "" && c.As != l.Agent() {
+			return nil, Errorf(ErrUsage, "--as is refused inside an agent: this runs in a launch of %s of team %s, and acts as %s", l.Agent(), l.Team(), l.Agent())
+		}
+		c.As = l.Agent()
+		if c.Team == "" {
+			c.Team = l.Team()
+		}
+	}
 	t, err := w.ResolveTeamOf(ctx, c.Team, c.Blocker, c.Agent)
 	if err != nil {
 		return nil, err
@@ -170,3 +182,28 @@ func (p party) isLeader() bool { return p.me == p.plan.Leader.Name }
 
 // Name is who the caller is: an agent of the team, or Human.
 func (p *Participant) Name() string { return p.me }
+
+// Launcher is the launch of an agent of this repository's teams that the calling process
+// runs under, by its ancestry (agentproc.LaunchedBy): an agent cannot drop it by changing its
+// environment. A launch of another repository's (teamctl's own tests, run by an agent) does
+// not count here.
+func (w *Workspace) Launcher() (agentproc.Launcher, bool) {
+	l, ok := agentproc.LaunchedBy(os.Getpid())
+	if !ok || !strings.HasPrefix(l.PidFile, filepath.Join(w.repo.CommonDir, "teamctl")+string(filepath.Separator)) {
+		return agentproc.Launcher{}, false
+	}
+	return l, true
+}
+
+// PersonOnly refuses what only the person running the team may do (accept, clean, stop,
+// apply; DESIGN.md §11) when the caller is an agent: by its launch (Launcher), or by
+// TEAMCTL_AGENT, which every agent has.
+func (w *Workspace) PersonOnly(what string) error {
+	if l, ok := w.Launcher(); ok {
+		return Errorf(ErrUsage, "%s is the person's to do: refused inside agent %s of team %s", what, l.Agent(), l.Team())
+	}
+	if a := os.Getenv("TEAMCTL_AGENT"); a != "" {
+		return Errorf(ErrUsage, "%s is the person's to do: refused with TEAMCTL_AGENT=%s (inside an agent; in your own shell, unset it)", what, a)
+	}
+	return nil
+}

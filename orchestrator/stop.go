@@ -17,6 +17,9 @@ import (
 // gracefully and records the team stopped); agents left by a dead supervisor are stopped
 // directly. The team can be resumed.
 func (w *Workspace) Stop(ctx context.Context, name string) error {
+	if err := w.PersonOnly("teamctl stop"); err != nil {
+		return err
+	}
 	t, err := w.ResolveTeam(ctx, name)
 	if err != nil {
 		return err
