@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
@@ -78,6 +79,9 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 		return store.Team{}, err
 	}
 	root := WorktreeRoot(p, w.repo.Root)
+	if err := checkWorktreeRoot(root); err != nil {
+		return store.Team{}, p.Errorf("worktrees", "worktrees go under %s, but %v: set worktrees: to a directory you can write", root, err)
+	}
 	for _, a := range p.Members() {
 		br := BranchName(p.Team, a.Name)
 		if ok, err := w.repo.BranchExists(ctx, br); err != nil {
@@ -199,4 +203,29 @@ func loadPlan(t store.Team) (*plan.Plan, error) {
 func identity(team, agent string) []string {
 	email := agent + "@" + team + ".teamctl.invalid"
 	return []string{"GIT_AUTHOR_NAME=" + agent, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + agent, "GIT_COMMITTER_EMAIL=" + email}
+}
+
+// checkWorktreeRoot says why worktrees cannot be made under root: the nearest part of it
+// that exists must be a directory this process may write (it writes nothing itself).
+func checkWorktreeRoot(root string) error {
+	dir := root
+	for {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("%s is not a directory", dir)
+		case err == nil:
+			if syscall.Access(dir, 2 /* W_OK */) != nil {
+				return fmt.Errorf("%s is not writable", dir)
+			}
+			return nil
+		case !errors.Is(err, os.ErrNotExist):
+			return err
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
 }

@@ -66,6 +66,9 @@ func (p *Participant) AddTask(ctx context.Context, o AddTaskOptions) (store.Task
 	if strings.TrimSpace(o.Prompt) == "" {
 		return store.Task{}, Errorf(ErrUsage, "the task's prompt is empty: say what to do")
 	}
+	if len(o.Prompt) > plan.MaxPrompt {
+		return store.Task{}, Errorf(ErrUsage, "the task's prompt is %d bytes: at most %d (64 KiB), as in a plan; put a longer brief in a file of the repository and name it", len(o.Prompt), plan.MaxPrompt)
+	}
 	a, ok := p.agent(o.Agent)
 	if !ok {
 		return store.Task{}, p.unknown(o.Agent)

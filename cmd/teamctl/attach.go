@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -29,6 +30,9 @@ func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) 
 		Short: "Join an agent's tmux session (mode: tmux); detach with Ctrl-b d",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return &usageError{fmt.Errorf("%s: the agent name is empty", cmd.CommandPath())}
+			}
 			opts.Agent = args[0]
 			if runF != nil {
 				return runF(cmd.Context(), opts)

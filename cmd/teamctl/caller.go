@@ -111,3 +111,12 @@ func printLines(out io.Writer, none string, lines []string) {
 		fmt.Fprintln(out, l)
 	}
 }
+
+// noSubcommand is the Args of a command that only groups others: an argument is a
+// subcommand it does not have, which is bad usage (exit 2), as at the root.
+func noSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("unknown command %q for %s (%s --help lists them)", args[0], cmd.CommandPath(), cmd.CommandPath())}
+	}
+	return nil
+}

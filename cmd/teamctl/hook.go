@@ -27,7 +27,7 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 		Use:    "hook",
 		Short:  "Git hooks of agent worktrees",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args:   noSubcommand,
 		RunE:   func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	pre := &cobra.Command{
@@ -35,6 +35,9 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 		Short: "Check the staged files against the team's reservations",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := hookFlags(cmd, opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -43,6 +46,7 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 	}
 	pre.Flags().StringVar(&opts.Team, "team", "", "the team")
 	pre.Flags().StringVar(&opts.Agent, "agent", "", "the agent whose worktree this is")
+
 	install := &cobra.Command{
 		Use:   "install [--team TEAM]",
 		Short: "Install the pre-commit hook in every agent worktree of the team (run does it itself)",
@@ -60,6 +64,9 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 		Short: "Record the refs an agent worktree's reference-transaction hook refused to move",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, refs []string) error {
+			if err := hookFlags(cmd, opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -72,6 +79,7 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 	}
 	refused.Flags().StringVar(&opts.Team, "team", "", "the team")
 	refused.Flags().StringVar(&opts.Agent, "agent", "", "the agent whose worktree this is")
+
 	cmd.AddCommand(pre, install, refused)
 	return cmd
 }
@@ -99,5 +107,14 @@ func preCommitRun(ctx context.Context, opts *HookOptions) error {
 	// its timeout, the team cleaned away) lets it through with a word: refusing would leave
 	// the agent's work uncommitted, and the merge step checks reservations again.
 	fmt.Fprintf(opts.Factory.IO.ErrOut, "teamctl hook: the commit was not checked against reservations: %v\n", err)
+	return nil
+}
+
+// hookFlags checks that a hook command was given the worktree's team and agent, as the
+// hooks teamctl installs give them.
+func hookFlags(cmd *cobra.Command, opts *HookOptions) error {
+	if opts.Team == "" || opts.Agent == "" {
+		return &usageError{fmt.Errorf("%s needs --team and --agent (the hooks teamctl installs pass them)", cmd.CommandPath())}
+	}
 	return nil
 }

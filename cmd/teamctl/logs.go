@@ -35,6 +35,9 @@ func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cob
 		Short: "Show an agent's conversation, read from its output (--raw: the output itself; -f follows it)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return &usageError{fmt.Errorf("%s: the agent name is empty", cmd.CommandPath())}
+			}
 			opts.Agent = args[0]
 			if opts.JSON && (opts.Raw || opts.Follow) {
 				return &usageError{errors.New("logs: --json prints the conversation; it does not go with --raw or --follow")}

@@ -33,7 +33,7 @@ func NewCmdMsg(f *Factory, runF func(context.Context, string, *MsgOptions) error
 		Short: "Send and read messages between the agents and the human",
 		Long: `Messages between the team's participants: its agents and the human. An agent's identity is
 $TEAMCTL_AGENT; a person's shell is "human" (or --as NAME).`,
-		Args: cobra.NoArgs,
+		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	addCallerFlags(cmd.PersistentFlags(), &opts.Caller)

@@ -119,7 +119,7 @@ func reservationsRun(ctx context.Context, opts *ReserveOptions) error {
 		if err != nil {
 			return err
 		}
-		out := opts.Factory.IO.Out
+		out := printable(opts.Factory.IO.Out)
 		if opts.JSON {
 			return writeJSON(out, orEmpty(rs))
 		}

@@ -50,7 +50,7 @@ type Factory struct {
 // Env is the orchestrator's environment for this process.
 func (f *Factory) Env() orchestrator.Env {
 	bin, _ := os.Executable()
-	return orchestrator.Env{Runner: worktree.ExecRunner{}, Tmux: agentproc.ExecTmux{}, Log: f.Log, Out: f.IO.Out, BinDir: filepath.Dir(bin)}
+	return orchestrator.Env{Runner: worktree.ExecRunner{}, Tmux: agentproc.ExecTmux{}, Log: f.Log, Out: printable(f.IO.Out), BinDir: filepath.Dir(bin)}
 }
 
 // Workspace opens the repository of -C (default: the current directory) and its store.
@@ -69,7 +69,7 @@ func Main() int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		// Escaped like normal output: an argument echoed back may hold terminal controls.
-		fmt.Fprintln(printable(f.IO.ErrOut), "teamctl:", err)
+		fmt.Fprintln(printable(f.IO.ErrOut), "teamctl:", clip(err.Error()))
 	}
 	return exitCode(err)
 }
@@ -186,4 +186,15 @@ func maxArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// clip shortens an error message that echoes a huge argument (100 KB of it is no help on a
+// terminal): its start and end are kept, and how much was left out is said.
+func clip(msg string) string {
+	const head, tail = 4000, 500
+	if len(msg) <= head+tail+100 {
+		return msg
+	}
+	h, t := strings.ToValidUTF8(msg[:head], ""), strings.ToValidUTF8(msg[len(msg)-tail:], "")
+	return fmt.Sprintf("%s … (%d bytes left out) … %s", h, len(msg)-len(h)-len(t), t)
 }

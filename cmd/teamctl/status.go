@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -147,10 +149,22 @@ func dash(s string) string {
 }
 
 func writeJSON(out io.Writer, v any) error {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	// encoding/json escapes the C0 controls, not the C1 ones (U+0080–U+009F: U+009B is a
+	// CSI to many terminals); a reader's terminal gets neither.
+	b = c1.ReplaceAllFunc(b, func(r []byte) []byte {
+		c, _ := utf8.DecodeRune(r)
+		return fmt.Appendf(nil, `\u%04x`, c)
+	})
+	_, err = out.Write(append(b, '\n'))
+	return err
 }
+
+// c1 matches the C1 control characters, as UTF-8.
+var c1 = regexp.MustCompile("[\u0080-\u009f]")
 
 func incidentWho(agent string) string {
 	if agent == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,7 @@ func NewCmdTask(f *Factory, runF func(context.Context, *TaskOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "task",
 		Short: "Delegate work: task add",
-		Args:  cobra.NoArgs,
+		Args:  noSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	add := &cobra.Command{
@@ -51,6 +52,9 @@ func NewCmdTask(f *Factory, runF func(context.Context, *TaskOptions) error) *cob
 			opts.Add.Prompt = text(args)
 			if opts.Add.Agent == "" || opts.Add.ID == "" {
 				return &usageError{fmt.Errorf("task add: --agent NAME and --id ID are required")}
+			}
+			if cmd.Flags().Changed("after") && (len(opts.Add.After) == 0 || slices.Contains(opts.Add.After, "")) {
+				return &usageError{fmt.Errorf("task add: --after names an empty task id: give the ids of tasks it comes after, or leave it out")}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)

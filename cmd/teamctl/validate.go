@@ -39,7 +39,7 @@ func validateRun(_ context.Context, opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Factory.IO.Out, "%s: team %s, %d agent(s), %d task(s): ok\n", opts.Plan, p.Team, len(p.Agents), len(p.Tasks()))
+	fmt.Fprintf(printable(opts.Factory.IO.Out), "%s: team %s, %d agent(s), %d task(s): ok\n", opts.Plan, p.Team, len(p.Agents), len(p.Tasks()))
 	return nil
 }
 
@@ -90,6 +90,6 @@ func initRun(_ context.Context, opts *InitOptions) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Factory.IO.Out, "wrote %s: edit the agents and tasks, then: teamctl validate %s && teamctl run %s\n", opts.Path, opts.Path, opts.Path)
+	fmt.Fprintf(printable(opts.Factory.IO.Out), "wrote %s: edit the agents and tasks, then: teamctl validate %s && teamctl run %s\n", opts.Path, opts.Path, opts.Path)
 	return nil
 }
