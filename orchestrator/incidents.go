@@ -141,7 +141,10 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 			if who == "" {
 				continue
 			}
-			what := fmt.Sprintf("moved %s from %s to %s (%s)", ref, shorten.Hash(m.Old), shorten.Hash(m.New), shorten.Line(m.Message, 80))
+			what := fmt.Sprintf("moved %s from %s to %s", ref, shorten.Hash(m.Old), shorten.Hash(m.New))
+			if m.Message != "" {
+				what += " (" + shorten.Line(m.Message, 80) + ")"
+			}
 			switch {
 			case i >= first && undone:
 				what += ": put back"
