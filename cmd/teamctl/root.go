@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -123,7 +124,7 @@ project's tests run, and a person reviews and accepts the result.`,
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.PersistentFlags().StringVarP(&f.Dir, "dir", "C", ".", "run as if teamctl was started in `DIR`")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{flagError(err)} })
 	// --team '', --as '' and -C '' are bad input, not "the default": a person who typed them
 	// meant something, and acting as the person or on the only team would be a guess.
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -197,4 +198,20 @@ func clip(msg string) string {
 	}
 	h, t := strings.ToValidUTF8(msg[:head], ""), strings.ToValidUTF8(msg[len(msg)-tail:], "")
 	return fmt.Sprintf("%s … (%d bytes left out) … %s", h, len(msg)-len(h)-len(t), t)
+}
+
+// strconvError is the tail pflag leaves of a number it could not parse.
+var strconvError = regexp.MustCompile(`: strconv\.Parse\w+: parsing "[^"]*": (invalid syntax|value out of range)$`)
+
+// flagError words a flag's bad value for a person: "want a number", not strconv's text.
+func flagError(err error) error {
+	m := strconvError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	want := "want a number"
+	if m[1] == "value out of range" {
+		want = "the number is too large"
+	}
+	return errors.New(strings.TrimSuffix(err.Error(), m[0]) + ": " + want)
 }
