@@ -192,7 +192,7 @@ func maxArgs(n int) cobra.PositionalArgs {
 // clip shortens an error message that echoes a huge argument (100 KB of it is no help on a
 // terminal): its start and end are kept, and how much was left out is said.
 func clip(msg string) string {
-	const head, tail = 4000, 500
+	const head, tail = 3000, 500
 	if len(msg) <= head+tail+100 {
 		return msg
 	}
