@@ -450,8 +450,9 @@ func TestCrashAtFailpoints(t *testing.T) {
 	}
 }
 
-// conflictTeam is two agents changing the same line: whoever merges second is sent the
-// leader branch's conflict to fix.
+// conflictTeam is two agents changing the same line of src/base.txt: b waits until a's work
+// is merged, so its branch is clean against base but conflicts with the leader branch, and
+// is sent the conflict to fix.
 func conflictTeam(t *testing.T, f *fixture) string {
 	t.Helper()
 	first := f.agent("first", `echo first > src/base.txt && git commit -qam first`)

@@ -366,17 +366,7 @@ func TestRunConflictFixed(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	// Both change the same line of src/base.txt; whoever merges second must resolve.
-	first := f.agent("first", `echo first > src/base.txt && git commit -qam first`)
-	second := f.agent("second", `if [ "$TEAMCTL_REASON" = fix-conflict ]; then
-  git diff --name-only --diff-filter=U | grep -q src/base.txt || exit 9
-  printf 'first\nsecond\n' > src/base.txt; git add -A; git commit -qm "resolve"; exit 0; fi
-# Wait until a's work is merged, so this branch is clean against base but conflicts with the leader.
-while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
-echo second > src/base.txt && git commit -qam second`)
-	p := f.load(header + fmt.Sprintf(`agents:
-  - {name: a, command: ['%s'], tasks: [{id: first, prompt: p}]}
-  - {name: b, command: ['%s'], tasks: [{id: second, prompt: p}]}
-`, first, second))
+	p := f.load(conflictTeam(t, f))
 	if err := f.run(p); err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
