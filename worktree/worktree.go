@@ -705,8 +705,8 @@ func (r *Repo) MainLine(ctx context.Context, from, to string) ([]Commit, error) 
 }
 
 // RemoveStaleLocks removes the lock files a git command killed half-way leaves in the
-// worktree at dir — its index.lock and HEAD.lock, and the lock of the branch checked out
-// there — after which git refuses every later command until they are gone. Only call it
+// worktree at dir — its index.lock, HEAD.lock and its pseudo-refs' locks, and the lock of the
+// branch checked out there — after which git refuses every later command until they are gone. Only call it
 // when no process can be working in dir. It returns the files it removed. No git process:
 // the worktree's git dir is read from its .git file.
 func (r *Repo) RemoveStaleLocks(dir, branch string) ([]string, error) {
@@ -714,12 +714,15 @@ func (r *Repo) RemoveStaleLocks(dir, branch string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every lock of the worktree's own: index.lock, HEAD.lock, and those of its pseudo-refs
+	// (ORIG_HEAD.lock a killed reset or merge leaves, MERGE_HEAD.lock, AUTO_MERGE.lock).
+	locks, err := filepath.Glob(filepath.Join(gitDir, "*.lock"))
+	if err != nil {
+		return nil, err
+	}
+	locks = append(locks, filepath.Join(r.CommonDir, "refs", "heads", filepath.FromSlash(branch)+".lock"))
 	var removed []string
-	for _, p := range []string{
-		filepath.Join(gitDir, "index.lock"),
-		filepath.Join(gitDir, "HEAD.lock"),
-		filepath.Join(r.CommonDir, "refs", "heads", filepath.FromSlash(branch)+".lock"),
-	} {
+	for _, p := range locks {
 		if err := os.Remove(p); err == nil {
 			removed = append(removed, p)
 		} else if !errors.Is(err, os.ErrNotExist) {

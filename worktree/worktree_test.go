@@ -566,3 +566,26 @@ func TestCompleteCheckout(t *testing.T) {
 		t.Errorf("status after: %q", st)
 	}
 }
+
+// The locks a git killed half-way leaves in a worktree (its index, HEAD, a pseudo-ref such as
+// ORIG_HEAD that a reset or merge writes, its branch) are removed, and git works there again.
+func TestRemoveStaleLocks(t *testing.T) {
+	t.Parallel()
+	repo := testsupport.NewRepo(t)
+	wt := linked(t, repo, "feature")
+	r := open(t, repo)
+	admin := strings.TrimSpace(testsupport.Git(t, wt, "rev-parse", "--absolute-git-dir"))
+	locks := []string{
+		filepath.Join(admin, "index.lock"), filepath.Join(admin, "HEAD.lock"), filepath.Join(admin, "ORIG_HEAD.lock"),
+		filepath.Join(r.CommonDir, "refs", "heads", "feature.lock"),
+	}
+	for _, p := range locks {
+		testsupport.WriteFile(t, p, "")
+	}
+	removed, err := r.RemoveStaleLocks(wt, "feature")
+	if err != nil || len(removed) != len(locks) {
+		t.Fatalf("removed %v, %v; want all of %v", removed, err, locks)
+	}
+	testsupport.Git(t, wt, "commit", "-q", "--allow-empty", "-m", "after")
+	testsupport.Git(t, wt, "reset", "-q", "--hard", "HEAD~1") // writes ORIG_HEAD
+}
