@@ -16,11 +16,12 @@ build:
 	$(GO) build -o $(BIN) ./cmd/teamctl
 
 # vet + every test with the race detector; gofmt must have nothing to say. Most tests wait on
-# real processes (agents, git, a supervisor), not on the CPU: four at once per package take
+# real processes (agents, git, a supervisor), not on the CPU: four packages at once, four tests
+# at once in each, take
 # the orchestrator's half the wall time of two on this 2-core machine.
 TEST_PARALLEL ?= 4
 test: lint vet test-clis
-	TEAMCTL_TEST_CLI_DIR="$(TEST_CLI_DIR)" $(GO) test -race -count=1 -parallel $(TEST_PARALLEL) ./...
+	TEAMCTL_TEST_CLI_DIR="$(TEST_CLI_DIR)" $(GO) test -race -count=1 -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...
 
 # A stamp names what is installed: a second run with the same pins does not ask npm at all.
 test-clis:
