@@ -16,9 +16,8 @@ build:
 	$(GO) build -o $(BIN) ./cmd/teamctl
 
 # vet + every test with the race detector; gofmt must have nothing to say. Most tests wait on
-# real processes (agents, git, a supervisor), not on the CPU: four packages at once, four tests
-# at once in each, take
-# the orchestrator's half the wall time of two on this 2-core machine.
+# real processes (agents, git, a supervisor), not on the CPU: four packages at once, and four
+# tests at once in each, bring a warm run on this 2-core machine from 5m23s to 4m50s.
 TEST_PARALLEL ?= 4
 test: lint vet test-clis
 	TEAMCTL_TEST_CLI_DIR="$(TEST_CLI_DIR)" $(GO) test -race -count=1 -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...
