@@ -88,7 +88,7 @@ func Environ(l Launch) []string {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
-	email := fmt.Sprintf("%s@%s.teamctl.invalid", l.Agent, l.Team)
+	email := Email(l.Team, l.Agent)
 	set := map[string]string{
 		"TEAMCTL_TEAM":          l.Team,
 		"TEAMCTL_AGENT":         l.Agent,
@@ -766,4 +766,17 @@ func (f Files) Clear() error {
 		}
 	}
 	return nil
+}
+
+// Email is the git identity email of an agent of team: its commits carry it, and so does
+// the reflog of every ref its git moves (the ref guards read it back with AgentOfEmail).
+func Email(team, agent string) string { return agent + "@" + team + ".teamctl.invalid" }
+
+// AgentOfEmail is the agent of team whose Email is email, "" for anyone else.
+func AgentOfEmail(team, email string) string {
+	name, ok := strings.CutSuffix(email, "@"+team+".teamctl.invalid")
+	if !ok {
+		return ""
+	}
+	return name
 }

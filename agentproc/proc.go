@@ -1,10 +1,9 @@
 package agentproc
 
 import (
-	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -93,20 +92,9 @@ func KillWithEnv(kv string, timeout time.Duration) (int, error) {
 			return len(pids), err
 		}
 		if time.Now().After(deadline) {
-			return len(pids), errors.New("processes still alive after SIGKILL: " + fmtPids(left))
+			return len(pids), fmt.Errorf("processes still alive after SIGKILL: %v", left)
 		}
 	}
-}
-
-func fmtPids(pids []int) string {
-	s := ""
-	for i, p := range pids {
-		if i > 0 {
-			s += ", "
-		}
-		s += strconv.Itoa(p)
-	}
-	return s
 }
 
 // Launcher is the agent launch a process runs under, as its ancestry shows it.

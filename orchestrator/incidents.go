@@ -10,9 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
@@ -37,8 +37,9 @@ type Incident struct {
 func (w *Workspace) RecordIncident(ctx context.Context, team string, in Incident) (Incident, error) {
 	data, err := json.Marshal(struct {
 		What   string `json:"what"`
+		Ref    string `json:"ref,omitempty"`
 		Undone bool   `json:"undone"`
-	}{in.What, in.Undone})
+	}{in.What, in.Ref, in.Undone})
 	if err != nil {
 		return in, err
 	}
@@ -58,24 +59,13 @@ func (w *Workspace) incidents(ctx context.Context, team string, after int64) ([]
 			continue
 		}
 		var d struct {
-			What   string
-			Undone bool
+			What, Ref string
+			Undone    bool
 		}
 		_ = json.Unmarshal([]byte(e.Data), &d)
-		out = append(out, Incident{ID: e.ID, Agent: e.Agent, What: d.What, Undone: d.Undone, At: e.At})
+		out = append(out, Incident{ID: e.ID, Agent: e.Agent, What: d.What, Ref: d.Ref, Undone: d.Undone, At: e.At})
 	}
 	return out, nil
-}
-
-// participantOf names the participant of team whose git identity email is, "" for anyone
-// else: every agent's git runs as <name>@<team>.teamctl.invalid (unless the plan's env sets
-// another), and so the reflog of a ref it moves names it.
-func participantOf(team, email string) string {
-	name, ok := strings.CutSuffix(email, "@"+team+".teamctl.invalid")
-	if !ok {
-		return ""
-	}
-	return name
 }
 
 // guardRefs puts back every guarded ref an agent moved: base and the leader branch (only
@@ -100,7 +90,7 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 			continue
 		}
 		foreign := func(m worktree.RefMove) string {
-			who := participantOf(t.Name, m.Email)
+			who := agentproc.AgentOfEmail(t.Name, m.Email)
 			if who == owner || worktree.ZeroHash(m.Old) || worktree.ZeroHash(m.New) {
 				return ""
 			}

@@ -123,8 +123,8 @@ func (w *Workspace) landedOn(ctx context.Context, team, baseHead, tip string) (m
 	tested, ours := baseHead, true
 	for i := len(line) - 1; i >= 0; i-- { // oldest first
 		c := line[i]
-		task := trailer(c.Body, "Teamctl-Task")
-		isOurs := len(c.Parents) >= 2 && trailer(c.Body, "Teamctl-Team") == team && task != ""
+		task := mergedTask(c, team)
+		isOurs := task != ""
 		if isOurs {
 			landed[task] = c.Hash
 		}

@@ -234,8 +234,8 @@ func (w *Workspace) oursSince(ctx context.Context, team, tested, tip string, lan
 		return false, err
 	}
 	for _, c := range line {
-		by, task := trailer(c.Body, "Teamctl-Team"), trailer(c.Body, "Teamctl-Task")
-		if len(c.Parents) < 2 || by != team || task == "" {
+		task := mergedTask(c, team)
+		if task == "" {
 			return false, nil
 		}
 		if _, seen := landed[task]; !seen {
@@ -243,6 +243,16 @@ func (w *Workspace) oursSince(ctx context.Context, team, tested, tip string, lan
 		}
 	}
 	return true, nil
+}
+
+// mergedTask is the task a merge commit teamctl made for team landed (merge.Message's
+// trailers), "" for any other commit.
+func mergedTask(c worktree.Commit, team string) string {
+	task := trailer(c.Body, "Teamctl-Task")
+	if len(c.Parents) < 2 || trailer(c.Body, "Teamctl-Team") != team {
+		return ""
+	}
+	return task
 }
 
 // trailer returns the value of a "Key: value" trailer line in a commit body.

@@ -201,7 +201,7 @@ func loadPlan(t store.Team) (*plan.Plan, error) {
 
 // identity is the git identity env of an agent (merges are the leader's).
 func identity(team, agent string) []string {
-	email := agent + "@" + team + ".teamctl.invalid"
+	email := agentproc.Email(team, agent)
 	return []string{"GIT_AUTHOR_NAME=" + agent, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + agent, "GIT_COMMITTER_EMAIL=" + email}
 }
 
