@@ -27,7 +27,7 @@ func launch(t *testing.T, body string) agentproc.Launch {
 	prog := testsupport.Script(t, dir, "agent.sh", body)
 	return agentproc.Launch{
 		Team: "t", Agent: "alice", Role: "dev", TaskID: "x", Prompt: "do x", Worktree: work,
-		Branch: "teamctl/t/alice", LeaderBranch: "teamctl/t/lead", Attempt: 1, Reason: agentproc.ReasonTask,
+		Branch: "teamctl/t/alice/work", LeaderBranch: "teamctl/t/lead/work", Attempt: 1, Reason: agentproc.ReasonTask,
 		Command: []string{prog, "{{.TaskID}}", "{{.Prompt}}"}, Env: map[string]string{"EXTRA": "yes"},
 		LogPath: filepath.Join(dir, "logs", "alice.log"), Files: agentproc.FilesIn(filepath.Join(dir, "run"), "alice"),
 		BinDir: filepath.Join(dir, "bin"),
@@ -69,8 +69,8 @@ func TestEnviron(t *testing.T) {
 	}
 	want := map[string]string{
 		"TEAMCTL_TEAM": "t", "TEAMCTL_AGENT": "alice", "TEAMCTL_ROLE": "dev", "TEAMCTL_TASK_ID": "x",
-		"TEAMCTL_PROMPT": "do x", "TEAMCTL_WORKTREE": l.Worktree, "TEAMCTL_BRANCH": "teamctl/t/alice",
-		"TEAMCTL_LEADER_BRANCH": "teamctl/t/lead", "TEAMCTL_ATTEMPT": "1", "TEAMCTL_REASON": "task",
+		"TEAMCTL_PROMPT": "do x", "TEAMCTL_WORKTREE": l.Worktree, "TEAMCTL_BRANCH": "teamctl/t/alice/work",
+		"TEAMCTL_LEADER_BRANCH": "teamctl/t/lead/work", "TEAMCTL_ATTEMPT": "1", "TEAMCTL_REASON": "task",
 		"GIT_AUTHOR_NAME": "Alice Real", "GIT_AUTHOR_EMAIL": "alice@t.teamctl.invalid", "EXTRA": "yes",
 	}
 	for k, v := range want {

@@ -37,7 +37,7 @@ func newRealAgent(t *testing.T, preset string, fake *fakeanthropic.Server) *real
 	testsupport.OneRealAgentAtATime(t)
 	repo := testsupport.NewRepo(t)
 	wt := filepath.Join(filepath.Dir(repo), "wt-alice")
-	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/team/alice", wt)
+	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/team/alice/work", wt)
 	home := filepath.Join(filepath.Dir(repo), "agent-home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func (a *realAgent) run(t *testing.T, attempt int, reason, prompt, session strin
 	cmd := a.preset.Command(agentproc.ModeHeadless, session, resume)
 	proc, err := agentproc.Start(t.Context(), agentproc.Launch{
 		Team: "team", Agent: "alice", Role: "dev", TaskID: "hello", Prompt: prompt,
-		Worktree: a.worktree, Branch: "teamctl/team/alice", LeaderBranch: "teamctl/team/lead",
+		Worktree: a.worktree, Branch: "teamctl/team/alice/work", LeaderBranch: "teamctl/team/lead/work",
 		Attempt: attempt, Reason: reason, Command: cmd, Env: a.env, Timeout: 3 * time.Minute, LogPath: a.log,
 	})
 	if err != nil {

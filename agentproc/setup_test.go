@@ -28,7 +28,7 @@ func TestCopyFilesBringsIgnoredFilesIntoAWorktree(t *testing.T) {
 	testsupport.Git(t, repo, "add", ".gitignore")
 	testsupport.Git(t, repo, "commit", "-qm", "ignore local files")
 	wt := filepath.Join(filepath.Dir(repo), "wt")
-	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/t/alice", wt)
+	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/t/alice/work", wt)
 
 	copied, err := agentproc.CopyFiles(repo, wt, []string{".env", "config/local/", "missing.txt"})
 	if err != nil {

@@ -28,7 +28,7 @@ const (
 	testDuration = 200 * time.Millisecond
 	dirs         = 60 // the generated repository: dirs × filesPerDir files
 	filesPerDir  = 50
-	leaderBranch = "teamctl/bench/lead"
+	leaderBranch = "teamctl/bench/lead/work"
 )
 
 // testCommand takes testDuration and fails when a branch marked itself BROKEN.

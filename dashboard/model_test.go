@@ -212,7 +212,7 @@ var unavailable = map[Part]error{
 // The teams of the golden views, one per interesting state.
 func runningTeam() Snapshot {
 	return Snapshot{
-		Team: "paste", State: "running", Supervised: true, Base: "main", LeaderBranch: "teamctl/paste/lead",
+		Team: "paste", State: "running", Supervised: true, Base: "main", LeaderBranch: "teamctl/paste/lead/work",
 		Tasks: 5, Finished: 1,
 		Agents: []Agent{
 			{Name: "lead", Role: "leader", State: "idle", Since: ago0(9 * time.Minute), Ahead: 3, Dirty: 0, CostUSD: Unknown},

@@ -20,8 +20,8 @@ import (
 
 var ctx = context.Background()
 
-// oneFixture is a repository with a leader worktree on teamctl/t/lead and an agent worktree
-// on teamctl/t/alice, both from main; the project's test fails when a file under src/
+// oneFixture is a repository with a leader worktree on teamctl/t/lead/work and an agent worktree
+// on teamctl/t/alice/work, both from main; the project's test fails when a file under src/
 // says BROKEN. Every test run appends a line to runs, outside the repository.
 type oneFixture struct {
 	t      *testing.T
@@ -48,7 +48,7 @@ func newOneFixture(t *testing.T) *oneFixture {
 	f.leader = filepath.Join(parent, "repo.teamctl", "t", "lead")
 	f.alice = filepath.Join(parent, "repo.teamctl", "t", "alice")
 	testsupport.Git(t, f.repo, "worktree", "add", "-q", "-b", leaderBranch, f.leader)
-	testsupport.Git(t, f.repo, "worktree", "add", "-q", "-b", "teamctl/t/alice", f.alice)
+	testsupport.Git(t, f.repo, "worktree", "add", "-q", "-b", "teamctl/t/alice/work", f.alice)
 	repo, err := worktree.Open(ctx, worktree.ExecRunner{}, f.repo)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func (f *oneFixture) git(dir string, args ...string) string {
 }
 
 func (f *oneFixture) request() merge.Request {
-	return merge.Request{Team: "t", Task: "x", Agent: "alice", Branch: "teamctl/t/alice"}
+	return merge.Request{Team: "t", Task: "x", Agent: "alice", Branch: "teamctl/t/alice/work"}
 }
 
 // state is everything about the leader worktree a failed merge must leave as it was.
@@ -389,7 +389,7 @@ func TestMergeAfterCrash(t *testing.T) {
 	testsupport.Commit(t, f.alice, "alice", map[string]string{"src/one.txt": "one\n"})
 	f.git(f.leader, "checkout", "-q", "--detach")
 	testsupport.Commit(t, f.leader, "an untested candidate", map[string]string{"src/candidate.txt": "BROKEN\n"})
-	f.git(f.leader, "merge", "-q", "--no-ff", "--no-commit", "teamctl/t/alice")
+	f.git(f.leader, "merge", "-q", "--no-ff", "--no-commit", "teamctl/t/alice/work")
 	testsupport.WriteFile(t, filepath.Join(f.leader, "stray.txt"), "left by a test")
 	testsupport.WriteFile(t, filepath.Join(f.leader, "src", "base.txt"), "half-written\n")
 	res, err := f.m.Merge(ctx, f.request())
@@ -429,10 +429,10 @@ func TestMergeMissingBranch(t *testing.T) {
 	f := newOneFixture(t)
 	before := f.state()
 	req := f.request()
-	req.Branch = "teamctl/t/nobody"
+	req.Branch = "teamctl/t/nobody/work"
 	// A branch deleted under the queue is refused with the reason, not an error that would
 	// stop the whole batch.
-	if res, err := f.m.Merge(ctx, req); err != nil || res.Outcome != merge.Refused || !strings.Contains(res.Output, "teamctl/t/nobody") {
+	if res, err := f.m.Merge(ctx, req); err != nil || res.Outcome != merge.Refused || !strings.Contains(res.Output, "teamctl/t/nobody/work") {
 		t.Errorf("Merge of a missing branch: %+v, %v, want refused naming the branch", res, err)
 	}
 	f.unchanged(before)

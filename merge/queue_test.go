@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { testsupport.Main(m) }
 
-const leaderBranch = "teamctl/t/lead"
+const leaderBranch = "teamctl/t/lead/work"
 
 // fixture is a real repository with a leader branch checked out in its own worktree, and a
 // test command that logs every run: "<HEAD> pass|fail" to a file outside the repository.
@@ -71,7 +71,7 @@ func (f *fixture) merger() *merge.Merger {
 // branch makes teamctl/t/<agent> from rev with one commit writing files, and returns its request.
 func (f *fixture) branch(agent, from string, files map[string]string) merge.Request {
 	f.t.Helper()
-	br := "teamctl/t/" + agent
+	br := "teamctl/t/" + agent + "/work"
 	f.git("checkout", "-q", "-b", br, from)
 	for p, content := range files {
 		testsupport.WriteFile(f.t, filepath.Join(f.dir, p), content)
@@ -215,7 +215,7 @@ func TestBatchAllClean(t *testing.T) {
 	subjects := strings.Split(f.git("log", "--first-parent", "--format=%s", "main.."+leaderBranch), "\n")
 	slices.Reverse(subjects)
 	for i, s := range subjects {
-		if want := fmt.Sprintf("Merge teamctl/t/a%d: task task-a%d by a%d", i, i, i); s != want {
+		if want := fmt.Sprintf("Merge teamctl/t/a%d/work: task task-a%d by a%d", i, i, i); s != want {
 			t.Errorf("merge %d: subject %q, want %q", i, s, want)
 		}
 	}
@@ -413,7 +413,7 @@ func TestBatchRefusedAndNotAttempted(t *testing.T) {
 	f := newFixture(t)
 	outside := f.branch("a0", "main", map[string]string{"src/a0.txt": "ok\n", "README.md": "changed\n"})
 	outside.Owns = []string{"src/"}
-	gone := merge.Request{Team: "t", Task: "task-gone", Agent: "gone", Branch: "teamctl/t/gone"}
+	gone := merge.Request{Team: "t", Task: "task-gone", Agent: "gone", Branch: "teamctl/t/gone/work"}
 	ok := f.branch("a1", "main", map[string]string{"src/a1.txt": "ok\n"})
 	extra := f.branch("a2", "main", map[string]string{"src/a2.txt": "ok\n"})
 	m := f.merger()

@@ -28,7 +28,7 @@ func lines(n int, edits map[int]string) string {
 func branches(agents ...string) map[string]string {
 	m := map[string]string{}
 	for _, a := range agents {
-		m[a] = "teamctl/t/" + a
+		m[a] = "teamctl/t/" + a + "/work"
 	}
 	return m
 }
@@ -146,7 +146,7 @@ func TestPairCheckerRechecksOnlyWhatChanged(t *testing.T) {
 	// 4 branches with the tip, and the 3 pairs among alice, bob, carol (dave shares no path).
 	check(4+3, "first check")
 	check(0, "nothing changed")
-	testsupport.Git(t, f.dir, "checkout", "-q", "teamctl/t/carol")
+	testsupport.Git(t, f.dir, "checkout", "-q", "teamctl/t/carol/work")
 	testsupport.WriteFile(t, filepath.Join(f.dir, "src/carol.txt"), "more\n")
 	testsupport.Git(t, f.dir, "add", "-A")
 	testsupport.Git(t, f.dir, "commit", "-qm", "carol: more")
@@ -156,7 +156,7 @@ func TestPairCheckerRechecksOnlyWhatChanged(t *testing.T) {
 	check(4+3, "the leader moved")
 
 	// A conflict appears when bob rewrites carol's line: reported, with its key stable.
-	testsupport.Git(t, f.dir, "checkout", "-q", "teamctl/t/bob")
+	testsupport.Git(t, f.dir, "checkout", "-q", "teamctl/t/bob/work")
 	testsupport.WriteFile(t, filepath.Join(f.dir, "big.txt"), lines(30, map[int]string{11: "bob", 21: "bob was here"}))
 	testsupport.Git(t, f.dir, "commit", "-qam", "bob: touch line 21")
 	testsupport.Git(t, f.dir, "checkout", "-q", "main")

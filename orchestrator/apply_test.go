@@ -82,7 +82,7 @@ echo one > src/one.txt && git add -A && git commit -qm one`, marks))
 	if !f.onLeader("t", "src/three.txt") || f.onLeader("t", "src/bob.txt") {
 		t.Errorf("leader branch: want carol's three.txt and not bob's cancelled work")
 	}
-	if got := f.git("show", "teamctl/t/bob:src/bob.txt"); got != "half" {
+	if got := f.git("show", "teamctl/t/bob/work:src/bob.txt"); got != "half" {
 		t.Errorf("bob's branch holds %q in src/bob.txt: his uncommitted work must stay on his branch", got)
 	}
 	if _, err := os.Stat(filepath.Join(marks, "new-test")); err != nil {

@@ -47,13 +47,13 @@ func coordTeam(t testing.TB, leader bool, devs ...string) (*orchestrator.Workspa
 	}
 	t.Cleanup(func() { ws.Close() })
 	root := filepath.Join(filepath.Dir(repo), "wt")
-	agents := []store.Agent{{Name: "lead", Role: "leader", Branch: "teamctl/t/lead", Worktree: filepath.Join(root, "lead")}}
+	agents := []store.Agent{{Name: "lead", Role: "leader", Branch: "teamctl/t/lead/work", Worktree: filepath.Join(root, "lead")}}
 	var tasks []store.Task
 	for _, d := range devs {
-		agents = append(agents, store.Agent{Name: d, Role: "dev", Branch: "teamctl/t/" + d, Worktree: filepath.Join(root, d)})
+		agents = append(agents, store.Agent{Name: d, Role: "dev", Branch: "teamctl/t/" + d + "/work", Worktree: filepath.Join(root, d)})
 		tasks = append(tasks, store.Task{ID: "task-" + d, Agent: d, Prompt: "p"})
 	}
-	team := store.Team{Name: "t", PlanJSON: string(pj), Repo: repo, Base: "main", LeaderBranch: "teamctl/t/lead",
+	team := store.Team{Name: "t", PlanJSON: string(pj), Repo: repo, Base: "main", LeaderBranch: "teamctl/t/lead/work",
 		LeaderWorktree: agents[0].Worktree, State: string(orchestrator.TeamRunning)}
 	if err := ws.TestStore().CreateTeam(t.Context(), team, agents, tasks); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestRepoPaths(t *testing.T) {
 	t.Parallel()
 	ws, repo := coordTeam(t, false, "alice")
 	wt := filepath.Join(filepath.Dir(repo), "wt", "alice")
-	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/t/alice", wt)
+	testsupport.Git(t, repo, "worktree", "add", "-q", "-b", "teamctl/t/alice/work", wt)
 	for _, d := range []string{filepath.Join(repo, "src", "lex"), filepath.Join(wt, "docs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

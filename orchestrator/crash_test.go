@@ -225,7 +225,7 @@ func (f *fixture) checkCrashInvariants(team string) {
 	}
 	for id, want := range crashFiles {
 		path := id
-		if got, err := exec.Command("git", "-C", f.repo, "show", "teamctl/"+team+"/lead:src/"+path+".txt").Output(); err != nil || strings.TrimSpace(string(got)) != want {
+		if got, err := exec.Command("git", "-C", f.repo, "show", "teamctl/"+team+"/lead/work:src/"+path+".txt").Output(); err != nil || strings.TrimSpace(string(got)) != want {
 			t.Errorf("src/%s.txt on the leader branch: %q (%v), want %q", path, got, err, want)
 		}
 	}
@@ -416,7 +416,7 @@ func TestCrashAtFailpoints(t *testing.T) {
 		// The leader branch merged into a conflicting agent's worktree, the fix not launched:
 		// resume launches it instead of asking a person about the half-done merge.
 		{failpoint.SyncConflicted, conflictTeam, func(f *fixture) {
-			if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "first\nsecond" {
+			if got := f.git("show", "teamctl/t/lead/work:src/base.txt"); got != "first\nsecond" {
 				f.t.Errorf("base.txt on the leader branch: %q, want both sides", got)
 			}
 			st := f.status("t")
@@ -459,7 +459,7 @@ func conflictTeam(t *testing.T, f *fixture) string {
 	second := f.agent("second", `if [ "$TEAMCTL_REASON" = fix-conflict ]; then
   git diff --name-only --diff-filter=U | grep -q src/base.txt || exit 9
   printf 'first\nsecond\n' > src/base.txt; git add -A; git commit -qm "resolve"; exit 0; fi
-while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
+while ! git log --format=%s teamctl/t/lead/work | grep -q "task first"; do sleep 0.05; done
 echo second > src/base.txt && git commit -qam second`)
 	return header + fmt.Sprintf(`agents:
   - {name: a, command: ['%s'], tasks: [{id: first, prompt: p}]}
@@ -478,10 +478,10 @@ func TestLeaderMovedDuringABatch(t *testing.T) {
 	mark := filepath.Join(t.TempDir(), "moved")
 	testsupport.Script(t, f.repo, "check.sh", fmt.Sprintf(`if [ ! -e %s ]; then touch %[1]s
   export GIT_AUTHOR_NAME=old GIT_AUTHOR_EMAIL=old@x GIT_COMMITTER_NAME=old GIT_COMMITTER_EMAIL=old@x
-  tip=$(git rev-parse teamctl/t/lead)
-  tree=$(git merge-tree --write-tree "$tip" teamctl/t/a)
-  c=$(printf 'Merge teamctl/t/a: task one by a\n\nTeamctl-Team: t\nTeamctl-Task: one\nTeamctl-Agent: a\n' | git commit-tree "$tree" -p "$tip" -p teamctl/t/a)
-  git update-ref refs/heads/teamctl/t/lead "$c"
+  tip=$(git rev-parse teamctl/t/lead/work)
+  tree=$(git merge-tree --write-tree "$tip" teamctl/t/a/work)
+  c=$(printf 'Merge teamctl/t/a/work: task one by a\n\nTeamctl-Team: t\nTeamctl-Task: one\nTeamctl-Agent: a\n' | git commit-tree "$tree" -p "$tip" -p teamctl/t/a/work)
+  git update-ref refs/heads/teamctl/t/lead/work "$c"
 fi`, mark))
 	f.git("add", "-A")
 	f.git("commit", "-qm", "a test that moves the leader branch once")
@@ -503,12 +503,12 @@ fi`, mark))
 			t.Errorf("task %s: %s (%s), want merged", id, got.State, got.Detail)
 		}
 	}
-	line := f.git("log", "--first-parent", "--format=%(trailers:key=Teamctl-Task,valueonly)", "main..teamctl/t/lead")
+	line := f.git("log", "--first-parent", "--format=%(trailers:key=Teamctl-Task,valueonly)", "main..teamctl/t/lead/work")
 	if got := strings.Fields(line); len(got) != 2 {
 		t.Errorf("the leader branch's merges are of tasks %v, want one and two once each", got)
 	}
 	for _, file := range []string{"src/one.txt", "src/two.txt"} {
-		if !strings.Contains(f.git("ls-tree", "-r", "--name-only", "teamctl/t/lead"), file) {
+		if !strings.Contains(f.git("ls-tree", "-r", "--name-only", "teamctl/t/lead/work"), file) {
 			t.Errorf("%s is not on the leader branch", file)
 		}
 	}
@@ -564,7 +564,7 @@ func TestStoreLostAfterAKill(t *testing.T) {
 			child := f.startSupervisor(planPath)
 			// Killed once something has landed and more is under way.
 			testsupport.Eventually(t, time.Minute, "a first landing", func() bool {
-				out, err := exec.Command("git", "-C", f.repo, "rev-list", "--count", "--merges", "main..teamctl/t/lead").Output()
+				out, err := exec.Command("git", "-C", f.repo, "rev-list", "--count", "--merges", "main..teamctl/t/lead/work").Output()
 				return err == nil && strings.TrimSpace(string(out)) != "0"
 			})
 			_ = child.Process.Kill()

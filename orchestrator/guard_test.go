@@ -27,10 +27,10 @@ func TestAgentsCannotMoveRefsNotTheirs(t *testing.T) {
 	honest := `echo "$TEAMCTL_AGENT" > "src/$TEAMCTL_AGENT.txt" && git add -A && git commit -qm "$TEAMCTL_AGENT: honest work"
 `
 	attacks := map[string]string{
-		"leadref":  `git update-ref refs/heads/teamctl/t/lead HEAD && echo "MOVED the leader branch"`,
-		"delete":   `git update-ref -d refs/heads/teamctl/t/leadref && echo "DELETED a branch"`,
+		"leadref":  `git update-ref refs/heads/teamctl/t/lead/work HEAD && echo "MOVED the leader branch"`,
+		"delete":   `git update-ref -d refs/heads/teamctl/t/leadref/work && echo "DELETED a branch"`,
 		"basemove": `git -c core.hooksPath=/dev/null update-ref refs/heads/main HEAD && echo "moved main past the hook"`,
-		"push":     `git push -q --receive-pack='git -c receive.denyCurrentBranch=ignore -c core.hooksPath=/dev/null receive-pack' . HEAD:teamctl/t/lead 2>&1; echo "pushed: $?"`,
+		"push":     `git push -q --receive-pack='git -c receive.denyCurrentBranch=ignore -c core.hooksPath=/dev/null receive-pack' . HEAD:teamctl/t/lead/work 2>&1; echo "pushed: $?"`,
 	}
 	body := "agents:\n"
 	for _, name := range []string{"leadref", "delete", "basemove", "push"} {
@@ -49,21 +49,21 @@ func TestAgentsCannotMoveRefsNotTheirs(t *testing.T) {
 		if got := f.taskState(st, name); got.State != orchestrator.Merged {
 			t.Errorf("task %s: %s (%s), want its honest work merged", name, got.State, got.Detail)
 		}
-		if got := f.git("show", "teamctl/t/lead:src/"+name+".txt"); got != name {
+		if got := f.git("show", "teamctl/t/lead/work:src/"+name+".txt"); got != name {
 			t.Errorf("src/%s.txt on the leader branch: %q", name, got)
 		}
 	}
 	// Only teamctl's merges on the leader branch's first-parent line.
-	for _, subject := range strings.Split(f.git("log", "--first-parent", "--format=%s", "main..teamctl/t/lead"), "\n") {
+	for _, subject := range strings.Split(f.git("log", "--first-parent", "--format=%s", "main..teamctl/t/lead/work"), "\n") {
 		if !strings.HasPrefix(subject, "Merge teamctl/t/") {
 			t.Errorf("the leader branch holds %q, which teamctl did not merge", subject)
 		}
 	}
 	want := map[string]string{ // agent → what its incident says
-		"leadref":  "refs/heads/teamctl/t/lead: refused",
-		"delete":   "refs/heads/teamctl/t/leadref: refused",
+		"leadref":  "refs/heads/teamctl/t/lead/work: refused",
+		"delete":   "refs/heads/teamctl/t/leadref/work: refused",
 		"basemove": "moved main from",
-		"push":     "moved teamctl/t/lead from",
+		"push":     "moved teamctl/t/lead/work from",
 	}
 	for agent, text := range want {
 		found := false

@@ -67,7 +67,7 @@ sleep 600`)
 	}
 	// ivy's idle nudge (2s) comes and goes while ian waits, dirty, past his own 1s.
 	testsupport.Eventually(t, time.Minute, "ivy nudged and committed", func() bool {
-		out, err := exec.Command("git", "-C", f.repo, "log", "-1", "--format=%s", "teamctl/t/ivy").Output()
+		out, err := exec.Command("git", "-C", f.repo, "log", "-1", "--format=%s", "teamctl/t/ivy/work").Output()
 		return err == nil && strings.TrimSpace(string(out)) == "ivy: commit after the nudge"
 	})
 	f.answer(b.ID, "hello there")
@@ -75,7 +75,7 @@ sleep 600`)
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
 	st := f.status("t")
-	if got := f.git("show", "teamctl/t/lead:src/ned.txt"); got != orchestrator.NudgeText {
+	if got := f.git("show", "teamctl/t/lead/work:src/ned.txt"); got != orchestrator.NudgeText {
 		t.Errorf("ned read %q at his prompt: want the nudge typed in", got)
 	}
 	for _, id := range []string{"i", "j", "k"} {
@@ -83,10 +83,10 @@ sleep 600`)
 			t.Errorf("task %s: %s after %d launch(es), want merged after 1\nlog:\n%s", id, tk.State, tk.Attempt, f.logs.String())
 		}
 	}
-	if got := f.git("show", "teamctl/t/lead:src/ian.txt"); got != "teamctl: your blocker "+fmt.Sprint(b.ID)+" was answered by human. The answer: hello there" {
+	if got := f.git("show", "teamctl/t/lead/work:src/ian.txt"); got != "teamctl: your blocker "+fmt.Sprint(b.ID)+" was answered by human. The answer: hello there" {
 		t.Errorf("ian read %q at his prompt: want the answer typed in", got)
 	}
-	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/t/ivy"); got != "ivy|ivy: commit after the nudge" {
+	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/t/ivy/work"); got != "ivy|ivy: commit after the nudge" {
 		t.Errorf("ivy's branch tip %q: want her own commit after the typed nudge", got)
 	}
 	logBytes, err := os.ReadFile(orchestrator.LogPath(ws.TestRepo().CommonDir, "t", "ivy"))

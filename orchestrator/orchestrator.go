@@ -62,8 +62,12 @@ func (e Env) out() io.Writer {
 	return io.Discard
 }
 
-// BranchName is the branch of an agent of a team.
-func BranchName(team, agent string) string { return "teamctl/" + team + "/" + agent }
+// BranchName is the branch of an agent of a team: teamctl/<team>/<agent>/work. Each agent's
+// branch sits alone in a directory of its own (refs/heads/teamctl/<team>/<agent>/, and the
+// same under logs/), so a confined agent may be given that directory and no other agent's
+// ref (DESIGN.md §11): a ref is written through a lock file beside it, which needs the right
+// to make and remove files in its directory.
+func BranchName(team, agent string) string { return "teamctl/" + team + "/" + agent + "/work" }
 
 // WorktreeRoot is where a team's worktrees go: the plan's worktrees: root, else
 // <repo-parent>/<repo-name>.teamctl.

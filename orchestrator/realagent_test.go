@@ -167,10 +167,10 @@ agents:
 			t.Errorf("%s is not on the leader branch", path)
 		}
 	}
-	if got := f.git("show", "teamctl/real/lead:src/bob.txt"); got != "farewell from bob" {
+	if got := f.git("show", "teamctl/real/lead/work:src/bob.txt"); got != "farewell from bob" {
 		t.Errorf("src/bob.txt %q: the answer did not reach bob", got)
 	}
-	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/real/bob"); got != "bob|bob: add farewell" {
+	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/real/bob/work"); got != "bob|bob: add farewell" {
 		t.Errorf("bob's branch tip %q: want his own commit after the nudge", got)
 	}
 	if got := f.taskState(st, "farewell").Attempt; got != 3 {

@@ -54,7 +54,7 @@ echo two > src/two.txt && git add src/two.txt && git commit -qm two`, marks))
 	if got := f.taskState(f.status("t"), "two"); got.State != orchestrator.Merged {
 		t.Errorf("task two: %s (%s), want merged", got.State, got.Detail)
 	}
-	if got := f.git("show", "teamctl/t/lead:src/two.txt"); got != "two" {
+	if got := f.git("show", "teamctl/t/lead/work:src/two.txt"); got != "two" {
 		t.Errorf("src/two.txt on the leader branch: %q", got)
 	}
 	rv, err := f.workspace().Review(context.Background(), "t")
@@ -102,11 +102,11 @@ fi`, marks))
 				_, err := os.Stat(filepath.Join(marks, "committed"))
 				return err == nil
 			})
-			commit := f.git("rev-parse", "teamctl/t/a")
+			commit := f.git("rev-parse", "teamctl/t/a/work")
 			_ = child.Process.Kill()
 			_ = child.Wait()
 			f.killAgents("t")
-			f.git("update-ref", "-d", "refs/heads/teamctl/t/a")
+			f.git("update-ref", "-d", "refs/heads/teamctl/t/a/work")
 			if lost {
 				// The reflog names a commit the repository no longer holds.
 				missing := strings.Repeat("1", 40)
@@ -121,7 +121,7 @@ fi`, marks))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rv.Repairs) != 1 || !strings.Contains(rv.Repairs[0].Text, "teamctl/t/a") {
+			if len(rv.Repairs) != 1 || !strings.Contains(rv.Repairs[0].Text, "teamctl/t/a/work") {
 				t.Fatalf("repairs %+v, want one naming the branch", rv.Repairs)
 			}
 			text := rv.Repairs[0].Text
@@ -131,7 +131,7 @@ fi`, marks))
 				}
 				return
 			}
-			if got := f.git("show", "teamctl/t/lead:src/one.txt"); got != "one" {
+			if got := f.git("show", "teamctl/t/lead/work:src/one.txt"); got != "one" {
 				t.Errorf("src/one.txt on the leader branch: %q: the agent's commit was not put back", got)
 			}
 			if !strings.Contains(text, "put back") {

@@ -49,7 +49,7 @@ func TestResumeAdoptsAgentThatCommitsWhileDown(t *testing.T) {
 	// The agent finishes and commits while no supervisor runs; resume finds its exit status.
 	testsupport.WriteFile(t, gate, "")
 	testsupport.Eventually(t, time.Minute, "slow's commit", func() bool {
-		return strings.Contains(f.git("log", "--format=%s", "teamctl/t/slow"), "while no supervisor watched")
+		return strings.Contains(f.git("log", "--format=%s", "teamctl/t/slow/work"), "while no supervisor watched")
 	})
 	if err := f.resume("t"); err != nil {
 		t.Fatalf("resume: %v\n%s", err, f.logs.String())
@@ -161,7 +161,7 @@ func TestResumeFinishedAndConcurrent(t *testing.T) {
 		t.Fatalf("resume: %v", err)
 	}
 	// Resuming a finished team does nothing and says so.
-	before := f.git("rev-parse", "teamctl/t/lead")
+	before := f.git("rev-parse", "teamctl/t/lead/work")
 	f.out = syncBuffer{}
 	if err := f.resume("t"); err != nil {
 		t.Fatalf("resume of a finished team: %v", err)
@@ -169,7 +169,7 @@ func TestResumeFinishedAndConcurrent(t *testing.T) {
 	if !strings.Contains(f.out.String(), "team t is finished: nothing to resume") {
 		t.Errorf("resume of a finished team said %q", f.out.String())
 	}
-	if after := f.git("rev-parse", "teamctl/t/lead"); after != before {
+	if after := f.git("rev-parse", "teamctl/t/lead/work"); after != before {
 		t.Error("resume of a finished team moved the leader branch")
 	}
 }
@@ -230,7 +230,7 @@ exit 1`)
 	if err := f.resume("t"); err != nil {
 		t.Fatalf("resume: %v\nlog:\n%s", err, f.logs.String())
 	}
-	if got := f.git("show", "teamctl/t/lead:src/answer.txt"); !strings.Contains(got, "use the fallback") {
+	if got := f.git("show", "teamctl/t/lead/work:src/answer.txt"); !strings.Contains(got, "use the fallback") {
 		t.Errorf("alice was not relaunched with the answer: %q", got)
 	}
 	if open, _ := ws.TestStore().OpenBlockers(ctx, "t"); len(open) != 0 {

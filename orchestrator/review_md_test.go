@@ -9,7 +9,7 @@ import (
 func TestMarkdownParts(t *testing.T) {
 	t.Parallel()
 	rv := Review{
-		Team: "t", Base: "main", LeaderBranch: "teamctl/t/lead", Tip: "0123456789abcdef", Tested: false, Test: "make test",
+		Team: "t", Base: "main", LeaderBranch: "teamctl/t/lead/work", Tip: "0123456789abcdef", Tested: false, Test: "make test",
 		Commits: 2, Diffstat: Diffstat{Files: []FileStat{{Path: "a.go", Insertions: 3}}},
 		Tasks: []ReviewTask{
 			{ID: "a", Agent: "alice", State: Merged, Merge: "fedcba9876543210", Tests: "passed", TestRuns: 1,
@@ -30,7 +30,7 @@ func TestMarkdownParts(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		"- Tests: `make test` **has not passed** on the tip\n",
-		"Not ready to accept: the tip of `teamctl/t/lead` has not passed the tests.\n",
+		"Not ready to accept: the tip of `teamctl/t/lead/work` has not passed the tests.\n",
 		"### bob\n\n- Tasks: `b` (failed)\n- Merged: nothing\n",
 		"- Merge commits: `fedcba9876` (a)\n",
 		"  - `1111111111` fix \\*all\\* the \\`bugs\\` \\| quickly — alice\n",

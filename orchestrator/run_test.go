@@ -215,7 +215,7 @@ func (f *fixture) taskState(st orchestrator.Status, id string) orchestrator.Task
 
 // onLeader reports whether path exists on the team's leader branch.
 func (f *fixture) onLeader(team, path string) bool {
-	_, err := worktree.ExecRunner{}.Run(context.Background(), f.repo, nil, "git", "cat-file", "-e", "teamctl/"+team+"/lead:"+path)
+	_, err := worktree.ExecRunner{}.Run(context.Background(), f.repo, nil, "git", "cat-file", "-e", "teamctl/"+team+"/lead/work:"+path)
 	return err == nil
 }
 
@@ -265,7 +265,7 @@ echo one > src/one.txt && git add -A && git commit -qm "one: add one.txt"
 		}
 	}
 	// The forgotten commit was nudged once, then auto-committed under bob's name.
-	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/t/bob"); !strings.HasPrefix(got, "bob|teamctl auto-commit: work left uncommitted by bob (task two)") {
+	if got := f.git("log", "-1", "--format=%an|%s", "teamctl/t/bob/work"); !strings.HasPrefix(got, "bob|teamctl auto-commit: work left uncommitted by bob (task two)") {
 		t.Errorf("bob's branch tip: %q", got)
 	}
 	if got := f.taskState(st, "two").Attempt; got != 2 {
@@ -275,7 +275,7 @@ echo one > src/one.txt && git add -A && git commit -qm "one: add one.txt"
 	if _, err := (worktree.ExecRunner{}).Run(context.Background(), st.LeaderWorktree, nil, "sh", "-c", "./check.sh"); err != nil {
 		t.Errorf("leader worktree fails the test: %v", err)
 	}
-	if out := f.git("show", "teamctl/t/lead:src/three.txt"); out != "fixed" {
+	if out := f.git("show", "teamctl/t/lead/work:src/three.txt"); out != "fixed" {
 		t.Errorf("three.txt on the leader branch: %q", out)
 	}
 	rv, err := f.workspace().Review(context.Background(), "t")
@@ -289,7 +289,7 @@ echo one > src/one.txt && git add -A && git commit -qm "one: add one.txt"
 	if _, err := f.workspace().Accept(context.Background(), "t"); err != nil {
 		t.Fatal(err)
 	}
-	if f.git("rev-parse", "main") != f.git("rev-parse", "teamctl/t/lead") {
+	if f.git("rev-parse", "main") != f.git("rev-parse", "teamctl/t/lead/work") {
 		t.Error("main is not at the leader branch after accept")
 	}
 	if _, err := os.Stat(filepath.Join(f.repo, "src", "four.txt")); err != nil {
@@ -370,7 +370,7 @@ func TestRunConflictFixed(t *testing.T) {
 	if err := f.run(p); err != nil {
 		t.Fatalf("run: %v\nlog:\n%s", err, f.logs.String())
 	}
-	if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "first\nsecond" {
+	if got := f.git("show", "teamctl/t/lead/work:src/base.txt"); got != "first\nsecond" {
 		t.Errorf("base.txt on the leader branch: %q", got)
 	}
 	st := f.status("t")
@@ -519,11 +519,11 @@ if [ "$TEAMCTL_REASON" = nudge ]; then git add -A && git commit -qm "nudged: com
 	if p := read("nudged-2"); !strings.Contains(p, "do the nudged task") || !strings.Contains(p, "uncommitted") || !strings.Contains(p, "src/n 1.txt") {
 		t.Errorf("the nudge's prompt does not list what was left uncommitted:\n%s", p)
 	}
-	if got := f.git("log", "--format=%s", "teamctl/t/b"); strings.Contains(got, "auto-commit") || !strings.Contains(got, "nudged: committed when asked") {
+	if got := f.git("log", "--format=%s", "teamctl/t/b/work"); strings.Contains(got, "auto-commit") || !strings.Contains(got, "nudged: committed when asked") {
 		t.Errorf("b's branch:\n%s", got)
 	}
 	// The half-done work of the crashed launch was not lost: the retry continued over it.
-	if got := f.git("show", "teamctl/t/lead:src/r.txt"); got != "whole" {
+	if got := f.git("show", "teamctl/t/lead/work:src/r.txt"); got != "whole" {
 		t.Errorf("r.txt on the leader branch: %q", got)
 	}
 }
@@ -545,7 +545,7 @@ func TestRunConflictNeverFixed(t *testing.T) {
 			f := newFixture(t)
 			first := f.agent("first", `echo first > src/base.txt && git commit -qam first`)
 			second := f.agent("second", `if [ "$TEAMCTL_REASON" = fix-conflict ] || [ "$TEAMCTL_REASON" = nudge ]; then `+c.onFix+`; fi
-while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
+while ! git log --format=%s teamctl/t/lead/work | grep -q "task first"; do sleep 0.05; done
 echo second > src/base.txt && git commit -qam second`)
 			p := f.load(header + fmt.Sprintf(`agents:
   - {name: a, command: ['%s'], tasks: [{id: first, prompt: p}]}
@@ -558,11 +558,11 @@ echo second > src/base.txt && git commit -qam second`)
 			if got := f.taskState(st, "second"); got.State != orchestrator.Conflict || !strings.Contains(got.Detail, c.detail) {
 				t.Errorf("task second: %+v, want conflict saying %q", got, c.detail)
 			}
-			if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "first" {
+			if got := f.git("show", "teamctl/t/lead/work:src/base.txt"); got != "first" {
 				t.Errorf("base.txt on the leader branch: %q", got)
 			}
 			// b's own commit is still on its branch for the human to resolve.
-			if got := f.git("show", "teamctl/t/b:src/base.txt"); got != "second" {
+			if got := f.git("show", "teamctl/t/b/work:src/base.txt"); got != "second" {
 				t.Errorf("base.txt on b's branch: %q", got)
 			}
 			rv, err := f.workspace().Review(context.Background(), "t")
@@ -591,7 +591,7 @@ func TestRunTestsFailedNoRetries(t *testing.T) {
 	if got := f.taskState(f.status("t"), "x"); got.State != orchestrator.TestsFailed || got.Attempt != 1 || !strings.Contains(got.Detail, "test exited with code 1") {
 		t.Errorf("task x: %+v, want tests-failed after one launch", got)
 	}
-	if got := f.git("rev-parse", "teamctl/t/lead"); got != f.git("rev-parse", "main") {
+	if got := f.git("rev-parse", "teamctl/t/lead/work"); got != f.git("rev-parse", "main") {
 		t.Error("the leader branch moved to a failing merge")
 	}
 }
@@ -625,8 +625,8 @@ echo "$TEAMCTL_AGENT" > "src/$TEAMCTL_AGENT.txt" && git add -A && git commit -qm
 	}
 	want := map[string]string{
 		"TEAMCTL_TEAM": "t", "TEAMCTL_AGENT": "alice", "TEAMCTL_ROLE": "dev", "TEAMCTL_TASK_ID": "x",
-		"TEAMCTL_WORKTREE": st.Agents[1].Worktree, "TEAMCTL_BRANCH": "teamctl/t/alice",
-		"TEAMCTL_LEADER_BRANCH": "teamctl/t/lead", "TEAMCTL_ATTEMPT": "1", "TEAMCTL_REASON": "task",
+		"TEAMCTL_WORKTREE": st.Agents[1].Worktree, "TEAMCTL_BRANCH": "teamctl/t/alice/work",
+		"TEAMCTL_LEADER_BRANCH": "teamctl/t/lead/work", "TEAMCTL_ATTEMPT": "1", "TEAMCTL_REASON": "task",
 		"GIT_AUTHOR_NAME": "alice", "GIT_AUTHOR_EMAIL": "alice@t.teamctl.invalid",
 	}
 	for k, v := range want {
@@ -643,13 +643,13 @@ echo "$TEAMCTL_AGENT" > "src/$TEAMCTL_AGENT.txt" && git add -A && git commit -qm
 	if b, _ := os.ReadFile(filepath.Join(envs, "bob")); !strings.Contains(string(b), "PLAN_VAR=from the plan") || !strings.Contains(string(b), "GIT_AUTHOR_NAME=Bob Real") {
 		t.Errorf("bob's env lacks the plan's env:\n%s", b)
 	}
-	if got := f.git("log", "-1", "--format=%an <%ae>", "teamctl/t/alice"); got != "alice <alice@t.teamctl.invalid>" {
+	if got := f.git("log", "-1", "--format=%an <%ae>", "teamctl/t/alice/work"); got != "alice <alice@t.teamctl.invalid>" {
 		t.Errorf("alice's commit by %s", got)
 	}
-	if got := f.git("log", "-1", "--format=%an", "teamctl/t/bob"); got != "Bob Real" {
+	if got := f.git("log", "-1", "--format=%an", "teamctl/t/bob/work"); got != "Bob Real" {
 		t.Errorf("bob's commit by %s, want the plan's Bob Real", got)
 	}
-	if got := f.git("log", "--format=%s", "--author=alice", "teamctl/t/lead"); got != "work of alice" {
+	if got := f.git("log", "--format=%s", "--author=alice", "teamctl/t/lead/work"); got != "work of alice" {
 		t.Errorf("git log --author=alice on the leader branch: %q", got)
 	}
 }

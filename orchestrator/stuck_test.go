@@ -55,7 +55,7 @@ echo b > src/b.txt && echo o > other.txt && git add -A && git commit -qm "bob: b
 			t.Errorf("task %s: %s (%s), want merged after the answer", id, s.State, s.Detail)
 		}
 	}
-	if got := f.git("show", "teamctl/t/lead:src/answer.txt"); !strings.Contains(got, "use the fallback") {
+	if got := f.git("show", "teamctl/t/lead/work:src/answer.txt"); !strings.Contains(got, "use the fallback") {
 		t.Errorf("alice's relaunch did not get the answer: %q", got)
 	}
 	if f.onLeader("t", "other.txt") {
@@ -81,7 +81,7 @@ git checkout -q --detach HEAD~1 && echo d2 > src/d2.txt && git add -A && git com
 `, carol, dave))
 	ctx, done := f.start(p)
 	open := f.openBlockers(ctx, 1) // for dave's diverged commit
-	if b := open[0]; b.Agent != "dave" || !strings.Contains(b.Text, "detached HEAD") || !strings.Contains(b.Text, "not on its branch teamctl/t/dave") {
+	if b := open[0]; b.Agent != "dave" || !strings.Contains(b.Text, "detached HEAD") || !strings.Contains(b.Text, "not on its branch teamctl/t/dave/work") {
 		t.Errorf("blocker %+v", b)
 	}
 	f.answer(open[0].ID, "merge it")
@@ -94,7 +94,7 @@ git checkout -q --detach HEAD~1 && echo d2 > src/d2.txt && git add -A && git com
 		}
 	}
 	wt := filepath.Join(f.repo+".teamctl", "t", "carol")
-	if got := testsupport.Git(t, wt, "symbolic-ref", "--short", "HEAD"); got != "teamctl/t/carol" {
+	if got := testsupport.Git(t, wt, "symbolic-ref", "--short", "HEAD"); got != "teamctl/t/carol/work" {
 		t.Errorf("carol's worktree is on %q, want her branch again", got)
 	}
 }
@@ -157,8 +157,8 @@ func TestLeaderThatDoesNothingPassesItOn(t *testing.T) {
 teamctl blocker "Which licence?"`)
 	first := f.agent("first", `echo first > src/base.txt && git commit -qam "carol: first"`)
 	second := f.agent("second", `if [ "$TEAMCTL_REASON" = answer ]; then
-  git merge -q -X ours --no-edit "teamctl/t/lead"; exit 0; fi
-while ! git log --format=%s teamctl/t/lead | grep -q "task first"; do sleep 0.05; done
+  git merge -q -X ours --no-edit "teamctl/t/lead/work"; exit 0; fi
+while ! git log --format=%s teamctl/t/lead/work | grep -q "task first"; do sleep 0.05; done
 echo second > src/base.txt && git commit -qam "bob: second"`)
 	p := f.load(header + fmt.Sprintf(`leader: {command: ['%s']}
 agents:
@@ -202,10 +202,10 @@ agents:
 			t.Errorf("task %s: %s (%s), want merged", id, s.State, s.Detail)
 		}
 	}
-	if got := f.git("show", "teamctl/t/lead:src/base.txt"); got != "second" {
+	if got := f.git("show", "teamctl/t/lead/work:src/base.txt"); got != "second" {
 		t.Errorf("base.txt on the leader branch: %q, want bob's after the answer", got)
 	}
-	if got := f.git("show", "teamctl/t/lead:src/licence.txt"); !strings.Contains(got, "MIT") {
+	if got := f.git("show", "teamctl/t/lead/work:src/licence.txt"); !strings.Contains(got, "MIT") {
 		t.Errorf("alice's relaunch did not get the answer: %q", got)
 	}
 }

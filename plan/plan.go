@@ -107,6 +107,7 @@ type Plan struct {
 	Prices      map[string]Price // budget.prices: per model, what the agents' token counts cost where their CLI gives no cost; nil = the presets' tables
 	Limits      Limits           // the plan's own words for its agents' provider errors
 	Copy        []string         // files copied from the main worktree into every agent's (ignored ones like .env); repo-relative, "dir/" copies a directory
+	Sandbox     Sandbox          // how agents are confined (DESIGN.md §11)
 	Leader      Agent            // Role "leader"; Name defaults to "lead"
 	Agents      []Agent          // the dev agents (Role "dev"), in file order
 
@@ -118,6 +119,21 @@ type Plan struct {
 
 // Position is a 1-based line and column in the plan file.
 type Position struct{ Line, Col int }
+
+// SandboxMode is how agents are confined: sandbox.mode.
+type SandboxMode string
+
+const (
+	SandboxDefault  SandboxMode = ""         // not written: Landlock where the kernel has it, else a warning at start
+	SandboxLandlock SandboxMode = "landlock" // Landlock; a run refuses to start where the kernel has none
+	SandboxOff      SandboxMode = "off"      // not confined, said on purpose: no warning
+)
+
+// Sandbox holds the `sandbox:` options.
+type Sandbox struct {
+	Mode       SandboxMode
+	AllowWrite []string // absolute paths every agent may write besides its own (DESIGN.md §11)
+}
 
 // Merge holds the `merge:` options.
 type Merge struct {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,12 +14,13 @@ import (
 
 // The keys of each mapping, in the order messages list them.
 var (
-	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "limits", "copy", "defaults", "leader", "agents"}
+	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "limits", "copy", "sandbox", "defaults", "leader", "agents"}
 	teamBudgetKeys = []string{"usd", "tokens", "prices"}
 	priceKeys      = []string{"input", "output", "cache_read", "cache_write"}
 	limitsKeys     = []string{"patterns", "stagger", "backoff", "max_backoff"}
 	patternKeys    = []string{"match", "kind"}
 	mergeKeys      = []string{"batch", "test_retries"}
+	sandboxKeys    = []string{"mode", "allow_write"}
 	defaultsKeys   = []string{"command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget"}
 	leaderKeys     = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "prompt"}
 	agentKeys      = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "owns", "tasks"}
@@ -162,6 +164,9 @@ func (d *decoder) decode(data []byte) *Plan {
 	if v := f.get("copy"); v != nil {
 		p.Copy = d.copyPaths(v, "copy")
 	}
+	if v := f.get("sandbox"); v != nil {
+		d.sandbox(v, dir, &p.Sandbox)
+	}
 	def := d.spec(f.get("defaults"), "defaults", "defaults", defaultsKeys)
 	leader := d.spec(f.get("leader"), "leader", "leader", leaderKeys)
 	devs := d.agents(f)
@@ -228,6 +233,48 @@ func (d *decoder) merge(n *yaml.Node, m *Merge) {
 			m.TestRetries = r
 		}
 	}
+}
+
+// sandbox reads sandbox: how agents are confined (DESIGN.md §11).
+func (d *decoder) sandbox(n *yaml.Node, dir string, sb *Sandbox) {
+	f, ok := d.fields(n, "sandbox", "sandbox", sandboxKeys)
+	if !ok {
+		return
+	}
+	if v := f.get("mode"); v != nil {
+		if s, ok := d.str(v, "sandbox.mode"); ok {
+			switch SandboxMode(s) {
+			case SandboxLandlock, SandboxOff:
+				sb.Mode = SandboxMode(s)
+			default:
+				d.errorf(v, "sandbox.mode %q: want %s or %s", s, SandboxLandlock, SandboxOff)
+			}
+		}
+	}
+	if v := f.get("allow_write"); v != nil {
+		paths, nodes, ok := d.stringList(v, "sandbox.allow_write", "sandbox.allow_write")
+		if !ok {
+			return
+		}
+		for i, s := range paths {
+			if strings.TrimSpace(s) == "" {
+				d.errorf(nodes[i], "sandbox.allow_write: an empty path: want a path, absolute, ~/…, or relative to the plan file")
+				continue
+			}
+			sb.AllowWrite = append(sb.AllowWrite, resolveHome(dir, s))
+		}
+	}
+}
+
+// resolveHome is resolve, with a leading ~/ standing for the home directory of whoever
+// runs the team (kept as written when there is none: the sandbox then has no such path).
+func resolveHome(dir, p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return resolve(dir, p)
 }
 
 // spec reads one agent section. keys decides which options the section may have.

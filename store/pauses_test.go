@@ -93,7 +93,7 @@ func TestApplyPlan(t *testing.T) {
 	s := openTest(t)
 	seed(t, s, "t")
 	err := s.ApplyPlan(ctx, "t", PlanChange{PlanJSON: `{"new":1}`,
-		Agents:  []Agent{{Name: "carol", Role: "dev", Branch: "teamctl/t/carol", Worktree: "/wt/carol", State: "idle"}},
+		Agents:  []Agent{{Name: "carol", Role: "dev", Branch: "teamctl/t/carol/work", Worktree: "/wt/carol", State: "idle"}},
 		Tasks:   []Task{{ID: "ui", Agent: "carol", Prompt: "Write the UI."}},
 		Cancel:  map[string]string{"cli": "removed"},
 		Prompts: map[string]string{"parser": "Write a better parser."},

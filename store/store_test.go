@@ -39,13 +39,13 @@ var created = time.Date(2025, 3, 4, 5, 6, 7, 891011121, time.FixedZone("CET", 36
 func sampleTeam(name string) (Team, []Agent, []Task) {
 	t := Team{
 		Name: name, PlanFile: "/repo/plan.yaml", PlanJSON: `{"team":"` + name + `"}`, Repo: "/repo",
-		Base: "main", BaseHead: "b0", LeaderBranch: "teamctl/" + name + "/lead",
+		Base: "main", BaseHead: "b0", LeaderBranch: "teamctl/" + name + "/lead/work",
 		LeaderWorktree: "/wt/lead", TestedHead: "b0", State: "running", SupervisorPID: 42, Created: created,
 	}
 	agents := []Agent{
-		{Name: "alice", Role: "dev", Branch: "teamctl/" + name + "/alice", Worktree: "/wt/alice"},
-		{Name: "lead", Role: "leader", Branch: "teamctl/" + name + "/lead", Worktree: "/wt/lead", State: "running", PID: 7, ProcStart: 99},
-		{Name: "bob", Role: "dev", Branch: "teamctl/" + name + "/bob", Worktree: "/wt/bob"},
+		{Name: "alice", Role: "dev", Branch: "teamctl/" + name + "/alice/work", Worktree: "/wt/alice"},
+		{Name: "lead", Role: "leader", Branch: "teamctl/" + name + "/lead/work", Worktree: "/wt/lead", State: "running", PID: 7, ProcStart: 99},
+		{Name: "bob", Role: "dev", Branch: "teamctl/" + name + "/bob/work", Worktree: "/wt/bob"},
 	}
 	tasks := []Task{
 		{ID: "parser", Agent: "alice", Prompt: "Write the parser."},
@@ -103,9 +103,9 @@ func TestCreateTeamRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAgents := []Agent{
-		{Team: "paste", Name: "lead", Role: "leader", Branch: "teamctl/paste/lead", Worktree: "/wt/lead", State: "running", PID: 7, ProcStart: 99},
-		{Team: "paste", Name: "alice", Role: "dev", Branch: "teamctl/paste/alice", Worktree: "/wt/alice", State: "idle"},
-		{Team: "paste", Name: "bob", Role: "dev", Branch: "teamctl/paste/bob", Worktree: "/wt/bob", State: "idle"},
+		{Team: "paste", Name: "lead", Role: "leader", Branch: "teamctl/paste/lead/work", Worktree: "/wt/lead", State: "running", PID: 7, ProcStart: 99},
+		{Team: "paste", Name: "alice", Role: "dev", Branch: "teamctl/paste/alice/work", Worktree: "/wt/alice", State: "idle"},
+		{Team: "paste", Name: "bob", Role: "dev", Branch: "teamctl/paste/bob/work", Worktree: "/wt/bob", State: "idle"},
 	}
 	for i := range agents {
 		checkUpdated(t, agents[i].Name, &agents[i].Updated, before)
@@ -601,9 +601,9 @@ func TestMerges(t *testing.T) {
 	s := openTest(t)
 	seed(t, s, "paste")
 	want := []Merge{
-		{Team: "paste", Task: "parser", Agent: "alice", Branch: "teamctl/paste/alice", BranchHead: "h1", Before: "b0",
+		{Team: "paste", Task: "parser", Agent: "alice", Branch: "teamctl/paste/alice/work", BranchHead: "h1", Before: "b0",
 			Outcome: "conflict", Output: "CONFLICT a.go", Started: created.UTC(), Ended: created.UTC().Add(time.Second)},
-		{Team: "paste", Task: "parser", Agent: "alice", Branch: "teamctl/paste/alice", BranchHead: "h2", Before: "b0",
+		{Team: "paste", Task: "parser", Agent: "alice", Branch: "teamctl/paste/alice/work", BranchHead: "h2", Before: "b0",
 			Commit: "m1", Outcome: "merged", TestRuns: 2, Output: "ok"},
 	}
 	for i := range want {
@@ -628,7 +628,7 @@ func TestMerges(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(events) != 2 || events[1].Kind != "merge" || events[1].Task != "parser" || events[1].Agent != "alice" ||
-		events[1].Data != `{"outcome":"merged","branch":"teamctl/paste/alice","commit":"m1","test_runs":2}` {
+		events[1].Data != `{"outcome":"merged","branch":"teamctl/paste/alice/work","commit":"m1","test_runs":2}` {
 		t.Errorf("journal = %+v, want two merges", events)
 	}
 }

@@ -205,7 +205,7 @@ func TestDiffStat(t *testing.T) {
 func ffRepo(t *testing.T) (repo, leader, tip string) {
 	t.Helper()
 	repo = testsupport.NewRepo(t)
-	leader = linked(t, repo, "teamctl/t/lead")
+	leader = linked(t, repo, "teamctl/t/lead/work")
 	testsupport.Commit(t, leader, "lead 1", map[string]string{"lead.txt": "l\n"})
 	tip = testsupport.Commit(t, leader, "lead 2", map[string]string{"README.md": "# merged by the team\n"})
 	return repo, leader, tip

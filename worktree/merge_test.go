@@ -33,18 +33,18 @@ func TestMergeNoFF(t *testing.T) {
 	t.Parallel()
 	repo := testsupport.NewRepo(t)
 	r := open(t, repo)
-	leader := linked(t, repo, "teamctl/t/lead")
-	alice := linked(t, repo, "teamctl/t/alice")
+	leader := linked(t, repo, "teamctl/t/lead/work")
+	alice := linked(t, repo, "teamctl/t/alice/work")
 	before := testsupport.Git(t, leader, "rev-parse", "HEAD")
 	work := testsupport.Commit(t, alice, "alice: add a", map[string]string{"a.txt": "a\n"})
 	hooks(t, repo)
 	testsupport.Git(t, repo, "config", "commit.gpgsign", "true")
 	testsupport.Git(t, repo, "config", "gpg.program", "false")
 
-	msg := "Merge teamctl/t/alice: task x by alice\n\nTeamctl-Task: x\n"
+	msg := "Merge teamctl/t/alice/work: task x by alice\n\nTeamctl-Task: x\n"
 	// A fast-forward is possible, and --no-ff makes a merge commit all the same: the merge
 	// commit is what names the task and the agent.
-	hash, err := r.Merge(ctx, leader, "teamctl/t/alice", msg, leaderEnv)
+	hash, err := r.Merge(ctx, leader, "teamctl/t/alice/work", msg, leaderEnv)
 	if err != nil {
 		t.Fatalf("Merge with refusing hooks and signing configured: %v", err)
 	}
@@ -178,13 +178,13 @@ func TestSync(t *testing.T) {
 	t.Parallel()
 	repo := testsupport.NewRepo(t)
 	r := open(t, repo)
-	leader := linked(t, repo, "teamctl/t/lead")
-	alice := linked(t, repo, "teamctl/t/alice")
+	leader := linked(t, repo, "teamctl/t/lead/work")
+	alice := linked(t, repo, "teamctl/t/alice/work")
 	hooks(t, repo)
 	merged := testsupport.Commit(t, leader, "merged work", map[string]string{"l.txt": "l\n"})
 
 	// alice has no commits of her own: a fast-forward, no merge commit.
-	if err := r.Sync(ctx, alice, "teamctl/t/lead", nil); err != nil {
+	if err := r.Sync(ctx, alice, "teamctl/t/lead/work", nil); err != nil {
 		t.Fatalf("Sync (fast-forward): %v", err)
 	}
 	if got := testsupport.Git(t, alice, "rev-parse", "HEAD"); got != merged {
@@ -195,10 +195,10 @@ func TestSync(t *testing.T) {
 	own := testsupport.Commit(t, alice, "alice's work", map[string]string{"a.txt": "a\n"})
 	more := testsupport.Commit(t, leader, "more merged work", map[string]string{"m.txt": "m\n"})
 	env := []string{"GIT_AUTHOR_NAME=alice", "GIT_COMMITTER_NAME=alice"}
-	if err := r.Sync(ctx, alice, "teamctl/t/lead", env); err != nil {
+	if err := r.Sync(ctx, alice, "teamctl/t/lead/work", env); err != nil {
 		t.Fatalf("Sync (merge): %v", err)
 	}
-	if got := testsupport.Git(t, alice, "log", "-1", "--format=%P|%an|%s"); got != own+" "+more+"|alice|Merge branch 'teamctl/t/lead' into teamctl/t/alice" {
+	if got := testsupport.Git(t, alice, "log", "-1", "--format=%P|%an|%s"); got != own+" "+more+"|alice|Merge branch 'teamctl/t/lead/work' into teamctl/t/alice/work" {
 		t.Errorf("sync merge = %s", got)
 	}
 	for _, f := range []string{"a.txt", "l.txt", "m.txt"} {
@@ -208,7 +208,7 @@ func TestSync(t *testing.T) {
 	}
 	// Up to date: nothing happens.
 	head := testsupport.Git(t, alice, "rev-parse", "HEAD")
-	if err := r.Sync(ctx, alice, "teamctl/t/lead", nil); err != nil {
+	if err := r.Sync(ctx, alice, "teamctl/t/lead/work", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := testsupport.Git(t, alice, "rev-parse", "HEAD"); got != head {
@@ -219,7 +219,7 @@ func TestSync(t *testing.T) {
 	testsupport.Commit(t, alice, "alice edits", map[string]string{"l.txt": "alice\n"})
 	testsupport.Commit(t, leader, "leader edits", map[string]string{"l.txt": "leader\n"})
 	var ce *worktree.ConflictError
-	if err := r.Sync(ctx, alice, "teamctl/t/lead", nil); !errors.As(err, &ce) || !reflect.DeepEqual(ce.Files, []string{"l.txt"}) {
+	if err := r.Sync(ctx, alice, "teamctl/t/lead/work", nil); !errors.As(err, &ce) || !reflect.DeepEqual(ce.Files, []string{"l.txt"}) {
 		t.Fatalf("Sync of a conflict = %v, want a *ConflictError on l.txt", err)
 	}
 	if in, _ := r.MergeInProgress(ctx, alice); !in {

@@ -153,7 +153,7 @@ func TestCommitAll(t *testing.T) {
 	t.Parallel()
 	repo := project(t)
 	r := open(t, repo)
-	wt := linked(t, repo, "teamctl/t/alice")
+	wt := linked(t, repo, "teamctl/t/alice/work")
 	hooks(t, repo)
 	// Signing is configured, with a program that cannot sign: teamctl's commits do not sign.
 	testsupport.Git(t, repo, "config", "commit.gpgsign", "true")
@@ -179,7 +179,7 @@ func TestCommitAll(t *testing.T) {
 	if head := testsupport.Git(t, wt, "rev-parse", "HEAD"); head != hash {
 		t.Errorf("CommitAll returned %s, HEAD is %s", hash, head)
 	}
-	if got := testsupport.Git(t, wt, "rev-parse", "teamctl/t/alice"); got != hash {
+	if got := testsupport.Git(t, wt, "rev-parse", "teamctl/t/alice/work"); got != hash {
 		t.Errorf("the branch is at %s, want the commit %s", got, hash)
 	}
 	if got := testsupport.Git(t, wt, "log", "-1", "--format=%an|%ae|%cn|%ce"); got != "alice|alice@t.teamctl.invalid|alice|alice@t.teamctl.invalid" {

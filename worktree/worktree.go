@@ -227,7 +227,7 @@ func resolvePath(p string) (string, error) {
 type Worktree struct {
 	Path     string
 	Head     string
-	Branch   string // short name ("teamctl/t/alice"), "" when detached
+	Branch   string // short name ("teamctl/t/alice/work"), "" when detached
 	Prunable bool
 }
 

@@ -245,21 +245,21 @@ func TestBranches(t *testing.T) {
 	testsupport.Commit(t, repo, "second", map[string]string{"b.txt": "b\n"})
 	r := open(t, repo)
 
-	if ok, err := r.BranchExists(ctx, "teamctl/t/alice"); err != nil || ok {
+	if ok, err := r.BranchExists(ctx, "teamctl/t/alice/work"); err != nil || ok {
 		t.Fatalf("BranchExists before CreateBranch = %v, %v", ok, err)
 	}
-	if err := r.CreateBranch(ctx, "teamctl/t/alice", first); err != nil {
+	if err := r.CreateBranch(ctx, "teamctl/t/alice/work", first); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := r.BranchExists(ctx, "teamctl/t/alice"); err != nil || !ok {
+	if ok, err := r.BranchExists(ctx, "teamctl/t/alice/work"); err != nil || !ok {
 		t.Fatalf("BranchExists after CreateBranch = %v, %v", ok, err)
 	}
-	if got, _ := r.Resolve(ctx, "teamctl/t/alice"); got != first {
+	if got, _ := r.Resolve(ctx, "teamctl/t/alice/work"); got != first {
 		t.Errorf("new branch at %s, want %s", got, first)
 	}
-	if err := r.CreateBranch(ctx, "teamctl/t/alice", "main"); err == nil {
+	if err := r.CreateBranch(ctx, "teamctl/t/alice/work", "main"); err == nil {
 		t.Error("CreateBranch of an existing branch succeeded")
-	} else if got, _ := r.Resolve(ctx, "teamctl/t/alice"); got != first {
+	} else if got, _ := r.Resolve(ctx, "teamctl/t/alice/work"); got != first {
 		t.Errorf("a refused CreateBranch moved the branch to %s", got)
 	}
 	if err := r.CreateBranch(ctx, "other", "no-such-rev"); err == nil {
@@ -270,13 +270,13 @@ func TestBranches(t *testing.T) {
 		t.Errorf("the new branch tracks %s", out)
 	}
 
-	if err := r.DeleteBranch(ctx, "teamctl/t/alice"); err != nil {
+	if err := r.DeleteBranch(ctx, "teamctl/t/alice/work"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := r.BranchExists(ctx, "teamctl/t/alice"); ok {
+	if ok, _ := r.BranchExists(ctx, "teamctl/t/alice/work"); ok {
 		t.Error("branch still exists after DeleteBranch")
 	}
-	if err := r.DeleteBranch(ctx, "teamctl/t/alice"); err != nil {
+	if err := r.DeleteBranch(ctx, "teamctl/t/alice/work"); err != nil {
 		t.Errorf("DeleteBranch of a missing branch: %v", err)
 	}
 	// An unmerged branch is deleted all the same (force): clean removes the team's branches.
@@ -301,7 +301,7 @@ func TestWorktrees(t *testing.T) {
 	root := filepath.Join(filepath.Dir(repo), "repo.teamctl", "t")
 	alice := filepath.Join(root, "alice")        // parent dirs do not exist yet
 	bob := filepath.Join(root, "bob with space") // a space survives -z
-	for _, b := range []struct{ branch, path string }{{"teamctl/t/alice", alice}, {"teamctl/t/bob", bob}} {
+	for _, b := range []struct{ branch, path string }{{"teamctl/t/alice/work", alice}, {"teamctl/t/bob/work", bob}} {
 		if err := r.CreateBranch(ctx, b.branch, "main"); err != nil {
 			t.Fatal(err)
 		}
@@ -314,15 +314,15 @@ func TestWorktrees(t *testing.T) {
 	}
 	want := []worktree.Worktree{
 		{Path: repo, Head: head, Branch: "main"},
-		{Path: alice, Head: head, Branch: "teamctl/t/alice"},
-		{Path: bob, Head: head, Branch: "teamctl/t/bob"},
+		{Path: alice, Head: head, Branch: "teamctl/t/alice/work"},
+		{Path: bob, Head: head, Branch: "teamctl/t/bob/work"},
 	}
 	got, err := r.Worktrees(ctx)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Worktrees = %+v, %v\nwant %+v", got, err, want)
 	}
 	// A branch checked out elsewhere cannot be added twice.
-	if err := r.AddWorktree(ctx, filepath.Join(root, "again"), "teamctl/t/alice"); err == nil {
+	if err := r.AddWorktree(ctx, filepath.Join(root, "again"), "teamctl/t/alice/work"); err == nil {
 		t.Error("AddWorktree of a branch checked out elsewhere succeeded")
 	}
 	// A detached worktree lists no branch.
@@ -341,7 +341,7 @@ func TestWorktrees(t *testing.T) {
 	if _, err := os.Stat(alice); !os.IsNotExist(err) {
 		t.Errorf("worktree directory still there: %v", err)
 	}
-	if ok, _ := r.BranchExists(ctx, "teamctl/t/alice"); !ok {
+	if ok, _ := r.BranchExists(ctx, "teamctl/t/alice/work"); !ok {
 		t.Error("RemoveWorktree deleted the branch")
 	}
 	if got, _ := r.Worktrees(ctx); len(got) != 2 || got[1].Path != bob {
@@ -352,7 +352,7 @@ func TestWorktrees(t *testing.T) {
 		t.Errorf("RemoveWorktree of a removed worktree: %v", err)
 	}
 	// The branch can be checked out again at the same path.
-	if err := r.AddWorktree(ctx, alice, "teamctl/t/alice"); err != nil {
+	if err := r.AddWorktree(ctx, alice, "teamctl/t/alice/work"); err != nil {
 		t.Errorf("AddWorktree after RemoveWorktree: %v", err)
 	}
 }

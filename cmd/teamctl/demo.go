@@ -91,6 +91,6 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		fmt.Fprintln(out)
 		printReview(out, rv)
 	}
-	fmt.Fprintf(out, "\nLook around: cd %s && teamctl status && teamctl logs bob && git log --graph --oneline teamctl/demo/lead\n", dir)
+	fmt.Fprintf(out, "\nLook around: cd %s && teamctl status && teamctl logs bob && git log --graph --oneline teamctl/demo/lead/work\n", dir)
 	return runErr
 }

@@ -287,7 +287,7 @@ teamctl blocker --human "Which database should bob use?"`,
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the team did not finish after the answer\nlog:\n%s", logs.String())
 	}
-	if got := testsupport.Git(t, repo, "show", "teamctl/t/lead:answer.txt"); !strings.Contains(got, "SQLite, one file") {
+	if got := testsupport.Git(t, repo, "show", "teamctl/t/lead/work:answer.txt"); !strings.Contains(got, "SQLite, one file") {
 		t.Errorf("bob's relaunch did not get the answer: answer.txt is %q", got)
 	}
 	s.keys("q")
