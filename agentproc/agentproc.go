@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/internal/gitenv"
+	"github.com/teamctl/teamctl/sandbox"
 )
 
 // Launch reasons (TEAMCTL_REASON).
@@ -55,6 +56,10 @@ type Launch struct {
 	// Tmux, when set, runs the agent in a session of its own on the team's tmux server
 	// (mode: tmux) instead of headless: see startInTmux.
 	Tmux *Tmux
+	// Confine, when set, runs the agent confined by it (DESIGN.md §11): the wrapper runs
+	// the teamctl binary ConfineBin, which confines itself and executes the agent's argv.
+	Confine    *sandbox.Policy
+	ConfineBin string
 }
 
 // Argv renders the command template: each element is a text/template over the launch.
@@ -283,6 +288,10 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 		appendLog(l.LogPath, fmt.Sprintf("=== teamctl %s: cannot start agent %s: %v\n", stamp(), l.Agent, err))
 		return nil, fmt.Errorf("%w %s: %v", ErrStart, l.Agent, err)
 	}
+	run := argv // what the wrapper runs
+	if l.Confine != nil {
+		run = sandbox.Argv(l.ConfineBin, *l.Confine, argv)
+	}
 	for _, p := range []string{l.Files.Pid, l.Files.Exit} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
@@ -303,14 +312,14 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 		stamp(), l.Agent, l.TaskID, l.Attempt, l.Reason, argv)
 
 	if l.Tmux != nil {
-		return startInTmux(ctx, l, argv, env, logf)
+		return startInTmux(ctx, l, run, env, logf)
 	}
 	// The wrapper lives in a file so `ps` shows "sh .../teamctl-agent.sh PIDFILE EXITFILE argv".
 	script := filepath.Join(filepath.Dir(l.Files.Pid), wrapperFile)
 	if err := writeIfChanged(script, wrapperScript(false)); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
-	args := append([]string{script, l.Files.Pid, l.Files.Exit}, argv...)
+	args := append([]string{script, l.Files.Pid, l.Files.Exit}, run...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Dir = l.Worktree
 	cmd.Env = env
@@ -321,8 +330,8 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 	// the kernel's SIGHUP to an orphaned group with a stopped member never comes.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(logf, "=== teamctl: cannot start %q: %v\n", argv[0], err)
-		return nil, fmt.Errorf("%w %s: %s: %v", ErrStart, l.Agent, argv[0], err)
+		fmt.Fprintf(logf, "=== teamctl: cannot start %q: %v\n", run[0], err)
+		return nil, fmt.Errorf("%w %s: %s: %v", ErrStart, l.Agent, run[0], err)
 	}
 	p := newProc(cmd.Process.Pid, l.Files, l.LogPath)
 	// Our child, not waited for yet: its pid cannot be reused before this reads it.

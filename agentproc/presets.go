@@ -3,6 +3,7 @@ package agentproc
 import (
 	"crypto/rand"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,9 @@ type Preset struct {
 	// Screens are the first-run dialogs its interface can stop at before it works (mode:
 	// tmux), each known by a line of its text: nobody in a tmux session answers them.
 	Screens []Screen
+	// State is what the CLI writes of its own, relative to the home directory (a trailing
+	// "/" marks a directory): a confined agent may write there (DESIGN.md §11).
+	State []string
 }
 
 // Screen is a dialog an interactive CLI shows, and text on the pane that says it is there.
@@ -86,6 +90,7 @@ var presets = []Preset{
 		Interactive:       []string{"claude", "--dangerously-skip-permissions", "{{.Prompt}}"},
 		InteractiveResume: []string{"claude", "--dangerously-skip-permissions", "--resume", SessionIDField, "{{.Prompt}}"},
 		Stream:            "claude",
+		State:             []string{".claude/", ".claude.json", ".claude.json.backup"},
 		Submit:            []string{"Enter"},
 		// Seen with 2.1.330 in tmux with a HOME of {"hasCompletedOnboarding": true} only, in
 		// this order; PrepareClaudeInteractive answers the first three before a launch.
@@ -107,6 +112,7 @@ var presets = []Preset{
 		Interactive:       []string{"codex", "--dangerously-bypass-approvals-and-sandbox", "{{.Prompt}}"},
 		InteractiveResume: []string{"codex", "resume", "--dangerously-bypass-approvals-and-sandbox", SessionIDField, "{{.Prompt}}"},
 		Stream:            "codex",
+		State:             []string{".codex/"},
 		Submit:            []string{"Enter"},
 	},
 	{
@@ -119,6 +125,7 @@ var presets = []Preset{
 		Interactive:       []string{"gemini", "--yolo", "--skip-trust", "-i", "{{.Prompt}}"},
 		InteractiveResume: []string{"gemini", "--yolo", "--skip-trust", "--resume", SessionIDField, "-i", "{{.Prompt}}"},
 		Stream:            "gemini",
+		State:             []string{".gemini/"},
 		Submit:            []string{"Enter"},
 	},
 	{
@@ -130,6 +137,7 @@ var presets = []Preset{
 		Interactive:       []string{"opencode", "--prompt", "{{.Prompt}}"},
 		InteractiveResume: []string{"opencode", "--session", SessionIDField, "--prompt", "{{.Prompt}}"},
 		Stream:            "opencode",
+		State:             []string{".config/opencode/", ".local/share/opencode/", ".local/state/opencode/"},
 		Submit:            []string{"Enter"},
 	},
 	{
@@ -140,6 +148,7 @@ var presets = []Preset{
 		Interactive:       []string{"pi", "{{.Prompt}}"},
 		InteractiveResume: []string{"pi", "--session", SessionIDField, "{{.Prompt}}"},
 		Stream:            "pi",
+		State:             []string{".pi/"},
 		Submit:            []string{"Enter"},
 	},
 	{
@@ -153,6 +162,7 @@ var presets = []Preset{
 		Interactive:       []string{"aider", "--yes-always", "--no-check-update"},
 		InteractiveResume: []string{"aider", "--yes-always", "--no-check-update", "--restore-chat-history"},
 		Stream:            "text",
+		State:             []string{".aider/"},
 		Submit:            []string{"Enter"},
 	},
 }
@@ -292,4 +302,20 @@ func CommandFor(a plan.Agent, session string, resume bool) (argv []string, ok bo
 		return nil, false
 	}
 	return p.Command(a.Mode, session, resume), true
+}
+
+// StateOf is what agent a's CLI writes of its own, relative to the home directory
+// (Preset.State): its preset's, or, for a command, the preset whose program it runs.
+func StateOf(a plan.Agent) []string {
+	if p, ok := PresetNamed(a.Preset); ok {
+		return p.State
+	}
+	if len(a.Command) > 0 {
+		for _, p := range presets {
+			if filepath.Base(a.Command[0]) == p.Program {
+				return p.State
+			}
+		}
+	}
+	return nil
 }

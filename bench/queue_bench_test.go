@@ -318,7 +318,7 @@ func runTeam(b *testing.B, repo, tools, agent, team string) time.Duration {
 		b.Fatalf("run %s: %v\n%s", team, err, logs.String())
 	}
 	wall := time.Since(start)
-	merges := testsupport.Git(b, repo, "rev-list", "--count", "--merges", "--first-parent", "main..teamctl/"+team+"/lead")
+	merges := testsupport.Git(b, repo, "rev-list", "--count", "--merges", "--first-parent", "main..teamctl/"+team+"/lead/work")
 	if merges != "8" {
 		b.Fatalf("run %s merged %s branches, want 8\n%s", team, merges, logs.String())
 	}

@@ -14,7 +14,7 @@ import (
 // tip passed the tests and base has not moved away from where the team can fast-forward it.
 // It returns the commit base now points at.
 func (w *Workspace) Accept(ctx context.Context, name string) (string, error) {
-	if err := w.PersonOnly("teamctl accept"); err != nil {
+	if err := w.PersonOnly(ctx, "teamctl accept"); err != nil {
 		return "", err
 	}
 	t, err := w.ResolveTeam(ctx, name)

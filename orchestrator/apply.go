@@ -53,7 +53,7 @@ func Apply(ctx context.Context, env Env, p *plan.Plan, opts ApplyOptions) (Appli
 
 // Apply applies plan p to its team. On any error nothing is changed.
 func (w *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (Applied, error) {
-	if err := w.PersonOnly("teamctl apply"); err != nil {
+	if err := w.PersonOnly(ctx, "teamctl apply"); err != nil {
 		return Applied{}, err
 	}
 	out := Applied{Team: p.Team, Changes: []string{}, DryRun: opts.DryRun}

@@ -6,6 +6,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/teamctl/teamctl/store"
@@ -64,6 +65,9 @@ func (p *Participant) Answer(ctx context.Context, id int64, text string) (store.
 	switch {
 	case p.me == Human:
 	case b.Human:
+		if l, ok := p.w.Launcher(); ok {
+			p.w.refused(ctx, l, fmt.Sprintf("tried to answer blocker %d, which waits for a person: refused", id))
+		}
 		return b, Errorf(ErrUsage, "blocker %d waits for a person; only %s answers it", id, Human)
 	case !p.isLeader():
 		return b, Errorf(ErrUsage, "blocker %d is for the leader (%s) to answer, not %s", id, p.plan.Leader.Name, p.me)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/sandbox"
 )
 
 // CleanOptions are the options of `teamctl clean`.
@@ -27,7 +28,7 @@ type Cleaned struct {
 // Merged work that was accepted onto base stays. It refuses while a supervisor runs, and
 // (unless Force) while a worktree holds uncommitted work or a branch commits not on base.
 func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (Cleaned, error) {
-	if err := w.PersonOnly("teamctl clean"); err != nil {
+	if err := w.PersonOnly(ctx, "teamctl clean"); err != nil {
 		return Cleaned{}, err
 	}
 	out := Cleaned{Branches: map[string]string{}}
@@ -93,6 +94,8 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 			}
 			out.Branches[a.Branch] = tip
 		}
+		w.repo.ForgetRefDirs(a.Branch)
+		_ = os.RemoveAll(sandbox.TempDir(w.repo.CommonDir, t.Name, a.Name))
 	}
 	if err := w.repo.Prune(ctx); err != nil {
 		return out, err

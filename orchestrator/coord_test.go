@@ -275,7 +275,9 @@ func TestAgentGroupLease(t *testing.T) {
 		Team: "t", Agent: "alice", TaskID: "task-alice", Worktree: repo, Timeout: 0,
 		Command: []string{os.Args[0], "-test.run=^TestCoordHelper$", "-test.count=1"},
 		Env:     map[string]string{helperMode: "reserve-and-wait", helperRepo: repo, helperPaths: "src/", helperAgent: "alice"},
-		LogPath: filepath.Join(t.TempDir(), "alice.log"), Files: agentproc.FilesIn(t.TempDir(), "alice"),
+		// Its records where a team's launches keep them: that is how teamctl knows a launch
+		// of this repository's from one of another's.
+		LogPath: filepath.Join(t.TempDir(), "alice.log"), Files: agentproc.FilesIn(orchestrator.RunDir(filepath.Join(repo, ".git"), "t"), "alice"),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -213,7 +213,7 @@ func (f *fixture) checkCrashInvariants(team string) {
 		}
 	}
 	// Exactly once: each task's merge commit appears once on the leader's first-parent line.
-	line := f.git("log", "--first-parent", "--format=%(trailers:key=Teamctl-Task,valueonly)", "main..teamctl/"+team+"/lead")
+	line := f.git("log", "--first-parent", "--format=%(trailers:key=Teamctl-Task,valueonly)", "main..teamctl/"+team+"/lead/work")
 	count := map[string]int{}
 	for _, id := range strings.Fields(line) {
 		count[id]++

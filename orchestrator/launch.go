@@ -143,6 +143,13 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
 		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch, Interactive: a.Mode == plan.ModeTmux,
 	})
+	if s.confined {
+		if err := s.confine(ctx, &l, a); err != nil {
+			s.log().Error("agent cannot be confined", "agent", a.Name, "task", t.ID, "err", err)
+			_, err := s.move(ctx, t.ID, Failed, err.Error(), nil)
+			return err
+		}
+	}
 	var seen int64
 	if a.Mode == plan.ModeTmux {
 		s.prepareInteractive(a, sa)

@@ -39,6 +39,13 @@ type Env struct {
 	Log    *log.Logger
 	Out    io.Writer // progress for the person (stdout)
 	BinDir string    // directory of the running teamctl binary, first on agents' PATH
+	Bin    string    // the teamctl binary confined agents are started through ("": BinDir's teamctl)
+	// Relay runs confined agents' teamctl commands in the supervisor (DESIGN.md §11); nil:
+	// this caller cannot, and agents are not confined.
+	Relay RelayFunc
+	// Peer is the agent launch a relayed command runs for: it is the caller, whatever the
+	// command's flags and environment say, and the command may act on its repository only.
+	Peer *agentproc.Launcher
 }
 
 func (e Env) tmux() agentproc.TmuxExecutor {
@@ -112,6 +119,9 @@ func open(ctx context.Context, env Env, dir string, openStore func(string) (*sto
 		}
 		return nil, err
 	}
+	if env.Peer != nil && !strings.HasPrefix(env.Peer.PidFile, filepath.Join(repo.CommonDir, "teamctl")+string(filepath.Separator)) {
+		return nil, Errorf(ErrUsage, "refused: agent %s of team %s may act on its own repository only, not on %s", env.Peer.Agent(), env.Peer.Team(), repo.Root)
+	}
 	st, err := openStore(store.Path(repo.CommonDir))
 	if err != nil {
 		return nil, err
@@ -130,6 +140,9 @@ func (w *Workspace) Close() error { return w.store.Close() }
 func (w *Workspace) ResolveTeam(ctx context.Context, name string) (store.Team, error) {
 	if name == "" {
 		name = os.Getenv("TEAMCTL_TEAM")
+		if l, ok := w.Launcher(); ok {
+			name = l.Team()
+		}
 	}
 	if name != "" {
 		t, err := w.store.Team(ctx, name)

@@ -55,12 +55,14 @@ func (w *Workspace) Participant(ctx context.Context, c Caller) (*Participant, er
 	// environment says: --as is refused, TEAMCTL_AGENT is not read.
 	if l, ok := w.Launcher(); ok {
 		if c.As != "" && c.As != l.Agent() {
+			w.refused(ctx, l, fmt.Sprintf("tried to act as %s (--as %s): refused", c.As, c.As))
 			return nil, Errorf(ErrUsage, "--as is refused inside an agent: this runs in a launch of %s of team %s, and acts as %s", l.Agent(), l.Team(), l.Agent())
 		}
-		c.As = l.Agent()
-		if c.Team == "" {
-			c.Team = l.Team()
+		if c.Team != "" && c.Team != l.Team() {
+			w.refused(ctx, l, fmt.Sprintf("tried to act in team %s (--team %s): refused", c.Team, c.Team))
+			return nil, Errorf(ErrUsage, "--team %s is refused inside an agent of team %s: an agent acts in its own team only", c.Team, l.Team())
 		}
+		c.As, c.Team = l.Agent(), l.Team()
 	}
 	t, err := w.ResolveTeamOf(ctx, c.Team, c.Blocker, c.Agent)
 	if err != nil {
@@ -188,6 +190,9 @@ func (p *Participant) Name() string { return p.me }
 // environment. A launch of another repository's (teamctl's own tests, run by an agent) does
 // not count here.
 func (w *Workspace) Launcher() (agentproc.Launcher, bool) {
+	if w.env.Peer != nil {
+		return *w.env.Peer, true // checked against the repository by Open
+	}
 	l, ok := agentproc.LaunchedBy(os.Getpid())
 	if !ok || !strings.HasPrefix(l.PidFile, filepath.Join(w.repo.CommonDir, "teamctl")+string(filepath.Separator)) {
 		return agentproc.Launcher{}, false
@@ -195,11 +200,20 @@ func (w *Workspace) Launcher() (agentproc.Launcher, bool) {
 	return l, true
 }
 
+// refused journals an incident: the agent of launch l tried what it may not. A failure to
+// journal it is logged: the refusal stands either way.
+func (w *Workspace) refused(ctx context.Context, l agentproc.Launcher, what string) {
+	if _, err := w.RecordIncident(ctx, l.Team(), Incident{Agent: l.Agent(), What: what}); err != nil {
+		w.env.logger().Error("could not journal an incident", "agent", l.Agent(), "what", what, "err", err)
+	}
+}
+
 // PersonOnly refuses what only the person running the team may do (accept, clean, stop,
-// apply; DESIGN.md §11) when the caller is an agent: by its launch (Launcher), or by
-// TEAMCTL_AGENT, which every agent has.
-func (w *Workspace) PersonOnly(what string) error {
+// apply; DESIGN.md §11) when the caller is an agent: by its launch (Launcher), which is an
+// incident, or by TEAMCTL_AGENT, which every agent has.
+func (w *Workspace) PersonOnly(ctx context.Context, what string) error {
 	if l, ok := w.Launcher(); ok {
+		w.refused(ctx, l, fmt.Sprintf("tried `%s`, which is the person's to do: refused", what))
 		return Errorf(ErrUsage, "%s is the person's to do: refused inside agent %s of team %s", what, l.Agent(), l.Team())
 	}
 	if a := os.Getenv("TEAMCTL_AGENT"); a != "" {

@@ -431,8 +431,16 @@ func (w *Workspace) landedByLeader(ctx context.Context, rt *ReviewTask, tried st
 	for _, c := range rt.Commits {
 		mine[c.Hash] = true
 	}
+	// The leader's own commits on the way: not the merges teamctl made on the leader branch
+	// meanwhile (authored as the leader too), which land other tasks.
+	landed := map[string]bool{}
+	if commits, err := w.repo.Commits(ctx, tried.Before, rt.Merge); err == nil {
+		for _, c := range commits {
+			landed[c.Hash] = mergedTask(c, tried.Team) != ""
+		}
+	}
 	for _, c := range w.taskCommits(ctx, tried.Before, rt.Merge, leader) {
-		if !mine[c.Hash] && c.Author == leader {
+		if !mine[c.Hash] && !landed[c.Hash] && c.Author == leader {
 			rt.Fix = append(rt.Fix, c)
 		}
 	}

@@ -9,9 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
@@ -106,7 +104,7 @@ func (p *Participant) Reserve(ctx context.Context, paths []string, reason string
 		return nil, err
 	}
 	req := store.ReserveRequest{Team: p.team.Name, Agent: p.me, Paths: ps, Reason: reason, Alive: agentproc.Alive}
-	req.PID, req.ProcStart = agentGroup(p.caller, p.me)
+	req.PID, req.ProcStart = p.launchPid()
 	rs, err := p.w.store.Reserve(ctx, req)
 	if re, ok := errors.AsType[*store.ReservedError](err); ok {
 		holder := re.Conflicts[0].Held.Agent
@@ -115,31 +113,20 @@ func (p *Participant) Reserve(ctx context.Context, paths []string, reason string
 	return rs, err
 }
 
-// agentGroup is the agent process this command runs under, when it runs under one: an
-// agent is started as the leader of its own process group (agentproc), and the commands it
-// runs stay in that group. It matters only in the moment after a launch, before the
-// supervisor has recorded the agent's pid; the store prefers the recorded one. Only a
-// caller identified by TEAMCTL_AGENT (not --as) counts, and never a group this process
-// leads itself (a command typed in an interactive shell).
-func agentGroup(c Caller, me string) (int, int64) {
-	if c.As != "" || me == Human || os.Getenv("TEAMCTL_AGENT") != me {
+// launchPid is the agent process this command runs under, when it runs in a launch of the
+// caller (Launcher: by its process tree, or the relay's caller): the wrapper that leads the
+// agent's process group. It matters only in the moment after a launch, before the
+// supervisor has recorded the agent's pid; the store prefers the recorded one.
+func (p *Participant) launchPid() (int, int64) {
+	l, ok := p.w.Launcher()
+	if !ok || l.Agent() != p.me {
 		return 0, 0
 	}
-	pgid := syscall.Getpgrp()
-	if pgid == os.Getpid() || pgid <= 1 {
-		return 0, 0
-	}
-	// The group leader must be the agent itself: started by teamctl with TEAMCTL_AGENT=me
-	// in the environment it was executed with.
-	env, err := agentproc.ProcessEnviron(pgid)
-	if err != nil || !slices.Contains(env, "TEAMCTL_AGENT="+me) {
-		return 0, 0
-	}
-	start, err := agentproc.StartTime(pgid)
+	start, err := agentproc.StartTime(l.Pid)
 	if err != nil {
 		return 0, 0
 	}
-	return pgid, start
+	return l.Pid, start
 }
 
 // Release ends the caller's reservations of paths (as reserved), or all of its

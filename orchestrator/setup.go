@@ -38,6 +38,9 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 		return err
 	}
 	defer ws.Close()
+	if _, _, err := ws.sandboxed(p); err != nil {
+		return err
+	}
 	team, err := ws.prepare(ctx, p)
 	if err != nil {
 		return err

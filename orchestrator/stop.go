@@ -17,7 +17,7 @@ import (
 // gracefully and records the team stopped); agents left by a dead supervisor are stopped
 // directly. The team can be resumed.
 func (w *Workspace) Stop(ctx context.Context, name string) error {
-	if err := w.PersonOnly("teamctl stop"); err != nil {
+	if err := w.PersonOnly(ctx, "teamctl stop"); err != nil {
 		return err
 	}
 	t, err := w.ResolveTeam(ctx, name)

@@ -98,6 +98,7 @@ type supervisor struct {
 	lastWarn       time.Time            // when live branches were last checked for conflicts coming
 	pairs          *merge.PairChecker
 	tmux           *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
+	confined       bool            // agents run confined, their teamctl commands relayed (confine.go)
 
 	// life is how long agents' processes are watched: as long as the supervisor, not only
 	// its run's ctx (a stop cancels that first, and shutdown still waits for every agent).
@@ -147,6 +148,19 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			s.shutdown(ctx, "error: "+err.Error())
 		}
 	}()
+	confined, warn, err := s.ws.sandboxed(s.p)
+	if err != nil {
+		return err
+	}
+	if warn != "" {
+		s.log().Warn(warn)
+	}
+	if confined {
+		if err := s.startRelay(); err != nil {
+			return err
+		}
+		s.confined = true
+	}
 	if err := s.setTeamState(ctx, TeamRunning, ""); err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ const alice = `agents:
       - {id: one, prompt: do it}
 `
 
-const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, limits, copy, defaults, leader, agents"
+const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, limits, copy, sandbox, defaults, leader, agents"
 
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
@@ -293,6 +293,13 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:21: copy: path "../x" leaves the repository`,
 			`team.yaml:3:33: copy: "./.env" is listed twice (first at 3:27)`,
 			`team.yaml:3:41: copy: empty path: want a path relative to the repository root`,
+		}},
+		{"sandbox mode", head + "sandbox: {mode: docker, allow_write: [\"\"]}\n" + alice, []string{
+			`team.yaml:3:17: sandbox.mode "docker": want landlock or off`,
+			`team.yaml:3:39: sandbox.allow_write: an empty path: want a path, absolute, ~/…, or relative to the plan file`,
+		}},
+		{"sandbox key", head + "sandbox: {mode: off, write: [x]}\n" + alice, []string{
+			`team.yaml:3:22: unknown key "write" in sandbox (want one of: mode, allow_write)`,
 		}},
 		{"copy not a list", head + "copy: .env\n" + alice, []string{
 			`team.yaml:3:7: copy: want a list of strings, got the string ".env"`,

@@ -30,7 +30,7 @@ func exported(p *plan.Plan) plan.Plan {
 	return plan.Plan{
 		File: p.File, Version: p.Version, Team: p.Team, Repo: p.Repo, Base: p.Base, Test: p.Test,
 		TestTimeout: p.TestTimeout, Worktrees: p.Worktrees, Escalate: p.Escalate,
-		MaxParallel: p.MaxParallel, Merge: p.Merge, Budget: p.Budget, Copy: p.Copy, Leader: p.Leader, Agents: p.Agents,
+		MaxParallel: p.MaxParallel, Merge: p.Merge, Budget: p.Budget, Copy: p.Copy, Sandbox: p.Sandbox, Leader: p.Leader, Agents: p.Agents,
 	}
 }
 
@@ -46,6 +46,7 @@ max_parallel: 2
 merge: {batch: 4, test_retries: 0}
 budget: {usd: 20, tokens: 5000000}
 copy: [.env, ./.claude/settings.local.json, config/local/]
+sandbox: {mode: landlock, allow_write: [../cache, /var/tmp/paste]}
 defaults:
   command: [claude, -p, "{{.Prompt}}"]
   mode: tmux
@@ -105,6 +106,7 @@ func TestParseFullPlan(t *testing.T) {
 		Merge:       plan.Merge{Batch: 4, TestRetries: 0},
 		Budget:      plan.Budget{USD: 20, Tokens: 5000000},
 		Copy:        []string{".env", ".claude/settings.local.json", "config/local/"},
+		Sandbox:     plan.Sandbox{Mode: plan.SandboxLandlock, AllowWrite: []string{"/home/me/proj/cache", "/var/tmp/paste"}},
 		Leader: plan.Agent{
 			Name: "boss", Role: "leader", Command: claude, Mode: "tmux", Setup: "npm ci", Budget: defBudget,
 			Env:     map[string]string{"SHARED": "1", "LEVEL": "leader"},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -881,4 +882,55 @@ func (r *Repo) CompleteCheckout(ctx context.Context, dir string) (bool, error) {
 		return false, fmt.Errorf("finish the checkout of %s: %w", dir, err)
 	}
 	return true, nil
+}
+
+// AgentWrites are the paths of the repository that git needs to write for commits in the
+// linked worktree dir on branch, and nothing else of it (DESIGN.md §11): the worktree, its
+// admin dir (HEAD, index, its reflog), the objects every worktree shares, and the directories
+// of branch's ref and reflog. Those two are made when missing, each holding an empty ".keep"
+// directory: git removes a ref directory left empty (pack-refs --prune, a deleted branch) and
+// a confined agent may not make it again; git and go-git skip a name that starts with a dot.
+// A branch whose directory holds other refs (not named after it, "<branch>-…", as teamctl
+// names one it sets aside) is refused: the agent could move those too.
+func (r *Repo) AgentWrites(ctx context.Context, dir, branch string) ([]string, error) {
+	admin, err := worktreeGitDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if samePath(admin, r.CommonDir) {
+		return nil, fmt.Errorf("%s is the main worktree, not an agent's", dir)
+	}
+	ref := filepath.Join(r.CommonDir, "refs", "heads", filepath.FromSlash(path.Dir(branch)))
+	reflog := filepath.Join(r.CommonDir, "logs", "refs", "heads", filepath.FromSlash(path.Dir(branch)))
+	for _, d := range []string{ref, reflog} {
+		if err := os.MkdirAll(filepath.Join(d, ".keep"), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	others, err := r.git(ctx, "", nil, "for-each-ref", "--format=%(refname)", "refs/heads/"+path.Dir(branch)+"/")
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range strings.Fields(others) {
+		name := strings.TrimPrefix(o, "refs/heads/")
+		if name != branch && !strings.HasPrefix(name, branch+"-") && path.Dir(name) == path.Dir(branch) {
+			return nil, fmt.Errorf("branch %s shares its ref directory with %s: a confined agent could move that one too", branch, o)
+		}
+	}
+	return []string{dir, admin, filepath.Join(r.CommonDir, "objects"), ref, reflog}, nil
+}
+
+// ForgetRefDirs removes what AgentWrites made for branch once it is deleted: the ".keep"
+// directories, and the ref directories up to refs/heads (logs/refs/heads) that are left
+// empty. Anything still in them stays.
+func (r *Repo) ForgetRefDirs(branch string) {
+	for _, root := range []string{filepath.Join(r.CommonDir, "refs", "heads"), filepath.Join(r.CommonDir, "logs", "refs", "heads")} {
+		d := filepath.Join(root, filepath.FromSlash(path.Dir(branch)))
+		_ = os.Remove(filepath.Join(d, ".keep"))
+		for ; d != root && strings.HasPrefix(d, root+string(filepath.Separator)); d = filepath.Dir(d) {
+			if os.Remove(d) != nil {
+				break
+			}
+		}
+	}
 }

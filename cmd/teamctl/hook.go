@@ -52,6 +52,9 @@ func NewCmdHook(f *Factory, runF func(context.Context, *HookOptions) error) *cob
 		Short: "Install the pre-commit hook in every agent worktree of the team (run does it itself)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if p := f.Peer; p != nil {
+				return &usageError{fmt.Errorf("%s: refused inside agent %s of team %s (the supervisor installs the hooks)", cmd.CommandPath(), p.Agent(), p.Team())}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -115,6 +118,10 @@ func preCommitRun(ctx context.Context, opts *HookOptions) error {
 func hookFlags(cmd *cobra.Command, opts *HookOptions) error {
 	if opts.Team == "" || opts.Agent == "" {
 		return &usageError{fmt.Errorf("%s needs --team and --agent (the hooks teamctl installs pass them)", cmd.CommandPath())}
+	}
+	// Relayed for a confined agent: the hook is of its own worktree, whatever it says.
+	if p := opts.Factory.Peer; p != nil && (opts.Team != p.Team() || opts.Agent != p.Agent()) {
+		return &usageError{fmt.Errorf("%s --team %s --agent %s: refused inside agent %s of team %s", cmd.CommandPath(), opts.Team, opts.Agent, p.Agent(), p.Team())}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/sandbox"
 )
 
 // TestMain lets testscript run this test binary as the `teamctl` command.
@@ -33,6 +35,14 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		// [landlock]: the kernel can confine agents (DESIGN.md §11).
+		Condition: func(cond string) (bool, error) {
+			if cond != "landlock" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := sandbox.Available()
+			return err == nil, nil
+		},
 		Setup: func(env *testscript.Env) error {
 			vars, err := testsupport.Hermetic(env.WorkDir + "/.hermetic")
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/orchestrator"
 	"github.com/teamctl/teamctl/plan"
+	"github.com/teamctl/teamctl/sandbox"
 	"github.com/teamctl/teamctl/worktree"
 )
 
@@ -46,12 +47,16 @@ type Factory struct {
 	IO  IOStreams
 	Log *log.Logger
 	Dir string // -C: where to look for the repository
+	// Peer is the confined agent a relayed command runs for (relay.go); nil in a process
+	// of its own.
+	Peer *agentproc.Launcher
 }
 
 // Env is the orchestrator's environment for this process.
 func (f *Factory) Env() orchestrator.Env {
 	bin, _ := os.Executable()
-	return orchestrator.Env{Runner: worktree.ExecRunner{}, Tmux: agentproc.ExecTmux{}, Log: f.Log, Out: printable(f.IO.Out), BinDir: filepath.Dir(bin)}
+	return orchestrator.Env{Runner: worktree.ExecRunner{}, Tmux: agentproc.ExecTmux{}, Log: f.Log, Out: printable(f.IO.Out),
+		BinDir: filepath.Dir(bin), Bin: bin, Relay: f.serveAgent, Peer: f.Peer}
 }
 
 // Workspace opens the repository of -C (default: the current directory) and its store.
@@ -61,8 +66,16 @@ func (f *Factory) Workspace(ctx context.Context) (*orchestrator.Workspace, error
 
 // Main runs teamctl with the process's arguments and returns its exit code.
 func Main() int {
+	// An agent's launch comes through here to be confined (it does not return then): it is
+	// taken before anything else, so the launch pays for no more than it needs.
+	if len(os.Args) > 1 && os.Args[1] == sandbox.Command {
+		return sandbox.Main(os.Args[2:])
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if sock, ok := relaySocket(); ok {
+		return relayed(ctx, sock)
+	}
 	f := &Factory{IO: IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, Dir: "."}
 	f.Log = log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true, TimeFormat: "15:04:05"})
 	root := NewCmdRoot(f)

@@ -1,0 +1,103 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teamctl/teamctl/sandbox"
+)
+
+// echo answers a call with what it was: its arguments, directory, caller and stdin.
+func echo(_ context.Context, c sandbox.Call) int {
+	in, _ := io.ReadAll(c.Stdin)
+	fmt.Fprintf(c.Stdout, "args=%s dir=%s pid=%d stdin=%s", strings.Join(c.Args, ","), c.Dir, c.Pid, in)
+	fmt.Fprint(c.Stderr, "to stderr")
+	return len(c.Args)
+}
+
+func serve(t *testing.T, path string, h sandbox.Handler) {
+	t.Helper()
+	ln, err := sandbox.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sandbox.Serve(ctx, ln, h) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the socket is left behind: %v", err)
+		}
+	})
+}
+
+func TestRelayCarriesTheCallAndNamesTheCaller(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s", "t.sock")
+	serve(t, path, echo)
+	var out, errOut bytes.Buffer
+	code, err := sandbox.Relay(t.Context(), path, []string{"msg", "send", "hi"}, "/w", strings.NewReader("the input"), &out, &errOut, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("args=msg,send,hi dir=/w pid=%d stdin=the input", os.Getpid()); out.String() != want || errOut.String() != "to stderr" || code != 3 {
+		t.Errorf("Relay = %d, out %q, err %q; want 3, %q, %q", code, out.String(), errOut.String(), want, "to stderr")
+	}
+}
+
+func TestRelayWaitsForASupervisor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s", "t.sock")
+	_, err := sandbox.Relay(t.Context(), path, []string{"status"}, "/", nil, io.Discard, io.Discard, 200*time.Millisecond)
+	if !errors.Is(err, sandbox.ErrNoSupervisor) || !strings.Contains(err.Error(), path) {
+		t.Errorf("with nobody listening: %v, want ErrNoSupervisor naming %s", err, path)
+	}
+	// One that comes while the call waits takes it.
+	result := make(chan error, 1)
+	go func() {
+		var out bytes.Buffer
+		_, err := sandbox.Relay(context.Background(), path, []string{"status"}, "/", nil, &out, io.Discard, time.Minute)
+		if err == nil && !strings.HasPrefix(out.String(), "args=status") {
+			err = fmt.Errorf("output %q", out.String())
+		}
+		result <- err
+	}()
+	serve(t, path, echo)
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Errorf("a call made before its supervisor listened: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a call made before its supervisor listened: no answer within 30s")
+	}
+}
+
+func TestRelaySaysWhenTheSupervisorWentAway(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s", "t.sock")
+	ln, err := sandbox.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		conn, err := ln.Accept()
+		if err == nil {
+			_ = conn.Close() // a supervisor killed mid-call
+		}
+	}()
+	_, err = sandbox.Relay(t.Context(), path, []string{"done"}, "/", nil, io.Discard, io.Discard, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "may or may not have been made") {
+		t.Errorf("Relay to a supervisor that went away: %v", err)
+	}
+	_ = ln.Close()
+}
