@@ -32,25 +32,6 @@ func TestRunRealAgentTeam(t *testing.T) {
 	}
 }
 
-// sinceLastPrompt is how many assistant turns came after the newest prompt (a user
-// message with text): 0 means the prompt of this launch was just given.
-func sinceLastPrompt(req fakeanthropic.Request) int {
-	n := 0
-	for _, m := range req.Messages {
-		switch {
-		case m.Role == "assistant":
-			n++
-		case m.Role == "user":
-			for _, b := range m.Content {
-				if b.Type == "text" {
-					n = 0
-				}
-			}
-		}
-	}
-	return n
-}
-
 func runRealAgentTeam(t *testing.T, preset string) {
 	testsupport.NodeOnPath(t)
 	cli := testsupport.AgentCLI(t, preset)
@@ -76,7 +57,7 @@ func runRealAgentTeam(t *testing.T, preset string) {
 	bob := fakeanthropic.Start(t, func(req fakeanthropic.Request) fakeanthropic.Reply {
 		texts := req.UserTexts()
 		last := texts[len(texts)-1]
-		step := sinceLastPrompt(req)
+		step := req.SincePrompt()
 		switch {
 		case strings.Contains(last, "You exited with uncommitted changes") && step == 0:
 			return fakeanthropic.Reply{Tools: []fakeanthropic.ToolUse{tools.Bash(`git add -A && git commit -qm "bob: add farewell"`)}}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/teamctl/teamctl/internal/testsupport"
+	"github.com/teamctl/teamctl/sandbox"
 )
 
 // benchTeam builds the real teamctl binary and records team t in a fresh repository: agent
@@ -150,4 +151,84 @@ func BenchmarkCoordProcesses(b *testing.B) {
 		}
 	})
 	_ = os.Remove(bin)
+}
+
+// BenchmarkConfinement times what confinement costs (make bench): the launch of a program
+// through `teamctl __confine` against its plain start (agent start to its exit, for `true`),
+// and `teamctl msg send` run from inside an agent's launch, relayed to its supervisor over
+// the socket (confined) against straight to the store (sandbox: off).
+func BenchmarkConfinement(b *testing.B) {
+	if _, err := sandbox.Available(); err != nil {
+		b.Skipf("no Landlock here: %v", err)
+	}
+	bin, _ := benchTeam(b)
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const samples = 60
+	launch := func(argv ...string) time.Duration {
+		ds := make([]time.Duration, samples)
+		for i := range ds {
+			cmd := exec.Command(argv[0], argv[1:]...)
+			start := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%q: %v\n%s", argv, err, out)
+			}
+			ds[i] = time.Since(start)
+		}
+		return median(ds)
+	}
+	b.Run("launch", func(b *testing.B) {
+		dir := b.TempDir()
+		for b.Loop() {
+			plain := launch(truePath)
+			confined := launch(sandbox.Argv(bin, sandbox.Policy{Write: []string{dir, dir + "/a", dir + "/b"}}, []string{truePath})...)
+			b.ReportMetric(float64(plain.Microseconds())/1000, "ms/plain")
+			b.ReportMetric(float64(confined.Microseconds())/1000, "ms/confined")
+			b.ReportMetric(float64((confined-plain).Microseconds())/1000, "ms/added")
+		}
+	})
+	for _, mode := range []string{"off", "landlock"} {
+		b.Run("msg-send-in-agent-"+mode, func(b *testing.B) {
+			for b.Loop() {
+				b.ReportMetric(inAgentMsgSend(b, bin, mode), "ms/median")
+			}
+		})
+	}
+}
+
+// inAgentMsgSend runs a team whose one agent times 40 `teamctl msg send` from its own
+// shell, and returns their median in milliseconds.
+func inAgentMsgSend(b *testing.B, bin, mode string) float64 {
+	repo := testsupport.NewRepo(b)
+	script := `i=0; : > "$TEAMCTL_WORKTREE/../times"
+while [ $i -lt 40 ]; do
+  s=$(date +%s%N); teamctl msg send --to human "hello $i" >/dev/null || exit 1; e=$(date +%s%N)
+  echo $(( (e - s) / 1000 )) >> "$TEAMCTL_WORKTREE/../times"; i=$((i+1))
+done`
+	plan := filepath.Join(b.TempDir(), "team.yaml")
+	times := filepath.Join(filepath.Dir(repo), "repo.teamctl", "t", "times")
+	testsupport.WriteFile(b, plan, fmt.Sprintf("version: 1\nteam: t\nrepo: %s\nsandbox: {mode: %s, allow_write: [%s]}\ndefaults: {retries: 0, nudge: {max: 0}}\nagents:\n  - {name: m, command: [sh, -c, %q], tasks: [{id: m, prompt: p}]}\n",
+		repo, mode, filepath.Dir(times), script))
+	cmd := exec.Command(bin, "run", plan)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("teamctl run (%s): %v\n%s", mode, err, out)
+	}
+	raw, err := os.ReadFile(times)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ds []time.Duration
+	for _, f := range strings.Fields(string(raw)) {
+		var us int64
+		fmt.Sscan(f, &us)
+		ds = append(ds, time.Duration(us)*time.Microsecond)
+	}
+	if len(ds) != 40 {
+		b.Fatalf("%d timings, want 40:\n%s", len(ds), raw)
+	}
+	return float64(median(ds).Microseconds()) / 1000
 }

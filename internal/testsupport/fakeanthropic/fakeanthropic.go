@@ -115,6 +115,26 @@ func (r Request) Turns() int {
 	return n
 }
 
+// SincePrompt is how many assistant turns came after the newest prompt (a user message
+// with text): 0 means the prompt of this launch was just given. A script that answers from
+// the whole history tells by it where a resumed session is in its newest launch.
+func (r Request) SincePrompt() int {
+	n := 0
+	for _, m := range r.Messages {
+		switch {
+		case m.Role == "assistant":
+			n++
+		case m.Role == "user":
+			for _, b := range m.Content {
+				if b.Type == "text" {
+					n = 0
+				}
+			}
+		}
+	}
+	return n
+}
+
 // ToolResults is every tool_result in the history, in order.
 func (r Request) ToolResults() []Block {
 	var out []Block
