@@ -118,7 +118,7 @@ agents:
 	ctx, done := f.start(p)
 	ws := f.workspace()
 	var task orchestrator.TaskStatus
-	testsupport.Eventually(t, time.Minute, "task a waiting on a person", func() bool {
+	testsupport.Eventually(t, 3*time.Minute, "task a waiting on a person", func() bool {
 		st, err := ws.Status(ctx, "t")
 		if err != nil {
 			return false
@@ -177,7 +177,7 @@ agents:
 	for _, b := range open {
 		switch b.Agent {
 		case "alice":
-			testsupport.Eventually(t, time.Minute, "task a waiting on a person", func() bool {
+			testsupport.Eventually(t, 3*time.Minute, "task a waiting on a person", func() bool {
 				return strings.Contains(f.taskState(f.status("t"), "a").Detail, "waits on a person (escalated): Which licence?")
 			})
 		case "bob":

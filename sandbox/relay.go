@@ -231,7 +231,7 @@ func Relay(ctx context.Context, path string, args []string, dir string, stdin io
 		return 0, err
 	}
 	if _, err := conn.Write(append(hdr, '\n')); err != nil {
-		return 0, fmt.Errorf("send the call to the supervisor: %w", err)
+		return 0, fmt.Errorf("%w: it closed the connection before it took the call: %v", ErrNoSupervisor, err)
 	}
 	if stdin != nil {
 		go func() {

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -92,7 +93,8 @@ func TestRelaySaysWhenTheSupervisorWentAway(t *testing.T) {
 	go func() {
 		conn, err := ln.Accept()
 		if err == nil {
-			_ = conn.Close() // a supervisor killed mid-call
+			_, _ = bufio.NewReader(conn).ReadString('\n') // it took the call
+			_ = conn.Close()                               // and was killed before it answered
 		}
 	}()
 	_, err = sandbox.Relay(t.Context(), path, []string{"done"}, "/", nil, io.Discard, io.Discard, time.Second)
