@@ -94,7 +94,7 @@ func TestRelaySaysWhenTheSupervisorWentAway(t *testing.T) {
 		conn, err := ln.Accept()
 		if err == nil {
 			_, _ = bufio.NewReader(conn).ReadString('\n') // it took the call
-			_ = conn.Close()                               // and was killed before it answered
+			_ = conn.Close()                              // and was killed before it answered
 		}
 	}()
 	_, err = sandbox.Relay(t.Context(), path, []string{"done"}, "/", nil, io.Discard, io.Discard, time.Second)
