@@ -67,16 +67,17 @@ type CommitCheck struct {
 	Refused string   `json:"refused,omitempty"`
 }
 
-// CheckCommit checks the commit being made in the worktree dir by agent of team: refused
+// CheckCommit checks the commit being made in the worktree dir (with the index index, as
+// StagedFiles reads it) by agent of team: refused
 // (an error matching ErrReserved, naming holder and reason) when it changes a path another
 // agent holds a live reservation on. The check is journaled ("commit.check", or
 // "commit.refused" with the reason), tokens included.
-func (w *Workspace) CheckCommit(ctx context.Context, team, agent, dir string) (CommitCheck, error) {
+func (w *Workspace) CheckCommit(ctx context.Context, team, agent, dir, index string) (CommitCheck, error) {
 	t, err := w.ResolveTeam(ctx, team)
 	if err != nil {
 		return CommitCheck{}, err
 	}
-	files, err := w.repo.StagedFiles(ctx, dir)
+	files, err := w.repo.StagedFiles(ctx, dir, index)
 	if err != nil {
 		return CommitCheck{}, err
 	}

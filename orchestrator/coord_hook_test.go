@@ -212,18 +212,18 @@ func TestCheckCommitInMerge(t *testing.T) {
 	}
 	testsupport.WriteFile(t, filepath.Join(wt, "c.txt"), "resolved\n")
 	testsupport.Git(t, wt, "add", "c.txt")
-	files, err := ws.TestRepo().StagedFiles(ctx, wt)
+	files, err := ws.TestRepo().StagedFiles(ctx, wt, "")
 	if err != nil || !reflect.DeepEqual(files, []string{"c.txt"}) {
 		t.Fatalf("StagedFiles in the merge = %v, %v; want only c.txt", files, err)
 	}
-	cc, err := ws.CheckCommit(ctx, "t", "alice", wt)
+	cc, err := ws.CheckCommit(ctx, "t", "alice", wt, "")
 	if err != nil || cc.Refused != "" {
 		t.Errorf("CheckCommit with b.txt (reserved by bob) only from the other side = %+v, %v; want allowed", cc, err)
 	}
 	if _, err := ws.As(as("bob")).Reserve(ctx, []string{"c.txt"}, "bob's too"); err != nil {
 		t.Fatal(err)
 	}
-	cc, err = ws.CheckCommit(ctx, "t", "alice", wt)
+	cc, err = ws.CheckCommit(ctx, "t", "alice", wt, "")
 	if !errors.Is(err, orchestrator.ErrReserved) || !strings.Contains(err.Error(), `changes c.txt, which bob has reserved (c.txt: "bob's too", token 2)`) {
 		t.Errorf("CheckCommit of alice's resolution of c.txt (reserved by bob) = %v, want refused", err)
 	}
@@ -243,7 +243,7 @@ func TestCheckCommitInMerge(t *testing.T) {
 	if _, err := ws.As(as("alice")).Reserve(ctx, []string{"c.txt"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	cc, err = ws.CheckCommit(ctx, "t", "alice", wt)
+	cc, err = ws.CheckCommit(ctx, "t", "alice", wt, "")
 	if err != nil || !reflect.DeepEqual(cc.Tokens, []int64{3}) {
 		t.Errorf("CheckCommit with alice's own reservation = %+v, %v; want tokens [3]", cc, err)
 	}

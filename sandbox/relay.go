@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,9 +33,12 @@ const SocketEnv = "TEAMCTL_SOCKET"
 
 // Call is one command a confined process asked for.
 type Call struct {
-	Args           []string // teamctl's arguments, as the caller gave them
-	Dir            string   // the caller's working directory
-	Pid            int      // the calling process, as the kernel names it
+	Args []string // teamctl's arguments, as the caller gave them
+	Dir  string   // the caller's working directory
+	// Env is what of the caller's environment the command reads (RelayedEnv); the rest is
+	// the supervisor's or the agent's launch's.
+	Env            map[string]string
+	Pid            int // the calling process, as the kernel names it
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 }
@@ -42,9 +46,14 @@ type Call struct {
 // Handler runs a call and returns its exit status.
 type Handler func(ctx context.Context, c Call) int
 
+// RelayedEnv are the variables of the caller's environment a call carries: git's, set for
+// the hook it runs in (the index a pre-commit hook must check is the one git is committing).
+var RelayedEnv = []string{"GIT_INDEX_FILE"}
+
 type callHeader struct {
-	Args []string `json:"args"`
-	Dir  string   `json:"dir"`
+	Args []string          `json:"args"`
+	Dir  string            `json:"dir"`
+	Env  map[string]string `json:"env,omitempty"`
 }
 
 const (
@@ -144,7 +153,12 @@ func serveConn(ctx context.Context, conn *net.UnixConn, h Handler) {
 		w.exit(fmt.Sprintf("teamctl: the supervisor could not read the call: %v\n", err), 1)
 		return
 	}
-	code := h(ctx, Call{Args: hdr.Args, Dir: hdr.Dir, Pid: pid, Stdin: r,
+	for k := range hdr.Env {
+		if !slices.Contains(RelayedEnv, k) {
+			delete(hdr.Env, k)
+		}
+	}
+	code := h(ctx, Call{Args: hdr.Args, Dir: hdr.Dir, Env: hdr.Env, Pid: pid, Stdin: r,
 		Stdout: w.stream(frameOut), Stderr: w.stream(frameErr)})
 	w.exit("", code)
 }
@@ -215,27 +229,28 @@ func (f *frames) exit(stderr string, code int) {
 // ErrNoSupervisor is a call that found no supervisor listening within its wait.
 var ErrNoSupervisor = errors.New("no supervisor answers")
 
-// Relay runs teamctl's args at the supervisor listening on path, as the caller, with dir as
-// its working directory; stdin is sent (until EOF) and the output written to stdout and
-// stderr as it comes. It returns the call's exit status. A supervisor that is not listening
-// (crashed, or between a stop and a resume) is waited for, up to wait, retrying with a
-// growing pause; then ErrNoSupervisor, and nothing was done.
-func Relay(ctx context.Context, path string, args []string, dir string, stdin io.Reader, stdout, stderr io.Writer, wait time.Duration) (int, error) {
+// Relay runs the call c (its Args, Dir and Env; Pid is the kernel's to say) at the
+// supervisor listening on path, as the caller: c.Stdin is sent (until EOF; nil sends
+// nothing) and the output written to c.Stdout and c.Stderr as it comes. It returns the
+// call's exit status. A supervisor that is not listening (crashed, or between a stop and a
+// resume) is waited for, up to wait, retrying with a growing pause; then ErrNoSupervisor,
+// and nothing was done.
+func Relay(ctx context.Context, path string, c Call, wait time.Duration) (int, error) {
 	conn, err := dial(ctx, path, wait)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	hdr, err := json.Marshal(callHeader{Args: args, Dir: dir})
+	hdr, err := json.Marshal(callHeader{Args: c.Args, Dir: c.Dir, Env: c.Env})
 	if err != nil {
 		return 0, err
 	}
 	if _, err := conn.Write(append(hdr, '\n')); err != nil {
 		return 0, fmt.Errorf("%w: it closed the connection before it took the call: %v", ErrNoSupervisor, err)
 	}
-	if stdin != nil {
+	if c.Stdin != nil {
 		go func() {
-			_, _ = io.Copy(conn, stdin)
+			_, _ = io.Copy(conn, c.Stdin)
 			_ = conn.CloseWrite()
 		}()
 	} else {
@@ -254,9 +269,9 @@ func Relay(ctx context.Context, path string, args []string, dir string, stdin io
 		}
 		switch hdr[0] {
 		case frameOut:
-			_, _ = stdout.Write(body)
+			_, _ = c.Stdout.Write(body)
 		case frameErr:
-			_, _ = stderr.Write(body)
+			_, _ = c.Stderr.Write(body)
 		case frameExit:
 			return strconv.Atoi(string(body))
 		}

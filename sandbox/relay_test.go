@@ -19,7 +19,7 @@ import (
 // echo answers a call with what it was: its arguments, directory, caller and stdin.
 func echo(_ context.Context, c sandbox.Call) int {
 	in, _ := io.ReadAll(c.Stdin)
-	fmt.Fprintf(c.Stdout, "args=%s dir=%s pid=%d stdin=%s", strings.Join(c.Args, ","), c.Dir, c.Pid, in)
+	fmt.Fprintf(c.Stdout, "args=%s dir=%s env=%v pid=%d stdin=%s", strings.Join(c.Args, ","), c.Dir, c.Env, c.Pid, in)
 	fmt.Fprint(c.Stderr, "to stderr")
 	return len(c.Args)
 }
@@ -48,18 +48,21 @@ func TestRelayCarriesTheCallAndNamesTheCaller(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s", "t.sock")
 	serve(t, path, echo)
 	var out, errOut bytes.Buffer
-	code, err := sandbox.Relay(t.Context(), path, []string{"msg", "send", "hi"}, "/w", strings.NewReader("the input"), &out, &errOut, time.Second)
+	// Of its environment, only what a command reads goes (git's index for the pre-commit hook).
+	env := map[string]string{"GIT_INDEX_FILE": "/w/.git/index", "TEAMCTL_AGENT": "other"}
+	code, err := sandbox.Relay(t.Context(), path, sandbox.Call{Args: []string{"msg", "send", "hi"}, Dir: "/w", Env: env,
+		Stdin: strings.NewReader("the input"), Stdout: &out, Stderr: &errOut}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("args=msg,send,hi dir=/w pid=%d stdin=the input", os.Getpid()); out.String() != want || errOut.String() != "to stderr" || code != 3 {
+	if want := fmt.Sprintf("args=msg,send,hi dir=/w env=map[GIT_INDEX_FILE:/w/.git/index] pid=%d stdin=the input", os.Getpid()); out.String() != want || errOut.String() != "to stderr" || code != 3 {
 		t.Errorf("Relay = %d, out %q, err %q; want 3, %q, %q", code, out.String(), errOut.String(), want, "to stderr")
 	}
 }
 
 func TestRelayWaitsForASupervisor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s", "t.sock")
-	_, err := sandbox.Relay(t.Context(), path, []string{"status"}, "/", nil, io.Discard, io.Discard, 200*time.Millisecond)
+	_, err := sandbox.Relay(t.Context(), path, sandbox.Call{Args: []string{"status"}, Dir: "/", Stdout: io.Discard, Stderr: io.Discard}, 200*time.Millisecond)
 	if !errors.Is(err, sandbox.ErrNoSupervisor) || !strings.Contains(err.Error(), path) {
 		t.Errorf("with nobody listening: %v, want ErrNoSupervisor naming %s", err, path)
 	}
@@ -67,7 +70,7 @@ func TestRelayWaitsForASupervisor(t *testing.T) {
 	result := make(chan error, 1)
 	go func() {
 		var out bytes.Buffer
-		_, err := sandbox.Relay(context.Background(), path, []string{"status"}, "/", nil, &out, io.Discard, time.Minute)
+		_, err := sandbox.Relay(context.Background(), path, sandbox.Call{Args: []string{"status"}, Dir: "/", Stdout: &out, Stderr: io.Discard}, time.Minute)
 		if err == nil && !strings.HasPrefix(out.String(), "args=status") {
 			err = fmt.Errorf("output %q", out.String())
 		}
@@ -97,7 +100,7 @@ func TestRelaySaysWhenTheSupervisorWentAway(t *testing.T) {
 			_ = conn.Close()                              // and was killed before it answered
 		}
 	}()
-	_, err = sandbox.Relay(t.Context(), path, []string{"done"}, "/", nil, io.Discard, io.Discard, time.Second)
+	_, err = sandbox.Relay(t.Context(), path, sandbox.Call{Args: []string{"done"}, Dir: "/", Stdout: io.Discard, Stderr: io.Discard}, time.Second)
 	if err == nil || !strings.Contains(err.Error(), "may or may not have been made") {
 		t.Errorf("Relay to a supervisor that went away: %v", err)
 	}

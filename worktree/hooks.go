@@ -313,11 +313,12 @@ func (r *Repo) RemoveAgentHooks(ctx context.Context, dir string) error {
 // StagedFiles lists the repo-relative paths the commit being made in the worktree dir
 // changes (deletions and both sides of a rename included). In a merge (MERGE_HEAD exists)
 // only paths that differ from both parents count: what the merge brings from the other
-// side unchanged is not this commit's change. Run from a pre-commit hook it reads the index
-// git gave the hook (GIT_INDEX_FILE: `commit -a` and `commit PATH` use a temporary one).
-func (r *Repo) StagedFiles(ctx context.Context, dir string) ([]string, error) {
+// side unchanged is not this commit's change. index is the index to read ("" the
+// worktree's own; relative to dir): for a pre-commit hook, the one git gave it in
+// GIT_INDEX_FILE (`commit -a` and `commit PATH` use a temporary one).
+func (r *Repo) StagedFiles(ctx context.Context, dir, index string) ([]string, error) {
 	var env []string
-	if idx := os.Getenv("GIT_INDEX_FILE"); idx != "" {
+	if idx := index; idx != "" {
 		if !filepath.IsAbs(idx) {
 			idx = filepath.Join(dir, idx)
 		}

@@ -100,7 +100,7 @@ func hookInstallRun(ctx context.Context, opts *HookOptions) error {
 func preCommitRun(ctx context.Context, opts *HookOptions) error {
 	err := withWorkspace(ctx, opts.Factory, func(ws *orchestrator.Workspace) error {
 		// git runs a hook at the top of the worktree that commits: that is the dir to check.
-		_, err := ws.CheckCommit(ctx, opts.Team, opts.Agent, opts.Factory.Dir)
+		_, err := ws.CheckCommit(ctx, opts.Team, opts.Agent, opts.Factory.Dir, opts.Factory.Getenv("GIT_INDEX_FILE"))
 		return err
 	})
 	if err == nil || errors.Is(err, orchestrator.ErrReserved) {

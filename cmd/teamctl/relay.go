@@ -58,7 +58,13 @@ func relayed(ctx context.Context, sock string) int {
 	if term.IsTerminal(in.Fd()) {
 		in = nil
 	}
-	code, err := sandbox.Relay(ctx, sock, os.Args[1:], dir, in, os.Stdout, os.Stderr, wait)
+	env := map[string]string{}
+	for _, k := range sandbox.RelayedEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	code, err := sandbox.Relay(ctx, sock, sandbox.Call{Args: os.Args[1:], Dir: dir, Env: env, Stdin: in, Stdout: os.Stdout, Stderr: os.Stderr}, wait)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "teamctl: this agent's commands go through its team's supervisor, and %v; nothing was done: call again once the team is resumed (teamctl resume)\n", err)
 		return exitError
@@ -81,7 +87,7 @@ func (f *Factory) serveAgent(ctx context.Context, c sandbox.Call, as agentproc.L
 	if !filepath.IsAbs(dir) {
 		dir = "/"
 	}
-	g := &Factory{IO: IOStreams{In: c.Stdin, Out: c.Stdout, ErrOut: c.Stderr}, Dir: dir, Peer: &as}
+	g := &Factory{IO: IOStreams{In: c.Stdin, Out: c.Stdout, ErrOut: c.Stderr}, Peer: &as, callerDir: dir, callerEnv: c.Env}
 	g.Log = log.NewWithOptions(c.Stderr, log.Options{ReportTimestamp: true, TimeFormat: "15:04:05"})
 	root := NewCmdRoot(g)
 	var err error

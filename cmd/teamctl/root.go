@@ -50,6 +50,28 @@ type Factory struct {
 	// Peer is the confined agent a relayed command runs for (relay.go); nil in a process
 	// of its own.
 	Peer *agentproc.Launcher
+	// callerDir and callerEnv are a relayed command's caller's working directory and the
+	// part of its environment it sent (sandbox.RelayedEnv).
+	callerDir string
+	callerEnv map[string]string
+}
+
+// Getenv is the caller's environment variable key: a relayed command's caller's, not this
+// process's.
+func (f *Factory) Getenv(key string) string {
+	if f.Peer != nil {
+		return f.callerEnv[key]
+	}
+	return os.Getenv(key)
+}
+
+// Path is the file p names as its caller meant it: relative to a relayed command's
+// caller's working directory, not this process's.
+func (f *Factory) Path(p string) string {
+	if f.callerDir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(f.callerDir, p)
 }
 
 // Env is the orchestrator's environment for this process.
@@ -136,7 +158,7 @@ project's tests run, and a person reviews and accepts the result.`,
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	root.PersistentFlags().StringVarP(&f.Dir, "dir", "C", ".", "run as if teamctl was started in `DIR`")
+	root.PersistentFlags().StringVarP(&f.Dir, "dir", "C", f.Path("."), "run as if teamctl was started in `DIR`")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{flagError(err)} })
 	// --team '', --as '' and -C '' are bad input, not "the default": a person who typed them
 	// meant something, and acting as the person or on the only team would be a guess.
@@ -150,6 +172,7 @@ project's tests run, and a person reviews and accepts the result.`,
 		if len(empty) > 0 {
 			return &usageError{fmt.Errorf("%s: %s is empty: give a value, or leave it out", cmd.CommandPath(), strings.Join(empty, ", "))}
 		}
+		f.Dir = f.Path(f.Dir)
 		return nil
 	}
 	root.AddCommand(

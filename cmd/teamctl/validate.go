@@ -35,7 +35,7 @@ func NewCmdValidate(f *Factory, runF func(context.Context, *ValidateOptions) err
 }
 
 func validateRun(_ context.Context, opts *ValidateOptions) error {
-	p, err := plan.Load(opts.Plan)
+	p, err := plan.Load(opts.Factory.Path(opts.Plan))
 	if err != nil {
 		return err
 	}
