@@ -234,6 +234,10 @@ func wrapperScript(tty bool) string {
 const wrapperTemplate = `# teamctl agent wrapper%s: records the agent's pid and exit status (see agentproc).
 pidf=$1; exitf=$2; shift 2
 %s
+# A stop signals the whole group: the wrapper outlives the agent's grace period, to record
+# its end and to name it to the supervisor for its last calls. (A trap, not an ignore: the
+# agent gets TERM's default back at exec.)
+trap : TERM
 "$@"%s
 rc=$?
 echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"

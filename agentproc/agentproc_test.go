@@ -389,3 +389,19 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestPromptSaysWhenConfined: a confined agent is told what it may write (the plan's
+// allow_write too) and what cannot work there; an unconfined one is told nothing of it.
+func TestPromptSaysWhenConfined(t *testing.T) {
+	in := agentproc.PromptInput{Team: "t", Agent: "a", TaskID: "x", Task: "do it", Branch: "b", LeaderBranch: "l"}
+	if p := agentproc.Prompt(in); strings.Contains(p, "confined") {
+		t.Errorf("an unconfined agent's prompt speaks of confinement:\n%s", p)
+	}
+	in.Confined, in.AllowWrite = true, []string{"/srv/data"}
+	p := agentproc.Prompt(in)
+	for _, want := range []string{"You run confined", "$TMPDIR (use it, not /tmp)", "state, /srv/data.", "git stash cannot work here"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("a confined agent's prompt lacks %q:\n%s", want, p)
+		}
+	}
+}

@@ -16,6 +16,10 @@ type PromptInput struct {
 	// Interactive: the agent runs in tmux (mode: tmux), where it does not exit to end its
 	// turn: teamctl done ends it, and answers are typed in at its prompt.
 	Interactive bool
+	// Confined: the agent runs confined (DESIGN.md §11); AllowWrite are the plan's
+	// sandbox.allow_write paths, which it may write too.
+	Confined   bool
+	AllowWrite []string
 }
 
 // Prompt builds the full prompt of a launch: the task, what this launch is for, and the
@@ -69,6 +73,19 @@ Other agents work on the same repository at the same time, each in its own workt
   teamctl blockers lists questions, teamctl answer ID "TEXT" answers one, teamctl escalate ID
   passes it on to the person running the team.
 `, in.Agent, in.Team, in.TaskID, in.Branch, blocker, finish, in.LeaderBranch)
+	if in.Confined {
+		also := ""
+		if len(in.AllowWrite) > 0 {
+			also = ", " + strings.Join(in.AllowWrite, ", ")
+		}
+		fmt.Fprintf(&b, `- You run confined: you may write your worktree, $TMPDIR (use it, not /tmp), your
+  tools' caches (~/.cache, ~/.npm, Go's) and your CLI's own state%s. Anything else (the
+  main checkout, other worktrees, other branches, tags, notes, git config and hooks) is
+  refused with "Permission denied": that is the rule, not a fault; do not chmod, sudo or
+  remove lock files to get past it. git stash cannot work here: commit work in progress
+  instead. A branch you make beside yours is taken away and reported to the person.
+`, also)
+	}
 	return b.String()
 }
 

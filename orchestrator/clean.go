@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/sandbox"
+	"github.com/teamctl/teamctl/store"
+	"github.com/teamctl/teamctl/worktree"
 )
 
 // CleanOptions are the options of `teamctl clean`.
@@ -61,8 +64,29 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	}
 	// Commits that never reached base go with their branches: only on --force.
 	var unmerged []string
+	// The refs its agents made beside their branches, and those the supervisor set aside,
+	// go with the team as its branches do.
+	var strays []worktree.Ref
+	for _, prefix := range []string{"refs/heads/teamctl/" + t.Name + "/", strayRefs + "teamctl/" + t.Name + "/"} {
+		refs, err := w.repo.RefsUnder(ctx, prefix)
+		if err != nil {
+			return out, err
+		}
+		for _, r := range refs {
+			if !slices.ContainsFunc(agents, func(a store.Agent) bool { return "refs/heads/"+a.Branch == r.Name }) {
+				strays = append(strays, r)
+			}
+		}
+	}
+	branches := make([]string, 0, len(agents)+len(strays))
 	for _, a := range agents {
-		commits, err := w.repo.Commits(ctx, t.Base, a.Branch)
+		branches = append(branches, a.Branch)
+	}
+	for _, r := range strays {
+		branches = append(branches, r.Name)
+	}
+	for _, b := range branches {
+		commits, err := w.repo.Commits(ctx, t.Base, b)
 		if err != nil {
 			continue // no such branch any more
 		}
@@ -73,12 +97,18 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 			}
 		}
 		if n > 0 {
-			unmerged = append(unmerged, fmt.Sprintf("%s (%d commit(s))", a.Branch, n))
+			unmerged = append(unmerged, fmt.Sprintf("%s (%d commit(s))", b, n))
 		}
 	}
 	if len(unmerged) > 0 && !opts.Force {
 		return out, Errorf(ErrUsage, "commits not on %s would be lost with their branches: %s: accept the team (teamctl accept %s) or merge what you want to keep, or clean --force (it prints each branch's tip, to restore it)",
 			t.Base, strings.Join(unmerged, ", "), t.Name)
+	}
+	for _, r := range strays {
+		if err := w.repo.DeleteRef(ctx, r.Name, r.Hash); err != nil {
+			return out, err
+		}
+		out.Branches[strings.TrimPrefix(r.Name, "refs/heads/")] = r.Hash
 	}
 	for _, a := range agents {
 		if err := w.repo.RemoveAgentHooks(ctx, a.Worktree); err != nil {

@@ -5,6 +5,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,24 +25,54 @@ import (
 // (Env.Relay): it is the command tree.
 type RelayFunc func(ctx context.Context, c sandbox.Call, as agentproc.Launcher) int
 
-// sandboxed says whether the agents of plan p run confined, and a warning for the person
-// when they do not although the plan did not ask for that (sandbox.mode off); an error when
-// the plan asks for Landlock and this machine, or this supervisor, cannot give it.
-func (w *Workspace) sandboxed(p *plan.Plan) (bool, string, error) {
+// Confinement is how a supervisor runs its team's agents (DESIGN.md §11), as it journals
+// at its start ("confinement") and status shows.
+type Confinement struct {
+	Confined bool   `json:"confined"`
+	How      string `json:"how"` // "landlock ABI n", or why they are not confined
+}
+
+const confinementKind = "confinement"
+
+// sandboxed says how the agents of plan p run (confined or not, and how), and a warning for
+// the person when they are not although the plan did not ask for that (sandbox.mode off);
+// an error when the plan asks for Landlock and this machine, or this supervisor, cannot
+// give it.
+func (w *Workspace) sandboxed(p *plan.Plan) (Confinement, string, error) {
 	if p.Sandbox.Mode == plan.SandboxOff {
-		return false, "", nil
+		return Confinement{How: "the plan says sandbox: {mode: off}"}, "", nil
 	}
-	_, err := sandbox.Available()
+	abi, err := sandbox.Available()
 	if err == nil && w.env.Relay == nil {
 		err = errors.New("this supervisor has no relay for confined agents' commands")
 	}
 	if err != nil {
 		if p.Sandbox.Mode == plan.SandboxLandlock {
-			return false, "", p.Errorf("sandbox.mode", "sandbox.mode is landlock, but %v", err)
+			return Confinement{}, "", p.Errorf("sandbox.mode", "sandbox.mode is landlock, but %v", err)
 		}
-		return false, fmt.Sprintf("agents are NOT confined: %v. They can write anywhere you can; write sandbox: {mode: off} in the plan to run them so without this warning", err), nil
+		return Confinement{How: err.Error()}, fmt.Sprintf("agents are NOT confined: %v. They can write anywhere you can; write sandbox: {mode: off} in the plan to run them so without this warning", err), nil
 	}
-	return true, "", nil
+	// A path that is not there is left out of the confinement, and the agent cannot make it.
+	for _, d := range p.Sandbox.AllowWrite {
+		if _, err := os.Stat(d); err != nil {
+			return Confinement{}, "", p.Errorf("sandbox.allow_write", "sandbox.allow_write: %s does not exist: make it first (a confined agent could not)", d)
+		}
+	}
+	return Confinement{Confined: true, How: fmt.Sprintf("landlock ABI %d", abi)}, "", nil
+}
+
+// confinement is how the team's agents ran the last time a supervisor started; nil before
+// any did.
+func (w *Workspace) confinement(ctx context.Context, team string) (*Confinement, error) {
+	evs, err := w.store.EventsOfKinds(ctx, team, []string{confinementKind}, 0)
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	var c Confinement
+	if err := json.Unmarshal([]byte(evs[len(evs)-1].Data), &c); err != nil {
+		return nil, fmt.Errorf("read the team's confinement: %w", err)
+	}
+	return &c, nil
 }
 
 // startRelay listens for the team's confined agents' commands until the supervisor ends.
@@ -63,6 +94,10 @@ func (s *supervisor) startRelay() error {
 func (s *supervisor) relay(ctx context.Context, c sandbox.Call) int {
 	l, ok := agentproc.LaunchedBy(c.Pid)
 	if !ok || l.Team() != s.team.Name || !strings.HasPrefix(l.PidFile, RunDir(s.ws.repo.CommonDir, s.team.Name)+string(filepath.Separator)) {
+		if s.stopping.Load() {
+			fmt.Fprintf(c.Stderr, "teamctl: team %s is stopping, and process %d is not one of its launches any more: nothing was done\n", s.team.Name, c.Pid)
+			return 1
+		}
 		fmt.Fprintf(c.Stderr, "teamctl: refused: process %d is not one of a launch of team %s's agents, so the supervisor cannot tell whose call it is\n", c.Pid, s.team.Name)
 		return 1
 	}
@@ -73,6 +108,14 @@ func (s *supervisor) relay(ctx context.Context, c sandbox.Call) int {
 // paths its commits need, its CLI's state, caches, a private TMPDIR, the plan's
 // sandbox.allow_write) and the variables that send its teamctl commands to the relay.
 func (s *supervisor) confine(ctx context.Context, l *agentproc.Launch, a plan.Agent) error {
+	// A ref the agent made beside its branch would refuse the launch: it is set aside first.
+	strays, err := s.ws.setAsideStrays(ctx, s.team.Name, a.Name)
+	if err == nil {
+		_, err = s.recordIncidents(ctx, strays)
+	}
+	if err != nil {
+		return fmt.Errorf("confine agent %s: %w", a.Name, err)
+	}
 	writes, err := s.ws.repo.AgentWrites(ctx, l.Worktree, l.Branch)
 	if err != nil {
 		return fmt.Errorf("confine agent %s: %w", a.Name, err)
@@ -117,6 +160,17 @@ func (s *supervisor) confine(ctx context.Context, l *agentproc.Launch, a plan.Ag
 		l.ConfineBin = filepath.Join(s.ws.env.BinDir, "teamctl")
 	}
 	return nil
+}
+
+// forgetTempDirs removes the private temp dirs of the agents that no longer run, as the
+// supervisor ends: what a launch left there is not the next one's (a relaunch makes its
+// own again), and /tmp is not to fill with dead teams' leftovers.
+func (s *supervisor) forgetTempDirs() {
+	for _, a := range s.p.Members() {
+		if _, running := s.procs[a.Name]; !running {
+			_ = os.RemoveAll(sandbox.TempDir(s.ws.repo.CommonDir, s.team.Name, a.Name))
+		}
+	}
 }
 
 // makeState makes a CLI's state directory, or its JSON file (as "{}"), where it is missing:

@@ -15,9 +15,9 @@ import (
 // and makes nothing. The confined runs themselves are cmd/teamctl's tests (confined.txtar).
 func TestSandboxModes(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ name, sandbox, warn string }{
-		{"default", "", "agents are NOT confined"},
-		{"off", "sandbox: {mode: off}\n", ""},
+	for _, c := range []struct{ name, sandbox, warn, how string }{
+		{"default", "", "agents are NOT confined", "no relay"},
+		{"off", "sandbox: {mode: off}\n", "", "the plan says sandbox: {mode: off}"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -28,6 +28,14 @@ func TestSandboxModes(t *testing.T) {
 			}
 			if got := strings.Contains(f.logs.String(), "agents are NOT confined"); got != (c.warn != "") {
 				t.Errorf("warned: %v, want %v; log:\n%s", got, c.warn != "", f.logs.String())
+			}
+			// status says how they ran.
+			st, err := f.workspace().Status(t.Context(), "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Confinement == nil || st.Confinement.Confined || !strings.Contains(st.Confinement.How, c.how) {
+				t.Errorf("status's confinement = %+v, want not confined, %q", st.Confinement, c.how)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -84,6 +85,13 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 		}
 	}
 	var found []Incident
+	for _, name := range p.names {
+		strays, err := w.setAsideStrays(ctx, t.Name, name)
+		found = append(found, strays...)
+		if err != nil {
+			return found, err
+		}
+	}
 	for ref, owner := range guarded {
 		moves, err := w.repo.RefMoves(ref)
 		if err != nil || len(moves) == 0 {
@@ -145,6 +153,36 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 			}
 			found = append(found, Incident{Agent: who, Ref: ref, Undone: i >= first && undone, What: what})
 		}
+	}
+	return found, nil
+}
+
+// strayRefs is where setAsideStrays puts the refs it moves.
+const strayRefs = "refs/teamctl/stray/"
+
+// setAsideStrays moves every stray ref in agent's branch directory (worktree.StrayRefs:
+// made there past its worktree's hook) to strayRefs, where its commits stay but its agent
+// cannot reach it; left there, it would refuse every later confined launch of the agent
+// (worktree.AgentWrites). Each move is an incident; the returned ones are not yet journalled.
+func (w *Workspace) setAsideStrays(ctx context.Context, team, agent string) ([]Incident, error) {
+	strays, err := w.repo.StrayRefs(ctx, BranchName(team, agent))
+	if err != nil {
+		return nil, err
+	}
+	var found []Incident
+	for _, st := range strays {
+		to := strayRefs + strings.TrimPrefix(st.Name, "refs/heads/")
+		for n := 2; ; n++ {
+			if _, err := w.repo.Resolve(ctx, to); err != nil {
+				break
+			}
+			to = fmt.Sprintf("%s%s-%d", strayRefs, strings.TrimPrefix(st.Name, "refs/heads/"), n)
+		}
+		if err := w.repo.MoveRef(ctx, st.Name, st.Hash, to); err != nil {
+			return found, err
+		}
+		found = append(found, Incident{Agent: agent, Ref: st.Name, Undone: true,
+			What: fmt.Sprintf("made %s (at %s) past its worktree's hook: set aside as %s", st.Name, shorten.Hash(st.Hash), to)})
 	}
 	return found, nil
 }

@@ -142,6 +142,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	l.Prompt = agentproc.Prompt(agentproc.PromptInput{
 		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
 		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch, Interactive: a.Mode == plan.ModeTmux,
+		Confined: s.confined, AllowWrite: s.p.Sandbox.AllowWrite,
 	})
 	if s.confined {
 		if err := s.confine(ctx, &l, a); err != nil {

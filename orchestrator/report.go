@@ -32,6 +32,8 @@ type Status struct {
 	Pauses []PauseStatus `json:"pauses"`
 	// Incidents are the attempts of agents' that teamctl refused or undid (DESIGN.md §11).
 	Incidents []Incident `json:"incidents"`
+	// Confinement is how the last supervisor to start ran the agents; absent before one did.
+	Confinement *Confinement `json:"confinement,omitempty"`
 }
 
 // PauseStatus is one provider's pause: why, until when, how many agents wait on it.
@@ -155,7 +157,10 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 	if st.Pauses, err = w.pauses(ctx, t.Name, p, tasks); err != nil {
 		return st, err
 	}
-	st.Incidents, err = w.incidents(ctx, t.Name, 0)
+	if st.Incidents, err = w.incidents(ctx, t.Name, 0); err != nil {
+		return st, err
+	}
+	st.Confinement, err = w.confinement(ctx, t.Name)
 	return st, err
 }
 

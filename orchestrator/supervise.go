@@ -2,11 +2,13 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -74,11 +76,14 @@ type supervisor struct {
 	merger *merge.Merger
 	opts   RunOptions
 
-	procs   map[string]*running // live launches by agent name
-	exits   chan exitEvent
-	merges  chan mergeEvent
-	quit    chan struct{} // closed when the supervisor returns: watchers stop reporting
-	merging bool
+	procs map[string]*running // live launches by agent name
+	// stopping is set while shutdown stops the agents: the relay says so to a call it
+	// cannot name.
+	stopping atomic.Bool
+	exits    chan exitEvent
+	merges   chan mergeEvent
+	quit     chan struct{} // closed when the supervisor returns: watchers stop reporting
+	merging  bool
 	// incidentsSeen is the newest incident told to the person; -1 until the first guard,
 	// which takes the journal's newest as seen (a resume does not tell them again).
 	incidentsSeen int64
@@ -148,17 +153,25 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			s.shutdown(ctx, "error: "+err.Error())
 		}
 	}()
-	confined, warn, err := s.ws.sandboxed(s.p)
+	how, warn, err := s.ws.sandboxed(s.p)
 	if err != nil {
 		return err
 	}
 	if warn != "" {
 		s.log().Warn(warn)
+	} else if how.Confined {
+		s.log().Info("agents confined", "by", how.How)
 	}
-	if confined {
+	if data, err := json.Marshal(how); err == nil {
+		if _, err := s.ws.store.AppendEvent(ctx, store.Event{Team: s.team.Name, Kind: confinementKind, Data: string(data)}); err != nil {
+			return err
+		}
+	}
+	if how.Confined {
 		if err := s.startRelay(); err != nil {
 			return err
 		}
+		defer s.forgetTempDirs()
 		s.confined = true
 	}
 	if err := s.setTeamState(ctx, TeamRunning, ""); err != nil {
@@ -293,6 +306,8 @@ func (s *supervisor) setTeamState(ctx context.Context, state TeamState, why stri
 // reason resume) when the team resumes; a merge cut off is queued again.
 func (s *supervisor) shutdown(ctx context.Context, why string) error {
 	uctx := context.WithoutCancel(ctx)
+	s.stopping.Store(true)
+	defer s.stopping.Store(false)
 	// Every agent at once: each gets its grace period, not the sum of everyone's.
 	var wg sync.WaitGroup
 	for name, r := range s.procs {

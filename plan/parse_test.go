@@ -298,6 +298,13 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:17: sandbox.mode "docker": want landlock or off`,
 			`team.yaml:3:39: sandbox.allow_write: an empty path: want a path, absolute, ~/…, or relative to the plan file`,
 		}},
+		// A path that holds what confinement keeps from an agent would undo it.
+		{"sandbox allow_write", head + "sandbox: {allow_write: [/, .., \"~\", ~bob/x, ~/.cache/x, /tmp/x]}\n" + alice, []string{
+			`team.yaml:3:25: sandbox.allow_write "/" holds `,
+			`team.yaml:3:28: sandbox.allow_write ".." holds the repository `,
+			`team.yaml:3:32: sandbox.allow_write "~" holds your home directory `,
+			`team.yaml:3:37: sandbox.allow_write "~bob/x": only ~/ (your own home directory) is understood`,
+		}},
 		{"sandbox key", head + "sandbox: {mode: off, write: [x]}\n" + alice, []string{
 			`team.yaml:3:22: unknown key "write" in sandbox (want one of: mode, allow_write)`,
 		}},

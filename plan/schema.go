@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -165,7 +166,15 @@ func (d *decoder) decode(data []byte) *Plan {
 		p.Copy = d.copyPaths(v, "copy")
 	}
 	if v := f.get("sandbox"); v != nil {
-		d.sandbox(v, dir, &p.Sandbox)
+		repo := p.Repo
+		if repo == "" {
+			repo = dir
+		}
+		wts := p.Worktrees
+		if wts == "" {
+			wts = filepath.Join(filepath.Dir(repo), filepath.Base(repo)+".teamctl") // as orchestrator.WorktreeRoot
+		}
+		d.sandbox(v, dir, map[string]string{repo: "the repository", wts: "the team's worktrees"}, &p.Sandbox)
 	}
 	def := d.spec(f.get("defaults"), "defaults", "defaults", defaultsKeys)
 	leader := d.spec(f.get("leader"), "leader", "leader", leaderKeys)
@@ -235,8 +244,10 @@ func (d *decoder) merge(n *yaml.Node, m *Merge) {
 	}
 }
 
-// sandbox reads sandbox: how agents are confined (DESIGN.md §11).
-func (d *decoder) sandbox(n *yaml.Node, dir string, sb *Sandbox) {
+// sandbox reads sandbox: how agents are confined (DESIGN.md §11). kept are the directories
+// (path → what it is) that no allow_write path may hold: writable, they would undo the
+// confinement.
+func (d *decoder) sandbox(n *yaml.Node, dir string, kept map[string]string, sb *Sandbox) {
 	f, ok := d.fields(n, "sandbox", "sandbox", sandboxKeys)
 	if !ok {
 		return
@@ -251,6 +262,9 @@ func (d *decoder) sandbox(n *yaml.Node, dir string, sb *Sandbox) {
 			}
 		}
 	}
+	if home, err := os.UserHomeDir(); err == nil {
+		kept[filepath.Clean(home)] = "your home directory"
+	}
 	if v := f.get("allow_write"); v != nil {
 		paths, nodes, ok := d.stringList(v, "sandbox.allow_write", "sandbox.allow_write")
 		if !ok {
@@ -261,14 +275,37 @@ func (d *decoder) sandbox(n *yaml.Node, dir string, sb *Sandbox) {
 				d.errorf(nodes[i], "sandbox.allow_write: an empty path: want a path, absolute, ~/…, or relative to the plan file")
 				continue
 			}
-			sb.AllowWrite = append(sb.AllowWrite, resolveHome(dir, s))
+			if strings.HasPrefix(s, "~") && !strings.HasPrefix(s, "~/") && s != "~" {
+				d.errorf(nodes[i], "sandbox.allow_write %q: only ~/ (your own home directory) is understood", s)
+				continue
+			}
+			p := resolveHome(dir, s)
+			if what, ok := holds(p, kept); ok {
+				d.errorf(nodes[i], "sandbox.allow_write %q holds %s: an agent could write what its confinement keeps from it; name only the directories it needs", s, what)
+				continue
+			}
+			sb.AllowWrite = append(sb.AllowWrite, p)
 		}
 	}
+}
+
+// holds reports whether directory p is, or holds, one of kept, and what that is.
+func holds(p string, kept map[string]string) (string, bool) {
+	p = filepath.Clean(p)
+	for _, k := range slices.Sorted(maps.Keys(kept)) {
+		if k == p || strings.HasPrefix(k, strings.TrimSuffix(p, string(filepath.Separator))+string(filepath.Separator)) {
+			return kept[k] + " " + k, true
+		}
+	}
+	return "", false
 }
 
 // resolveHome is resolve, with a leading ~/ standing for the home directory of whoever
 // runs the team (kept as written when there is none: the sandbox then has no such path).
 func resolveHome(dir, p string) string {
+	if p == "~" {
+		p = "~/"
+	}
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {
 		if home, err := os.UserHomeDir(); err == nil {
 			return filepath.Join(home, rest)

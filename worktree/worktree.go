@@ -907,17 +907,70 @@ func (r *Repo) AgentWrites(ctx context.Context, dir, branch string) ([]string, e
 			return nil, err
 		}
 	}
-	others, err := r.git(ctx, "", nil, "for-each-ref", "--format=%(refname)", "refs/heads/"+path.Dir(branch)+"/")
+	strays, err := r.StrayRefs(ctx, branch)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range strings.Fields(others) {
-		name := strings.TrimPrefix(o, "refs/heads/")
-		if name != branch && !strings.HasPrefix(name, branch+"-") && path.Dir(name) == path.Dir(branch) {
-			return nil, fmt.Errorf("branch %s shares its ref directory with %s: a confined agent could move that one too", branch, o)
-		}
+	if len(strays) > 0 {
+		return nil, fmt.Errorf("branch %s shares its ref directory with %s: a confined agent could move that one too", branch, strays[0].Name)
 	}
 	return []string{dir, admin, filepath.Join(r.CommonDir, "objects"), ref, reflog}, nil
+}
+
+// Ref is a ref and the object it names.
+type Ref struct{ Name, Hash string }
+
+// RefsUnder are the refs whose full names start with prefix, sorted by name.
+func (r *Repo) RefsUnder(ctx context.Context, prefix string) ([]Ref, error) {
+	out, err := r.git(ctx, "", nil, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list the refs under %s: %w", prefix, err)
+	}
+	var refs []Ref
+	for _, line := range strings.Split(out, "\n") {
+		if hash, ref, ok := strings.Cut(line, " "); ok {
+			refs = append(refs, Ref{Name: ref, Hash: hash})
+		}
+	}
+	return refs, nil
+}
+
+// StrayRefs are the refs in branch's ref directory, at any depth, that are neither branch
+// nor one teamctl set aside from it ("<branch>-…"): refs its confined agent made there past
+// its worktree's hook (it may write that directory, to commit).
+func (r *Repo) StrayRefs(ctx context.Context, branch string) ([]Ref, error) {
+	refs, err := r.RefsUnder(ctx, "refs/heads/"+path.Dir(branch)+"/")
+	if err != nil {
+		return nil, err
+	}
+	var strays []Ref
+	for _, ref := range refs {
+		name := strings.TrimPrefix(ref.Name, "refs/heads/")
+		if name != branch && !(strings.HasPrefix(name, branch+"-") && path.Dir(name) == path.Dir(branch)) {
+			strays = append(strays, ref)
+		}
+	}
+	return strays, nil
+}
+
+// DeleteRef deletes ref unless it has moved from hash.
+func (r *Repo) DeleteRef(ctx context.Context, ref, hash string) error {
+	if _, err := r.git(ctx, "", nil, "update-ref", "-d", ref, hash); err != nil {
+		return fmt.Errorf("delete %s: %w", ref, err)
+	}
+	return nil
+}
+
+// MoveRef renames ref (at hash) to to: to is made first (refused when it exists), then ref
+// deleted unless it has moved from hash; a failure between leaves both, never neither.
+func (r *Repo) MoveRef(ctx context.Context, ref, hash, to string) error {
+	if _, err := r.git(ctx, "", nil, "update-ref", to, hash, ""); err != nil {
+		return fmt.Errorf("move %s to %s: %w", ref, to, err)
+	}
+	if err := r.DeleteRef(ctx, ref, hash); err != nil {
+		return fmt.Errorf("move %s to %s: %w", ref, to, err)
+	}
+	return nil
 }
 
 // ForgetRefDirs removes what AgentWrites made for branch once it is deleted: the ".keep"

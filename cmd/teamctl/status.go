@@ -69,6 +69,11 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 		sup = "supervised"
 	}
 	fmt.Fprintf(out, "team %s: %s (%s), base %s, leader branch %s\n", st.Team, st.State, sup, st.Base, st.LeaderBranch)
+	if c := st.Confinement; c != nil && c.Confined {
+		fmt.Fprintf(out, "agents confined (%s)\n", c.How)
+	} else if c != nil {
+		fmt.Fprintf(out, "agents NOT confined: %s\n", c.How)
+	}
 	for _, p := range st.Pauses {
 		fmt.Fprintf(out, "PAUSED on a %s: %d agent(s) of %s, until %s%s\n", agentproc.FaultKind(p.Kind).Words(), p.Agents, p.Provider, untilClock(p.Until, now), probing(p))
 	}
