@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -90,24 +91,30 @@ func statusKind(status int) (FaultKind, bool) {
 	return "", false
 }
 
+// lazyRegexp compiles expr on its first use: an agent's launch runs teamctl's binary (to be
+// confined) and should not pay for compiling what it never matches.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 var (
-	limitWords    = regexp.MustCompile(`(?i)\b429\b|rate[ _-]?limit|usage limit|hit your (\S+ )?limit|limit reached|quota exceeded|exceeded your( current)? quota|exhausted your (\S+ )?quota|RESOURCE_EXHAUSTED|too many requests`)
-	authWords     = regexp.MustCompile(`(?i)\b40[13]\b|authentication|invalid (x-)?api[ _-]?key|api key not valid|UNAUTHENTICATED|unauthori[sz]ed|please run /login|not logged in|permission_error|forbidden|credit balance is too low`)
-	overloadWords = regexp.MustCompile(`(?i)\b5(29|0[0234])\b|overloaded|internal server error|server_error|service unavailable|bad gateway|UNAVAILABLE|high demand`)
-	networkWords  = regexp.MustCompile(`(?i)ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|connection refused|fetch failed|network (error|is unreachable)|unable to connect|could not resolve host|stream disconnected`)
+	limitWords    = lazyRegexp(`(?i)\b429\b|rate[ _-]?limit|usage limit|hit your (\S+ )?limit|limit reached|quota exceeded|exceeded your( current)? quota|exhausted your (\S+ )?quota|RESOURCE_EXHAUSTED|too many requests`)
+	authWords     = lazyRegexp(`(?i)\b40[13]\b|authentication|invalid (x-)?api[ _-]?key|api key not valid|UNAUTHENTICATED|unauthori[sz]ed|please run /login|not logged in|permission_error|forbidden|credit balance is too low`)
+	overloadWords = lazyRegexp(`(?i)\b5(29|0[0234])\b|overloaded|internal server error|server_error|service unavailable|bad gateway|UNAVAILABLE|high demand`)
+	networkWords  = lazyRegexp(`(?i)ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|connection refused|fetch failed|network (error|is unreachable)|unable to connect|could not resolve host|stream disconnected`)
 )
 
 // classifyText reads the kind of provider error in a CLI's error text, if it names one.
 // Authentication is looked for first: "401 ... rate limit docs" is still a refusal.
 func classifyText(text string) (FaultKind, bool) {
 	switch {
-	case authWords.MatchString(text):
+	case authWords().MatchString(text):
 		return FaultAuth, true
-	case limitWords.MatchString(text):
+	case limitWords().MatchString(text):
 		return FaultLimit, true
-	case overloadWords.MatchString(text):
+	case overloadWords().MatchString(text):
 		return FaultOverload, true
-	case networkWords.MatchString(text):
+	case networkWords().MatchString(text):
 		return FaultNetwork, true
 	}
 	return "", false
@@ -117,27 +124,27 @@ func classifyText(text string) (FaultKind, bool) {
 // "resets Dec 5, 11:01pm (UTC)", codex's "try again at Dec 2nd, 2026 1:57 AM", the older
 // "usage limit reached|1767243600", "try again in 5.892s", gemini's "retry after 30s".
 var (
-	resetUnix  = regexp.MustCompile(`(?i)(?:limit reached|reset[s]?(?: at)?)\s*[|:]?\s*(\d{10})\b`)
-	resetClock = regexp.MustCompile(`(?i)(?:resets?|try again)\s+(?:at\s+)?` +
+	resetUnix  = lazyRegexp(`(?i)(?:limit reached|reset[s]?(?: at)?)\s*[|:]?\s*(\d{10})\b`)
+	resetClock = lazyRegexp(`(?i)(?:resets?|try again)\s+(?:at\s+)?` +
 		`(?:([A-Z][a-z]{2,8})\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(\d{4})\s+)?)?` + // a date: Dec 5, / Dec 2nd, 2026
 		`(\d{1,2}:\d{2}\s*(?:am|pm)?|\d{1,2}\s*(?:am|pm))\b` + // a time of day, with minutes or am/pm
 		`(?:\s*\(([A-Za-z_]+(?:/[A-Za-z_]+)*)\))?`) // the zone
-	resetDuration = regexp.MustCompile(`(?i)(?:try again in|retry after|retry in|retryDelay"?\s*[:=]\s*"?)\s*(\d+(?:\.\d+)?\s*(?:h|m|s|ms|seconds?|minutes?|hours?)(?:\s*\d+(?:\.\d+)?\s*(?:m|s|ms|seconds?|minutes?))*)`)
+	resetDuration = lazyRegexp(`(?i)(?:try again in|retry after|retry in|retryDelay"?\s*[:=]\s*"?)\s*(\d+(?:\.\d+)?\s*(?:h|m|s|ms|seconds?|minutes?|hours?)(?:\s*\d+(?:\.\d+)?\s*(?:m|s|ms|seconds?|minutes?))*)`)
 )
 
 // ParseReset reads when a limit resets from text, relative to now; zero when it does not say.
 func ParseReset(text string, now time.Time) time.Time {
-	if m := resetUnix.FindStringSubmatch(text); m != nil {
+	if m := resetUnix().FindStringSubmatch(text); m != nil {
 		if sec, err := strconv.ParseInt(m[1], 10, 64); err == nil {
 			return time.Unix(sec, 0)
 		}
 	}
-	if m := resetDuration.FindStringSubmatch(text); m != nil {
+	if m := resetDuration().FindStringSubmatch(text); m != nil {
 		if d, ok := parseLooseDuration(m[1]); ok && d > 0 {
 			return now.Add(d)
 		}
 	}
-	if m := resetClock.FindStringSubmatch(text); m != nil {
+	if m := resetClock().FindStringSubmatch(text); m != nil {
 		return clockAt(m[1], m[2], m[3], m[4], m[5], now)
 	}
 	return time.Time{}
@@ -166,13 +173,13 @@ func clockAt(month, day, year, clock, zone string, now time.Time) time.Time {
 	return t
 }
 
-var durationPart = regexp.MustCompile(`(\d+(?:\.\d+)?)\s*([a-z]+)`)
+var durationPart = lazyRegexp(`(\d+(?:\.\d+)?)\s*([a-z]+)`)
 
 // parseLooseDuration reads "5m30s", "300 seconds", "1.5s", "2 hours".
 func parseLooseDuration(s string) (time.Duration, bool) {
 	unit := map[string]string{"seconds": "s", "second": "s", "minutes": "m", "minute": "m", "hours": "h", "hour": "h"}
 	var b strings.Builder
-	for _, f := range durationPart.FindAllStringSubmatch(strings.ToLower(s), -1) {
+	for _, f := range durationPart().FindAllStringSubmatch(strings.ToLower(s), -1) {
 		u := f[2]
 		if v, ok := unit[u]; ok {
 			u = v

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +201,7 @@ type builder struct {
 	now    time.Time
 }
 
-var exitNote = regexp.MustCompile(`agent (exited with code (-?\d+)|timed out|stopped|killed by a signal)`)
+var exitNote = lazyRegexp(`agent (exited with code (-?\d+)|timed out|stopped|killed by a signal)`)
 
 func (b *builder) line(parse parser, line []byte) {
 	text := strings.TrimRight(string(line), "\r")
@@ -231,7 +230,7 @@ func (b *builder) line(parse parser, line []byte) {
 		}
 		b.launchOrCurrent()
 		b.add(Entry{Kind: KindNote, Text: note})
-		switch m := exitNote.FindStringSubmatch(text); {
+		switch m := exitNote().FindStringSubmatch(text); {
 		case m != nil:
 			b.cur.Ended = m[1]
 		case strings.Contains(text, "cannot start"):
@@ -422,13 +421,13 @@ func (b *builder) finish() {
 	}
 }
 
-var blockerCall = regexp.MustCompile(`(^|[\s;&|("'])teamctl\s+blocker\b`)
+var blockerCall = lazyRegexp(`(^|[\s;&|("'])teamctl\s+blocker\b`)
 
 // raisedBlocker reports whether the launch's last tool call ran `teamctl blocker`.
 func raisedBlocker(l *LaunchLog) bool {
 	for i := len(l.Entries) - 1; i >= 0; i-- {
 		if tc := l.Entries[i].Tool; tc != nil {
-			return blockerCall.MatchString(tc.Input) && !tc.IsError
+			return blockerCall().MatchString(tc.Input) && !tc.IsError
 		}
 	}
 	return false
@@ -498,10 +497,10 @@ func parseText(b *builder, line []byte) bool { return false }
 
 // aiderCost is aider's report after each message: "Tokens: 2.1k sent, 320 received.
 // Cost: $0.01 message, $0.05 session."
-var aiderCost = regexp.MustCompile(`Tokens: ([\d.]+)(k?) sent, ([\d.]+)(k?) received\.\s+Cost: \$([\d.]+) message`)
+var aiderCost = lazyRegexp(`Tokens: ([\d.]+)(k?) sent, ([\d.]+)(k?) received\.\s+Cost: \$([\d.]+) message`)
 
 func aiderUsage(line string) (Usage, bool) {
-	m := aiderCost.FindStringSubmatch(line)
+	m := aiderCost().FindStringSubmatch(line)
 	if m == nil {
 		return Usage{}, false
 	}
