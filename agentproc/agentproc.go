@@ -244,11 +244,49 @@ echo "$rc" > "$exitf.tmp" && mv -f "$exitf.tmp" "$exitf"
 exit $rc
 `
 
+// confinedWrapper is the headless wrapper of a confined agent, forked already confined
+// (startConfined): it may not write the run directory, so the launcher records its pid, and
+// it writes the agent's exit status through descriptor 3, which the launcher opened on the
+// exit file (an empty one reads as "ended without a status", as a missing one does). The
+// agent does not get descriptor 3.
+const confinedWrapper = `# teamctl agent wrapper (confined): records the agent's exit status through fd 3 (see agentproc).
+pidf=$1; exitf=$2; shift 2
+# A stop signals the whole group: the wrapper outlives the agent's grace period, to record
+# its end and to name it to the supervisor for its last calls.
+trap : TERM
+"$@" 3>&- </dev/null
+rc=$?
+echo "$rc" >&3
+exit $rc
+`
+
 // The wrappers' file names, beside the pid files: `ps` shows them, and findWrapper looks for them.
 const (
-	wrapperFile    = "teamctl-agent.sh"
-	ttyWrapperFile = "teamctl-agent-tty.sh"
+	wrapperFile         = "teamctl-agent.sh"
+	ttyWrapperFile      = "teamctl-agent-tty.sh"
+	confinedWrapperFile = "teamctl-agent-confined.sh"
 )
+
+// wrapperName reports whether a script of that name is one of teamctl's agent wrappers.
+func wrapperName(script string) bool {
+	switch filepath.Base(script) {
+	case wrapperFile, ttyWrapperFile, confinedWrapperFile:
+		return true
+	}
+	return false
+}
+
+// startConfined starts cmd, the confined wrapper of launch l, confined by l.Confine, its
+// exit file open as descriptor 3.
+func startConfined(cmd *exec.Cmd, l Launch) error {
+	exitf, err := os.OpenFile(l.Files.Exit, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer exitf.Close() // the wrapper has its own descriptor
+	cmd.ExtraFiles = []*os.File{exitf}
+	return sandbox.Start(cmd, *l.Confine)
+}
 
 // Proc is one running agent launch: the wrapper process, leader of the agent's process group.
 type Proc struct {
@@ -293,7 +331,9 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 		return nil, fmt.Errorf("%w %s: %v", ErrStart, l.Agent, err)
 	}
 	run := argv // what the wrapper runs
-	if l.Confine != nil {
+	if l.Confine != nil && l.Tmux != nil {
+		// tmux's server starts the pane: teamctl's binary confines itself there. A headless
+		// launch is forked confined instead (startConfined), without that exec.
 		run = sandbox.Argv(l.ConfineBin, *l.Confine, argv)
 	}
 	for _, p := range []string{l.Files.Pid, l.Files.Exit} {
@@ -319,8 +359,12 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 		return startInTmux(ctx, l, run, env, logf)
 	}
 	// The wrapper lives in a file so `ps` shows "sh .../teamctl-agent.sh PIDFILE EXITFILE argv".
-	script := filepath.Join(filepath.Dir(l.Files.Pid), wrapperFile)
-	if err := writeIfChanged(script, wrapperScript(false)); err != nil {
+	name, body := wrapperFile, wrapperScript(false)
+	if l.Confine != nil {
+		name, body = confinedWrapperFile, confinedWrapper
+	}
+	script := filepath.Join(filepath.Dir(l.Files.Pid), name)
+	if err := writeIfChanged(script, body); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", l.Agent, err)
 	}
 	args := append([]string{script, l.Files.Pid, l.Files.Exit}, run...)
@@ -333,13 +377,23 @@ func Start(ctx context.Context, l Launch) (*Proc, error) {
 	// its group is orphaned from the start, so the supervisor's death orphans nothing, and
 	// the kernel's SIGHUP to an orphaned group with a stopped member never comes.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if l.Confine != nil {
+		start = func() error { return startConfined(cmd, l) }
+	}
+	if err := start(); err != nil {
 		fmt.Fprintf(logf, "=== teamctl: cannot start %q: %v\n", run[0], err)
 		return nil, fmt.Errorf("%w %s: %s: %v", ErrStart, l.Agent, run[0], err)
 	}
 	p := newProc(cmd.Process.Pid, l.Files, l.LogPath)
 	// Our child, not waited for yet: its pid cannot be reused before this reads it.
 	p.Start, _ = StartTime(p.Pid)
+	if l.Confine != nil {
+		// The confined wrapper cannot write its pid file: recorded here, as it would.
+		if err := writeAtomic(l.Files.Pid, fmt.Sprintf("%d %d\n", p.Pid, p.Start)); err != nil {
+			fmt.Fprintf(logf, "=== teamctl: cannot record the pid of agent %s: %v\n", l.Agent, err)
+		}
+	}
 	exited := make(chan Result, 1)
 	go func() {
 		// The status comes from the exit file: it is the agent's, not sh's. sh's own status
@@ -531,12 +585,11 @@ func wrapperStart(files Files, pid int) (int64, bool) {
 }
 
 // isWrapper reports whether argv is the launch's wrapper, "/bin/sh
-// teamctl-agent[-tty].sh PIDFILE EXITFILE argv" (see Start and startInTmux). Only that
+// teamctl-agent[-tty|-confined].sh PIDFILE EXITFILE argv" (see Start and startInTmux). Only that
 // shape counts: the tmux server, forked from the client that started it, carries such
 // arguments further on.
 func isWrapper(args []string, files Files) bool {
-	return len(args) > 3 && args[0] == "/bin/sh" && args[2] == files.Pid &&
-		(filepath.Base(args[1]) == wrapperFile || filepath.Base(args[1]) == ttyWrapperFile)
+	return len(args) > 3 && args[0] == "/bin/sh" && args[2] == files.Pid && wrapperName(args[1])
 }
 
 // ReadPid reads a launch's pid file: the wrapper's pid and start time. A pid file that
@@ -748,6 +801,11 @@ func writeIfChanged(path, content string) error {
 	if b, err := os.ReadFile(path); err == nil && string(b) == content {
 		return nil
 	}
+	return writeAtomic(path, content)
+}
+
+// writeAtomic writes content to path through a rename: a reader sees all of it or none.
+func writeAtomic(path, content string) error {
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		return err

@@ -1,7 +1,9 @@
 package agentproc
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,6 +111,44 @@ func (l Launcher) Agent() string { return strings.TrimSuffix(filepath.Base(l.Pid
 // Team is the team the launch is of (its pid file's directory).
 func (l Launcher) Team() string { return filepath.Base(filepath.Dir(l.PidFile)) }
 
+// TrueLaunch is LaunchedBy's launch of process pid, passing over ancestors shaped like a
+// wrapper that are not the launch their pid file records (a process an agent made to look
+// like another agent's launch): those are returned as fakes. A pid file not yet written (a
+// launch a moment old) is waited for briefly.
+func TrueLaunch(pid int) (l Launcher, fakes []Launcher, ok bool) {
+	for range 64 {
+		if l, ok = LaunchedBy(pid); !ok {
+			return l, fakes, false
+		}
+		if recorded(l) {
+			return l, fakes, true
+		}
+		fakes = append(fakes, l)
+		st, err := procStat(l.Pid)
+		if err != nil {
+			return Launcher{}, fakes, false
+		}
+		pid = st.ppid
+	}
+	return Launcher{}, fakes, false
+}
+
+// recorded reports whether l is the launch its pid file records, alive.
+func recorded(l Launcher) bool {
+	files := Files{Pid: l.PidFile}
+	for range 20 {
+		rp, start, err := ReadPid(files)
+		if err == nil {
+			return rp == l.Pid && Alive(rp, start)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
 // LaunchedBy walks the ancestry of process pid (its parent, theirs, up to init) for the
 // wrapper of an agent launch. The kernel keeps the ancestry, not the environment an agent
 // may change: a process started by an agent, however deep, finds it, unless it was
@@ -120,7 +160,7 @@ func LaunchedBy(pid int) (Launcher, bool) {
 			return Launcher{}, false
 		}
 		if args, err := procArgs(pid); err == nil && len(args) > 3 && args[0] == "/bin/sh" &&
-			(filepath.Base(args[1]) == wrapperFile || filepath.Base(args[1]) == ttyWrapperFile) {
+			wrapperName(args[1]) {
 			return Launcher{Pid: pid, PidFile: args[2]}, true
 		}
 		pid = st.ppid

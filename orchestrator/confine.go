@@ -92,7 +92,10 @@ func (s *supervisor) startRelay() error {
 // relay runs one call of a confined agent: the kernel named the calling process, whose
 // process tree names the agent; a process of no launch of this team is refused.
 func (s *supervisor) relay(ctx context.Context, c sandbox.Call) int {
-	l, ok := agentproc.LaunchedBy(c.Pid)
+	l, fakes, ok := agentproc.TrueLaunch(c.Pid)
+	if ok && len(fakes) > 0 && l.Team() == s.team.Name {
+		s.ws.refused(ctx, l, fmt.Sprintf("tried to pass for %s (a process made to look like its launch)", fakes[0].Agent()))
+	}
 	if !ok || l.Team() != s.team.Name || !strings.HasPrefix(l.PidFile, RunDir(s.ws.repo.CommonDir, s.team.Name)+string(filepath.Separator)) {
 		if s.stopping.Load() {
 			fmt.Fprintf(c.Stderr, "teamctl: team %s is stopping, and process %d is not one of its launches any more: nothing was done\n", s.team.Name, c.Pid)

@@ -186,14 +186,14 @@ func (p party) isLeader() bool { return p.me == p.plan.Leader.Name }
 func (p *Participant) Name() string { return p.me }
 
 // Launcher is the launch of an agent of this repository's teams that the calling process
-// runs under, by its ancestry (agentproc.LaunchedBy): an agent cannot drop it by changing its
-// environment. A launch of another repository's (teamctl's own tests, run by an agent) does
+// runs under, by its ancestry (agentproc.TrueLaunch): an agent cannot drop it by changing its
+// environment, nor pass for another by a process shaped like its launch. A launch of another repository's (teamctl's own tests, run by an agent) does
 // not count here.
 func (w *Workspace) Launcher() (agentproc.Launcher, bool) {
 	if w.env.Peer != nil {
 		return *w.env.Peer, true // checked against the repository by Open
 	}
-	l, ok := agentproc.LaunchedBy(os.Getpid())
+	l, _, ok := agentproc.TrueLaunch(os.Getpid())
 	if !ok || !strings.HasPrefix(l.PidFile, filepath.Join(w.repo.CommonDir, "teamctl")+string(filepath.Separator)) {
 		return agentproc.Launcher{}, false
 	}

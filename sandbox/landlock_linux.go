@@ -3,6 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -60,6 +62,48 @@ func Confine(p Policy) error {
 	if err := dropCaps(); err != nil {
 		return err
 	}
+	return config.Restrict(rules(p)...)
+}
+
+// Start starts cmd confined by p as Confine confines a process, without confining the
+// caller and without an exec of teamctl's own: on an OS thread of its own, locked to it,
+// restricted (capabilities, no_new_privs, Landlock are all per thread), from which cmd is
+// forked, so cmd inherits them; the thread is then ended, never to run another goroutine.
+// cmd must not need goroutines of this process to start (its streams are files or nil).
+func Start(cmd *exec.Cmd, p Policy) error {
+	if _, err := Available(); err != nil {
+		return err
+	}
+	fd, flags, err := config.NewRulesetFD(rules(p)...)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if fd < 0 {
+		return fmt.Errorf("%w: Landlock restricts nothing here", ErrUnavailable)
+	}
+	defer unix.Close(fd)
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := dropCaps(); err != nil {
+			started <- err
+			return
+		}
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			started <- fmt.Errorf("set no_new_privs: %w", err)
+			return
+		}
+		if err := llsys.LandlockRestrictSelf(fd, flags); err != nil {
+			started <- fmt.Errorf("landlock_restrict_self: %w", err)
+			return
+		}
+		started <- cmd.Start()
+	}()
+	return <-started
+}
+
+// rules are p's, as Landlock takes them.
+func rules(p Policy) []landlock.Rule {
 	var dirs, files []string
 	for _, w := range existing(p.Write) {
 		if fi, err := os.Stat(w); err == nil && fi.IsDir() {
@@ -68,7 +112,7 @@ func Confine(p Policy) error {
 			files = append(files, w)
 		}
 	}
-	rules := []landlock.Rule{
+	return []landlock.Rule{
 		landlock.RODirs("/"),
 		// Terminals (a tmux pane), /dev/null, /dev/shm: ioctl too, for the terminal's.
 		landlock.RWDirs("/dev").WithIoctlDev().WithRefer(),
@@ -76,5 +120,4 @@ func Confine(p Policy) error {
 		landlock.RWDirs(dirs...).WithRefer(),
 		landlock.RWFiles(files...),
 	}
-	return config.Restrict(rules...)
 }

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,14 +33,63 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// confined runs the shell script under Main's confinement by p, and returns its output.
-func confined(t *testing.T, p sandbox.Policy, script string) (string, error) {
+// The two ways a process is confined: by Main, which confines itself and executes it (a
+// tmux pane's launch), and forked already confined by Start (a headless one).
+var ways = []string{"main", "start"}
+
+// eachWay runs test once for each way of confining.
+func eachWay(t *testing.T, test func(t *testing.T, way string)) {
+	for _, way := range ways {
+		t.Run(way, func(t *testing.T) { test(t, way) })
+	}
+}
+
+// confined runs the shell script confined by p the given way, and returns its output.
+func confined(t *testing.T, way string, p sandbox.Policy, script string) (string, error) {
 	t.Helper()
-	argv := sandbox.Argv(os.Args[0], p, []string{"sh", "-c", script, os.Args[0]})
+	argv := []string{"sh", "-c", script, os.Args[0]}
+	if way == "main" {
+		argv = sandbox.Argv(os.Args[0], p, argv)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "SECRET=supervisor-only")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if way == "main" {
+		err := cmd.Run()
+		return out.String(), err
+	}
+	// Start needs the streams to be files: a pipe read here.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	err = sandbox.Start(cmd, p)
+	w.Close()
+	if err != nil {
+		r.Close()
+		return "", err
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	return string(b), cmd.Wait()
+}
+
+// TestStartLeavesTheCallerFree: Start confines what it starts, not the process that calls
+// it, nor any of its threads.
+func TestStartLeavesTheCallerFree(t *testing.T) {
+	needLandlock(t)
+	dir := t.TempDir()
+	for i := range 20 { // enough starts that a confined thread, were one reused, would be met
+		out, err := confined(t, "start", sandbox.Policy{}, `if echo x > "`+dir+`/child.txt" 2>/dev/null; then echo WROTE; fi`)
+		if err != nil || strings.Contains(out, "WROTE") {
+			t.Fatalf("start %d: %v, %q", i, err, out)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("caller-%d.txt", i)), []byte("x"), 0o644); err != nil {
+			t.Fatalf("after start %d the caller cannot write: %v", i, err)
+		}
+	}
 }
 
 func needLandlock(t *testing.T) {
@@ -49,7 +99,9 @@ func needLandlock(t *testing.T) {
 	}
 }
 
-func TestConfinedWritesOnlyWhatItMay(t *testing.T) {
+func TestConfinedWritesOnlyWhatItMay(t *testing.T) { eachWay(t, testConfinedWritesOnlyWhatItMay) }
+
+func testConfinedWritesOnlyWhatItMay(t *testing.T, way string) {
 	needLandlock(t)
 	dir := t.TempDir()
 	own, other := filepath.Join(dir, "own"), filepath.Join(dir, "other")
@@ -66,7 +118,7 @@ func TestConfinedWritesOnlyWhatItMay(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := sandbox.Policy{Write: []string{own, file, filepath.Join(dir, "missing")}}
-	out, err := confined(t, p, `set -e
+	out, err := confined(t, way, p, `set -e
 mkdir -p "$1/sub" 2>/dev/null || true
 echo mine > `+own+`/a.txt
 mkdir `+own+`/d && echo x > `+own+`/d/b && mv `+own+`/d/b `+own+`/c
@@ -107,6 +159,10 @@ echo hi > /dev/null && echo devnull
 // A confined process cannot ptrace, signal, or read the environment of a process outside
 // its confinement, whoever runs it (root too: see droppedCaps).
 func TestConfinedCannotReachOtherProcesses(t *testing.T) {
+	eachWay(t, testConfinedCannotReachOtherProcesses)
+}
+
+func testConfinedCannotReachOtherProcesses(t *testing.T, way string) {
 	needLandlock(t)
 	sleeper := exec.Command("sleep", "60")
 	sleeper.Env = []string{"SECRET=sleeper-only"}
@@ -115,7 +171,7 @@ func TestConfinedCannotReachOtherProcesses(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
 	pid := strconv.Itoa(sleeper.Process.Pid)
-	out, err := confined(t, sandbox.Policy{}, `
+	out, err := confined(t, way, sandbox.Policy{}, `
 "$0" ptrace `+pid+`
 if kill -0 `+pid+` 2>/dev/null; then echo "SIGNALLED"; else echo "no signal"; fi
 if tr '\0' '\n' < /proc/`+pid+`/environ 2>/dev/null | grep -q SECRET; then echo "environ readable"; fi

@@ -167,26 +167,41 @@ func BenchmarkConfinement(b *testing.B) {
 		b.Fatal(err)
 	}
 	const samples = 60
-	launch := func(argv ...string) time.Duration {
+	// launch is the median time from starting argv (with start; nil: unconfined) to its exit.
+	launch := func(start func(*exec.Cmd) error, argv ...string) time.Duration {
 		ds := make([]time.Duration, samples)
 		for i := range ds {
 			cmd := exec.Command(argv[0], argv[1:]...)
-			start := time.Now()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("%q: %v\n%s", argv, err, out)
+			t0 := time.Now()
+			err := error(nil)
+			if start != nil {
+				err = start(cmd)
+			} else {
+				err = cmd.Start()
 			}
-			ds[i] = time.Since(start)
+			if err == nil {
+				err = cmd.Wait()
+			}
+			if err != nil {
+				b.Fatalf("%q: %v", argv, err)
+			}
+			ds[i] = time.Since(t0)
 		}
 		return median(ds)
 	}
+	// A headless launch is forked confined (sandbox.Start); a tmux pane runs teamctl's binary
+	// to confine itself (sandbox.Argv).
 	b.Run("launch", func(b *testing.B) {
 		dir := b.TempDir()
+		p := sandbox.Policy{Write: []string{dir, dir + "/a", dir + "/b"}}
 		for b.Loop() {
-			plain := launch(truePath)
-			confined := launch(sandbox.Argv(bin, sandbox.Policy{Write: []string{dir, dir + "/a", dir + "/b"}}, []string{truePath})...)
+			plain := launch(nil, truePath)
+			confined := launch(func(c *exec.Cmd) error { return sandbox.Start(c, p) }, truePath)
+			tmux := launch(nil, sandbox.Argv(bin, p, []string{truePath})...)
 			b.ReportMetric(float64(plain.Microseconds())/1000, "ms/plain")
 			b.ReportMetric(float64(confined.Microseconds())/1000, "ms/confined")
 			b.ReportMetric(float64((confined-plain).Microseconds())/1000, "ms/added")
+			b.ReportMetric(float64((tmux-plain).Microseconds())/1000, "ms/added-tmux")
 		}
 	})
 	for _, mode := range []string{"off", "landlock"} {
