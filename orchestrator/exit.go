@@ -162,6 +162,11 @@ func (s *supervisor) autoCommit(ctx context.Context, agent, task, dir string, ch
 	if !ok {
 		a.Name = agent // apply removed it from the plan; its work is still its own
 	}
+	if sa, err := s.ws.store.Agent(ctx, s.team.Name, agent); err == nil && sa.Worktree == dir {
+		if err := s.pinned(ctx, sa); err != nil {
+			return fmt.Errorf("auto-commit for %s: %w", agent, err)
+		}
+	}
 	hash, err := s.ws.repo.CommitAll(ctx, dir, AutoCommitMessage(agent, task, changes), gitIdentity(s.team.Name, a))
 	if errors.Is(err, worktree.ErrNothingToCommit) {
 		return nil

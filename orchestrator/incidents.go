@@ -8,7 +8,9 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -92,6 +94,11 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 			return found, err
 		}
 	}
+	pinned, err := w.pinBranches(ctx, t)
+	found = append(found, pinned...)
+	if err != nil {
+		return found, err
+	}
 	for ref, owner := range guarded {
 		moves, err := w.repo.RefMoves(ref)
 		if err != nil || len(moves) == 0 {
@@ -171,6 +178,16 @@ func (w *Workspace) setAsideStrays(ctx context.Context, team, agent string) ([]I
 	}
 	var found []Incident
 	for _, st := range strays {
+		if st.Symref != "" {
+			// A symbolic ref holds no commit: it goes. (Moved, or deleted through, it would
+			// take the ref it points at with it.)
+			if err := w.repo.DeleteRef(ctx, st.Name, ""); err != nil {
+				return found, err
+			}
+			found = append(found, Incident{Agent: agent, Ref: st.Name, Undone: true,
+				What: fmt.Sprintf("made %s, a symbolic ref to %s, past its worktree's hook: deleted", st.Name, st.Symref)})
+			continue
+		}
 		to := strayRefs + strings.TrimPrefix(st.Name, "refs/heads/")
 		for n := 2; ; n++ {
 			if _, err := w.repo.Resolve(ctx, to); err != nil {
@@ -185,6 +202,63 @@ func (w *Workspace) setAsideStrays(ctx context.Context, team, agent string) ([]I
 			What: fmt.Sprintf("made %s (at %s) past its worktree's hook: set aside as %s", st.Name, shorten.Hash(st.Hash), to)})
 	}
 	return found, nil
+}
+
+// pinBranches puts back every agent's branch that is not checked out in its worktree as git
+// would (worktree.CheckedOut: the branch made a symbolic ref, or the worktree's HEAD pointed
+// at another ref), before teamctl's own commits or merges there move that other ref: the
+// branch goes back to where its reflog last left it (else to base's commit when the team
+// was made), HEAD onto it. Each is an incident; the returned ones are not yet journalled.
+func (w *Workspace) pinBranches(ctx context.Context, t store.Team) ([]Incident, error) {
+	agents, err := w.store.Agents(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	var found []Incident
+	for _, a := range agents {
+		in, err := w.pinBranch(ctx, t, a)
+		if in != nil {
+			found = append(found, *in)
+		}
+		if err != nil {
+			return found, err
+		}
+	}
+	return found, nil
+}
+
+// pinBranch is pinBranches for one agent: the incident when there was one to undo.
+func (w *Workspace) pinBranch(ctx context.Context, t store.Team, a store.Agent) (*Incident, error) {
+	dir := a.Worktree
+	if _, err := os.Stat(dir); err != nil {
+		dir = "" // its branch still counts
+	}
+	bad := w.repo.CheckedOut(ctx, dir, a.Branch)
+	if !errors.Is(bad, worktree.ErrNotCheckedOut) {
+		return nil, bad
+	}
+	hash := t.BaseHead
+	if moves, err := w.repo.RefMoves(a.Branch); err == nil && len(moves) > 0 && !worktree.ZeroHash(moves[len(moves)-1].New) {
+		hash = moves[len(moves)-1].New
+	}
+	if err := w.repo.PinBranch(ctx, dir, a.Branch, hash); err != nil {
+		return nil, err
+	}
+	return &Incident{Agent: a.Name, Ref: a.Branch, Undone: true,
+		What: fmt.Sprintf("%s: put back, %s at %s", strings.TrimPrefix(bad.Error(), worktree.ErrNotCheckedOut.Error()+": "), a.Branch, shorten.Hash(hash))}, nil
+}
+
+// pinned is pinBranch for the supervisor, just before a commit or merge of its own in a's
+// worktree (a process the agent left behind could have changed it since the last guard):
+// what it put back is an incident.
+func (s *supervisor) pinned(ctx context.Context, a store.Agent) error {
+	in, err := s.ws.pinBranch(ctx, s.team, a)
+	if in != nil {
+		if _, rerr := s.recordIncidents(ctx, []Incident{*in}); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // planMembers is who a plan has: the leader's name and every member's.

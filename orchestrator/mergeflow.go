@@ -224,6 +224,9 @@ func (s *supervisor) afterMerge(ctx context.Context, stopping bool, req merge.Re
 		switch d.Step {
 		case stepSync:
 			sa, err := s.ws.store.Agent(ctx, s.team.Name, t.Agent)
+			if err == nil {
+				err = s.pinned(ctx, sa)
+			}
 			if err != nil {
 				return err
 			}

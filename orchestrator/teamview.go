@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
@@ -83,6 +84,57 @@ func (w *Workspace) teamPlan(ctx context.Context, team string) (store.Team, *pla
 
 // Root is the top of the repository's main worktree.
 func (w *Workspace) Root() string { return w.repo.Root }
+
+// StateDir is the directory of teamctl's own files in the repository, the store's: where
+// `serve` keeps its login token.
+func (w *Workspace) StateDir() string { return filepath.Dir(store.Path(w.repo.CommonDir)) }
+
+// LastEventID is the id of the team's newest journal event (0 before any).
+func (w *Workspace) LastEventID(ctx context.Context, team string) (int64, error) {
+	return w.store.LastEventID(ctx, team)
+}
+
+// AgentWork is what an agent has that is not merged yet: its commits ahead of the leader
+// branch and the files its worktree holds uncommitted.
+type AgentWork struct {
+	Ahead       int `json:"ahead"`
+	Uncommitted int `json:"uncommitted"`
+}
+
+// Work reads agent's AgentWork in team t; a branch or worktree that is gone counts nothing.
+func (w *Workspace) Work(ctx context.Context, t store.Team, a store.Agent) AgentWork {
+	var wk AgentWork
+	if a.Branch != t.LeaderBranch {
+		if cs, err := w.repo.Commits(ctx, t.LeaderBranch, a.Branch); err == nil {
+			wk.Ahead = len(cs)
+		}
+	}
+	if ch, err := w.repo.Status(ctx, a.Worktree); err == nil {
+		wk.Uncommitted = len(ch)
+	}
+	return wk
+}
+
+// TaskDiff is the change task's merge brought onto the leader branch (its first-parent
+// diff), as git diff prints it; "" for a task not merged.
+func (w *Workspace) TaskDiff(ctx context.Context, team, task string) (string, error) {
+	rv, err := w.Review(ctx, team)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range rv.Tasks {
+		if t.ID == task {
+			if t.Merge == "" {
+				return "", nil
+			}
+			return w.repo.Diff(ctx, t.Merge+"^1", t.Merge)
+		}
+	}
+	return "", Errorf(ErrNoTeam, "team %s has no task %q", team, task)
+}
+
+// Teams lists the repository's teams, by name.
+func (w *Workspace) Teams(ctx context.Context) ([]store.Team, error) { return w.store.Teams(ctx) }
 
 // AgentLog is the path of an agent's log (DESIGN.md §2).
 func (w *Workspace) AgentLog(team, agent string) string {

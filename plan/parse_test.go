@@ -305,6 +305,12 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:32: sandbox.allow_write "~" holds your home directory `,
 			`team.yaml:3:37: sandbox.allow_write "~bob/x": only ~/ (your own home directory) is understood`,
 		}},
+		// Nor one inside the repository (its git directory included) or the worktrees.
+		{"sandbox allow_write inside", head + "sandbox: {allow_write: [.git, sub/dir, ../plan.teamctl/t]}\n" + alice, []string{
+			`team.yaml:3:25: sandbox.allow_write ".git" is inside the repository `,
+			`team.yaml:3:31: sandbox.allow_write "sub/dir" is inside the repository `,
+			`team.yaml:3:40: sandbox.allow_write "../plan.teamctl/t" is inside the team's worktrees `,
+		}},
 		{"sandbox key", head + "sandbox: {mode: off, write: [x]}\n" + alice, []string{
 			`team.yaml:3:22: unknown key "write" in sandbox (want one of: mode, allow_write)`,
 		}},

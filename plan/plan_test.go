@@ -46,7 +46,7 @@ max_parallel: 2
 merge: {batch: 4, test_retries: 0}
 budget: {usd: 20, tokens: 5000000}
 copy: [.env, ./.claude/settings.local.json, config/local/]
-sandbox: {mode: landlock, allow_write: [../cache, /var/tmp/paste]}
+sandbox: {mode: landlock, allow_write: [../../cache, /var/tmp/paste]}
 defaults:
   command: [claude, -p, "{{.Prompt}}"]
   mode: tmux
@@ -106,7 +106,7 @@ func TestParseFullPlan(t *testing.T) {
 		Merge:       plan.Merge{Batch: 4, TestRetries: 0},
 		Budget:      plan.Budget{USD: 20, Tokens: 5000000},
 		Copy:        []string{".env", ".claude/settings.local.json", "config/local/"},
-		Sandbox:     plan.Sandbox{Mode: plan.SandboxLandlock, AllowWrite: []string{"/home/me/proj/cache", "/var/tmp/paste"}},
+		Sandbox:     plan.Sandbox{Mode: plan.SandboxLandlock, AllowWrite: []string{"/home/me/cache", "/var/tmp/paste"}},
 		Leader: plan.Agent{
 			Name: "boss", Role: "leader", Command: claude, Mode: "tmux", Setup: "npm ci", Budget: defBudget,
 			Env:     map[string]string{"SHARED": "1", "LEVEL": "leader"},
@@ -575,4 +575,35 @@ func shortErr(err error) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// TestAllowWriteFollowsLinks: a symbolic link to the repository, or to the home directory,
+// is what it points at.
+func TestAllowWriteFollowsLinks(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	if err := os.Mkdir(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory")
+	}
+	for _, l := range [][2]string{{repo, "to-repo"}, {home, "to-home"}} {
+		if err := os.Symlink(l[0], filepath.Join(dir, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "team.yaml")
+	body := "version: 1\nteam: t\nrepo: repo\nsandbox: {allow_write: [to-repo, to-home/x/..]}\nagents:\n  - {name: a, command: [x], tasks: [{id: a, prompt: p}]}\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = plan.Load(path)
+	if err == nil || !strings.Contains(err.Error(), `"to-repo" holds the repository`) {
+		t.Errorf("a link to the repository: %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), `"to-home/x/.." holds your home directory`) {
+		t.Errorf("a link to the home directory: %v", err)
+	}
 }

@@ -281,7 +281,7 @@ func (d *decoder) sandbox(n *yaml.Node, dir string, kept map[string]string, sb *
 			}
 			p := resolveHome(dir, s)
 			if what, ok := holds(p, kept); ok {
-				d.errorf(nodes[i], "sandbox.allow_write %q holds %s: an agent could write what its confinement keeps from it; name only the directories it needs", s, what)
+				d.errorf(nodes[i], "sandbox.allow_write %q %s: an agent could write what its confinement keeps from it; name only the directories it needs, outside the repository", s, what)
 				continue
 			}
 			sb.AllowWrite = append(sb.AllowWrite, p)
@@ -289,15 +289,32 @@ func (d *decoder) sandbox(n *yaml.Node, dir string, kept map[string]string, sb *
 	}
 }
 
-// holds reports whether directory p is, or holds, one of kept, and what that is.
+// holds reports whether directory p is, holds or is inside one of kept (symbolic links
+// followed, where the paths exist), and says how.
 func holds(p string, kept map[string]string) (string, bool) {
-	p = filepath.Clean(p)
+	p = realPath(p)
 	for _, k := range slices.Sorted(maps.Keys(kept)) {
-		if k == p || strings.HasPrefix(k, strings.TrimSuffix(p, string(filepath.Separator))+string(filepath.Separator)) {
-			return kept[k] + " " + k, true
+		kr := realPath(k)
+		switch {
+		case kr == p || strings.HasPrefix(kr, strings.TrimSuffix(p, string(filepath.Separator))+string(filepath.Separator)):
+			return "holds " + kept[k] + " " + k, true
+		case kept[k] != "your home directory" && strings.HasPrefix(p, kr+string(filepath.Separator)):
+			return "is inside " + kept[k] + " " + k, true
 		}
 	}
 	return "", false
+}
+
+// realPath is p with its symbolic links resolved, as far as it exists.
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	if d := filepath.Dir(p); d != p {
+		return filepath.Join(realPath(d), filepath.Base(p))
+	}
+	return p
 }
 
 // resolveHome is resolve, with a leading ~/ standing for the home directory of whoever

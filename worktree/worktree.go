@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -634,6 +635,15 @@ type DiffStat struct {
 	Insertions, Deletions int
 }
 
+// Diff is git's diff from from to to, without colour.
+func (r *Repo) Diff(ctx context.Context, from, to string) (string, error) {
+	out, err := r.git(ctx, "", nil, "diff", "--no-color", "--no-ext-diff", from, to, "--")
+	if err != nil {
+		return "", fmt.Errorf("diff %s %s: %w", from, to, err)
+	}
+	return out, nil
+}
+
 // DiffStat counts with git's own diff: go-git's line diff counts some changes differently
 // from what the person will see with `git diff --stat`.
 func (r *Repo) DiffStat(ctx context.Context, from, to string) (DiffStat, error) {
@@ -917,19 +927,25 @@ func (r *Repo) AgentWrites(ctx context.Context, dir, branch string) ([]string, e
 	return []string{dir, admin, filepath.Join(r.CommonDir, "objects"), ref, reflog}, nil
 }
 
-// Ref is a ref and the object it names.
-type Ref struct{ Name, Hash string }
+// Ref is a ref and the object it names; Symref is the ref a symbolic one points at (its
+// Hash is that ref's then).
+type Ref struct{ Name, Hash, Symref string }
 
 // RefsUnder are the refs whose full names start with prefix, sorted by name.
 func (r *Repo) RefsUnder(ctx context.Context, prefix string) ([]Ref, error) {
-	out, err := r.git(ctx, "", nil, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
+	out, err := r.git(ctx, "", nil, "for-each-ref", "--format=%(objectname) %(refname) %(symref)", prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list the refs under %s: %w", prefix, err)
 	}
 	var refs []Ref
 	for _, line := range strings.Split(out, "\n") {
-		if hash, ref, ok := strings.Cut(line, " "); ok {
-			refs = append(refs, Ref{Name: ref, Hash: hash})
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			ref := Ref{Hash: f[0], Name: f[1]}
+			if len(f) > 2 {
+				ref.Symref = f[2]
+			}
+			refs = append(refs, ref)
 		}
 	}
 	return refs, nil
@@ -943,20 +959,113 @@ func (r *Repo) StrayRefs(ctx context.Context, branch string) ([]Ref, error) {
 	if err != nil {
 		return nil, err
 	}
+	own := func(name string) bool {
+		name = strings.TrimPrefix(name, "refs/heads/")
+		return name == branch || strings.HasPrefix(name, branch+"-") && path.Dir(name) == path.Dir(branch)
+	}
 	var strays []Ref
+	listed := map[string]bool{}
 	for _, ref := range refs {
-		name := strings.TrimPrefix(ref.Name, "refs/heads/")
-		if name != branch && !(strings.HasPrefix(name, branch+"-") && path.Dir(name) == path.Dir(branch)) {
+		listed[ref.Name] = true
+		if !own(ref.Name) {
 			strays = append(strays, ref)
 		}
 	}
+	// git lists no broken ref (a symbolic one to nothing, a file that is no ref): the
+	// directory itself says what else is there.
+	dir := filepath.Join(r.CommonDir, "refs", "heads", filepath.FromSlash(path.Dir(branch)))
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(filepath.Join(r.CommonDir, "refs", "heads"), p)
+		name := "refs/heads/" + filepath.ToSlash(rel)
+		if listed[name] || own(name) || strings.HasSuffix(name, ".lock") {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		to, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "ref: ")
+		if !ok {
+			to = "nothing (not a ref)"
+		}
+		strays = append(strays, Ref{Name: name, Symref: to})
+		return nil
+	})
 	return strays, nil
 }
 
-// DeleteRef deletes ref unless it has moved from hash.
+// DeleteRef deletes ref unless it has moved from hash (hash "": whatever it holds). A
+// symbolic ref is deleted itself, never the ref it points at.
 func (r *Repo) DeleteRef(ctx context.Context, ref, hash string) error {
-	if _, err := r.git(ctx, "", nil, "update-ref", "-d", ref, hash); err != nil {
+	args := []string{"update-ref", "--no-deref", "-d", ref}
+	if hash != "" {
+		args = append(args, hash)
+	}
+	if _, err := r.git(ctx, "", nil, args...); err != nil {
+		// A broken one (git will not read it) is a file to remove.
+		loose := filepath.Join(r.CommonDir, filepath.FromSlash(ref))
+		if b, rerr := os.ReadFile(loose); hash == "" && rerr == nil && !isHash(strings.TrimSpace(string(b))) {
+			return os.Remove(loose)
+		}
 		return fmt.Errorf("delete %s: %w", ref, err)
+	}
+	return nil
+}
+
+func isHash(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	return strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// ErrNotCheckedOut is a worktree whose branch is not checked out as git would: its branch
+// made a symbolic ref, or its HEAD pointing at another ref. teamctl's own commits and merges
+// there would move that other ref.
+var ErrNotCheckedOut = errors.New("not checked out as it should be")
+
+// CheckedOut checks that branch is a plain ref and that the worktree dir's HEAD is it (or
+// detached: a commit there moves no branch); dir "": the branch only. It says what is wrong otherwise
+// (ErrNotCheckedOut).
+func (r *Repo) CheckedOut(ctx context.Context, dir, branch string) error {
+	if err := r.PlainBranch(ctx, branch); err != nil || dir == "" {
+		return err
+	}
+	head, err := r.git(ctx, dir, nil, "symbolic-ref", "-q", "HEAD")
+	if exitCode(err) == 1 {
+		return nil // detached
+	}
+	if err != nil {
+		return fmt.Errorf("read the HEAD of %s: %w", dir, err)
+	}
+	if head != "refs/heads/"+branch {
+		return fmt.Errorf("%w: %s has %s checked out, not %s", ErrNotCheckedOut, dir, head, branch)
+	}
+	return nil
+}
+
+// PlainBranch checks that branch is not a symbolic ref (ErrNotCheckedOut when it is).
+func (r *Repo) PlainBranch(ctx context.Context, branch string) error {
+	to, err := r.git(ctx, "", nil, "symbolic-ref", "-q", "refs/heads/"+branch)
+	if err == nil {
+		return fmt.Errorf("%w: branch %s is a symbolic ref to %s", ErrNotCheckedOut, branch, to)
+	}
+	if exitCode(err) != 1 {
+		return fmt.Errorf("read branch %s: %w", branch, err)
+	}
+	return nil
+}
+
+// PinBranch makes branch a plain ref at hash again and the worktree dir's HEAD point at it,
+// where CheckedOut found otherwise. The files in dir are left as they are.
+func (r *Repo) PinBranch(ctx context.Context, dir, branch, hash string) error {
+	if _, err := r.git(ctx, "", nil, "update-ref", "--no-deref", "refs/heads/"+branch, hash); err != nil {
+		return fmt.Errorf("put branch %s back at %s: %w", branch, hash, err)
+	}
+	if dir != "" {
+		if _, err := r.git(ctx, dir, nil, "symbolic-ref", "HEAD", "refs/heads/"+branch); err != nil {
+			return fmt.Errorf("check out %s in %s again: %w", branch, dir, err)
+		}
 	}
 	return nil
 }
