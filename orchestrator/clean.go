@@ -136,6 +136,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	_ = os.Remove(filepath.Dir(filepath.Dir(t.LeaderWorktree)))
 	_ = os.RemoveAll(filepath.Dir(LogPath(w.repo.CommonDir, t.Name, "x")))
 	_ = os.RemoveAll(RunDir(w.repo.CommonDir, t.Name))
+	_ = os.Remove(sandbox.SocketPath(w.repo.CommonDir, t.Name)) // a crashed supervisor's
 	_ = os.Remove(lockPath(w.repo.CommonDir, t.Name))
 	return out, w.store.DeleteTeam(ctx, t.Name)
 }

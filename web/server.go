@@ -63,11 +63,11 @@ func New(ws *orchestrator.Workspace, opts Options) *Server {
 	mux.HandleFunc("POST /t/{team}/nudge", s.form(s.nudge))
 	mux.HandleFunc("POST /t/{team}/accept", s.form(s.accept))
 	// The API.
-	mux.HandleFunc("GET /api/teams", s.apiTeams)
-	mux.HandleFunc("GET /api/teams/{team}/status", s.apiStatus)
-	mux.HandleFunc("GET /api/teams/{team}/review", s.apiReview)
-	mux.HandleFunc("GET /api/teams/{team}/feed", s.apiFeed)
-	mux.HandleFunc("GET /api/teams/{team}/agents/{agent}/transcript", s.apiTranscript)
+	mux.HandleFunc("GET /api/teams", read(s.apiTeams))
+	mux.HandleFunc("GET /api/teams/{team}/status", read(s.apiStatus))
+	mux.HandleFunc("GET /api/teams/{team}/review", read(s.apiReview))
+	mux.HandleFunc("GET /api/teams/{team}/feed", read(s.apiFeed))
+	mux.HandleFunc("GET /api/teams/{team}/agents/{agent}/transcript", read(s.apiTranscript))
 	mux.HandleFunc("POST /api/teams/{team}/blockers/{id}/answer", s.api(s.answer))
 	mux.HandleFunc("POST /api/teams/{team}/agents/{agent}/message", s.api(s.message))
 	mux.HandleFunc("POST /api/teams/{team}/agents/{agent}/nudge", s.api(s.nudge))
@@ -201,57 +201,42 @@ func (s *Server) accept(ctx context.Context, team string, _ actionInput) (any, e
 	return map[string]string{"team": team, "accepted": tip}, nil
 }
 
-func (s *Server) apiTeams(w http.ResponseWriter, r *http.Request) {
-	teams, err := s.teams(r.Context())
-	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
-		return
+// read serves what fn reads for the request, as JSON.
+func read(fn func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := fn(r)
+		if err != nil {
+			httpError(w, r, statusOf(err), err.Error())
+			return
+		}
+		writeJSON(w, v)
 	}
-	writeJSON(w, teams)
 }
 
-func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := s.ws.Status(r.Context(), r.PathValue("team"))
-	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
-		return
-	}
-	writeJSON(w, st)
+func (s *Server) apiTeams(r *http.Request) (any, error) { return s.teams(r.Context()) }
+
+func (s *Server) apiStatus(r *http.Request) (any, error) {
+	return s.ws.Status(r.Context(), r.PathValue("team"))
 }
 
-func (s *Server) apiReview(w http.ResponseWriter, r *http.Request) {
-	rv, err := s.ws.Review(r.Context(), r.PathValue("team"))
-	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
-		return
-	}
-	writeJSON(w, rv)
+func (s *Server) apiReview(r *http.Request) (any, error) {
+	return s.ws.Review(r.Context(), r.PathValue("team"))
 }
 
-func (s *Server) apiFeed(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiFeed(r *http.Request) (any, error) {
 	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 	if n <= 0 {
 		n = 50
 	}
 	p, err := s.human(r.Context(), r.PathValue("team"))
-	var feed []orchestrator.FeedEntry
-	if err == nil {
-		feed, err = p.Feed(r.Context(), n)
-	}
 	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
-		return
+		return nil, err
 	}
-	writeJSON(w, feed)
+	return p.Feed(r.Context(), n)
 }
 
-func (s *Server) apiTranscript(w http.ResponseWriter, r *http.Request) {
-	c, err := s.conversation(r.Context(), r.PathValue("team"), r.PathValue("agent"))
-	if err != nil {
-		httpError(w, r, statusOf(err), err.Error())
-		return
-	}
-	writeJSON(w, c)
+func (s *Server) apiTranscript(r *http.Request) (any, error) {
+	return s.conversation(r.Context(), r.PathValue("team"), r.PathValue("agent"))
 }
 
 // statusOf is the HTTP status of an orchestrator error.
