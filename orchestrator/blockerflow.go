@@ -284,6 +284,7 @@ func (s *supervisor) toHuman(ctx context.Context, b store.Blocker) {
 	fmt.Fprintf(s.ws.env.out(), "BLOCKER %d from %s (task %s) waits for you: %s\n  answer it with: teamctl answer %d \"...\"\n",
 		b.ID, b.Agent, b.Task, b.Text, b.ID)
 	s.log().Warn("blocker for a person", "id", b.ID, "agent", b.Agent, "task", b.Task)
+	s.notify(ctx, blockerNotice(b))
 	s.escalate(ctx, []string{
 		"TEAMCTL_TEAM=" + s.team.Name, "TEAMCTL_BLOCKER_ID=" + strconv.FormatInt(b.ID, 10),
 		"TEAMCTL_BLOCKER_AGENT=" + b.Agent, "TEAMCTL_BLOCKER_TASK=" + b.Task, "TEAMCTL_BLOCKER_TEXT=" + b.Text,

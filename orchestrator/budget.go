@@ -64,6 +64,7 @@ func (s *supervisor) enforceBudgets(ctx context.Context) {
 		}
 		if err := s.overBudget(a); err != nil {
 			s.log().Warn("agent past its budget: stopping it", "agent", name, "why", err)
+			s.notify(ctx, Notice{Kind: "budget", Title: fmt.Sprintf("teamctl: %s is past its budget", name), Text: err.Error()})
 			r.overBudget = true
 			go r.proc.Stop(stopGrace) // its exit comes back through the loop
 		}

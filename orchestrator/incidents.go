@@ -332,6 +332,7 @@ func (s *supervisor) tellIncident(ctx context.Context, in Incident) {
 	}
 	fmt.Fprintf(s.ws.env.out(), "INCIDENT %d: %s %s\n", in.ID, who, in.What)
 	s.log().Warn("incident", "agent", in.Agent, "what", in.What)
+	s.notify(ctx, Notice{Kind: "incident", Title: "teamctl: incident in team " + s.team.Name, Text: who + " " + in.What})
 	s.escalate(ctx, []string{"TEAMCTL_TEAM=" + s.team.Name, fmt.Sprintf("TEAMCTL_INCIDENT_ID=%d", in.ID),
 		"TEAMCTL_INCIDENT_AGENT=" + in.Agent, "TEAMCTL_INCIDENT_TEXT=" + in.What})
 }

@@ -121,6 +121,8 @@ func (s *supervisor) pauseOn(ctx context.Context, t store.Task, fault *agentproc
 	}
 	if fault != nil {
 		s.log().Warn("provider paused: nothing is launched into it until then", "provider", pv.Label, "until", pause.Until.Local().Format(time.TimeOnly), "why", fault)
+		s.notify(ctx, Notice{Kind: "paused", Title: fmt.Sprintf("teamctl: %s paused in team %s", pv.Label, s.team.Name),
+			Text: fmt.Sprintf("nothing is launched into it until %s: %v", pause.Until.Local().Format(time.TimeOnly), fault)})
 	}
 	return s.holdProvider(ctx, pv, pause)
 }

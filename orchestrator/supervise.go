@@ -76,7 +76,9 @@ type supervisor struct {
 	merger *merge.Merger
 	opts   RunOptions
 
-	procs map[string]*running // live launches by agent name
+	procs         map[string]*running // live launches by agent name
+	notifier      *notifier           // nil: the plan notifies nowhere
+	repeatChecked time.Time           // when repeatBlockers last looked
 	// stopping is set while shutdown stops the agents: the relay says so to a call it
 	// cannot name.
 	stopping atomic.Bool
@@ -167,6 +169,10 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if s.p.Notify.Any() {
+		s.notifier = newNotifier(s.p.Notify, s.log())
+		defer s.notifier.close(30 * time.Second)
+	}
 	if how.Confined {
 		if err := s.startRelay(); err != nil {
 			return err
@@ -214,6 +220,10 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 		}
 		s.enforceBudgets(ctx)
 		s.warnConflicts(ctx)
+		if s.notifier != nil && time.Since(s.repeatChecked) >= repeatCheckEvery(s.p.Notify.Repeat) {
+			s.repeatChecked = time.Now()
+			s.repeatBlockers(ctx)
+		}
 		if err := s.watchInteractive(ctx); err != nil {
 			return s.failed(ctx, err)
 		}
@@ -234,6 +244,8 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 					return s.failed(ctx, err)
 				}
 				fmt.Fprintf(s.ws.env.out(), "team %s: every task is merged or done; review it with: teamctl review %s\n", s.team.Name, s.team.Name)
+				s.notify(ctx, Notice{Kind: "finished", Title: "teamctl: team " + s.team.Name + " finished",
+					Text: fmt.Sprintf("every task is merged or done: review it (teamctl review %s), then accept it", s.team.Name)})
 				return s.setTeamState(ctx, TeamFinished, "all tasks merged or done")
 			}
 			if !anyQueued(tasks) && !anyStartable(tasks) && !anyPaused(tasks) {

@@ -19,7 +19,7 @@ const alice = `agents:
       - {id: one, prompt: do it}
 `
 
-const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, limits, copy, sandbox, defaults, leader, agents"
+const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, limits, copy, sandbox, notify, defaults, leader, agents"
 
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
@@ -310,6 +310,13 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:25: sandbox.allow_write ".git" is inside the repository `,
 			`team.yaml:3:31: sandbox.allow_write "sub/dir" is inside the repository `,
 			`team.yaml:3:40: sandbox.allow_write "../plan.teamctl/t" is inside the team's worktrees `,
+		}},
+		{"notify", head + "notify: {ntfy: ntfy.sh/x, webhook: ftp://h/x, repeat: 10ms, desktop: maybe, pager: x}\n" + alice, []string{
+			`team.yaml:3:16: notify.ntfy "ntfy.sh/x": want an http:// or https:// URL`,
+			`team.yaml:3:36: notify.webhook "ftp://h/x": want an http:// or https:// URL`,
+			`team.yaml:3:55: notify.repeat 10ms: want at least 1s`,
+			`team.yaml:3:70: notify.desktop: want true or false`,
+			`team.yaml:3:77: unknown key "pager" in notify (want one of: ntfy, webhook, desktop, command, repeat, link)`,
 		}},
 		{"sandbox key", head + "sandbox: {mode: off, write: [x]}\n" + alice, []string{
 			`team.yaml:3:22: unknown key "write" in sandbox (want one of: mode, allow_write)`,

@@ -108,6 +108,7 @@ type Plan struct {
 	Limits      Limits           // the plan's own words for its agents' provider errors
 	Copy        []string         // files copied from the main worktree into every agent's (ignored ones like .env); repo-relative, "dir/" copies a directory
 	Sandbox     Sandbox          // how agents are confined (DESIGN.md §11)
+	Notify      Notify           // where the person is told what needs them (DESIGN.md §12)
 	Leader      Agent            // Role "leader"; Name defaults to "lead"
 	Agents      []Agent          // the dev agents (Role "dev"), in file order
 
@@ -134,6 +135,22 @@ type Sandbox struct {
 	Mode       SandboxMode
 	AllowWrite []string // absolute paths every agent may write besides its own (DESIGN.md §11)
 }
+
+// Notify holds the `notify:` options: where what needs the person is sent.
+type Notify struct {
+	Ntfy    string        // an ntfy topic URL (https://ntfy.sh/TOPIC): a phone with the ntfy app, no account
+	Webhook string        // a URL that takes JSON (Slack-compatible: a "text" field)
+	Desktop bool          // notify-send, or osascript on macOS, where there is one
+	Command []string      // a command, the notice in TEAMCTL_NOTIFY_* variables
+	Repeat  time.Duration // an unanswered blocker is sent again after this (at most twice); 0: DefaultNotifyRepeat
+	Link    string        // the base URL of teamctl serve for links; "": the last serve's
+}
+
+// DefaultNotifyRepeat is how long an unanswered blocker waits before it is sent again.
+const DefaultNotifyRepeat = 4 * time.Hour
+
+// Any says whether anything is to be notified.
+func (n Notify) Any() bool { return n.Ntfy != "" || n.Webhook != "" || n.Desktop || len(n.Command) > 0 }
 
 // Merge holds the `merge:` options.
 type Merge struct {

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,12 +16,13 @@ import (
 
 // The keys of each mapping, in the order messages list them.
 var (
-	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "limits", "copy", "sandbox", "defaults", "leader", "agents"}
+	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "limits", "copy", "sandbox", "notify", "defaults", "leader", "agents"}
 	teamBudgetKeys = []string{"usd", "tokens", "prices"}
 	priceKeys      = []string{"input", "output", "cache_read", "cache_write"}
 	limitsKeys     = []string{"patterns", "stagger", "backoff", "max_backoff"}
 	patternKeys    = []string{"match", "kind"}
 	mergeKeys      = []string{"batch", "test_retries"}
+	notifyKeys     = []string{"ntfy", "webhook", "desktop", "command", "repeat", "link"}
 	sandboxKeys    = []string{"mode", "allow_write"}
 	defaultsKeys   = []string{"command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget"}
 	leaderKeys     = []string{"name", "command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget", "prompt"}
@@ -176,6 +178,9 @@ func (d *decoder) decode(data []byte) *Plan {
 		}
 		d.sandbox(v, dir, map[string]string{repo: "the repository", wts: "the team's worktrees"}, &p.Sandbox)
 	}
+	if v := f.get("notify"); v != nil {
+		d.notify(v, &p.Notify)
+	}
 	def := d.spec(f.get("defaults"), "defaults", "defaults", defaultsKeys)
 	leader := d.spec(f.get("leader"), "leader", "leader", leaderKeys)
 	devs := d.agents(f)
@@ -225,6 +230,45 @@ func (d *decoder) dirPath(n *yaml.Node, label string) (string, bool) {
 		return "", false
 	}
 	return s, ok
+}
+
+// notify reads notify: where the person is told what needs them (DESIGN.md §12).
+func (d *decoder) notify(n *yaml.Node, nt *Notify) {
+	f, ok := d.fields(n, "notify", "notify", notifyKeys)
+	if !ok {
+		return
+	}
+	httpURL := func(key string) string {
+		v := f.get(key)
+		if v == nil {
+			return ""
+		}
+		s, ok := d.str(v, "notify."+key)
+		if !ok {
+			return ""
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			d.errorf(v, "notify.%s %q: want an http:// or https:// URL", key, s)
+			return ""
+		}
+		return s
+	}
+	nt.Ntfy, nt.Webhook, nt.Link = httpURL("ntfy"), httpURL("webhook"), httpURL("link")
+	if v := f.get("desktop"); v != nil {
+		nt.Desktop, _ = d.boolean(v, "notify.desktop")
+	}
+	if v := f.get("command"); v != nil {
+		nt.Command, _ = d.argv(v, "notify.command", "notify.command", false)
+	}
+	if v := f.get("repeat"); v != nil {
+		if r, ok := d.duration(v, "notify.repeat"); ok {
+			if r < time.Second {
+				d.errorf(v, "notify.repeat %s: want at least 1s (a blocker is sent again after it)", r)
+			}
+			nt.Repeat = r
+		}
+	}
 }
 
 func (d *decoder) merge(n *yaml.Node, m *Merge) {

@@ -15,11 +15,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/teamctl/teamctl/orchestrator"
 )
 
 const (
 	tokenFile  = "serve.token"
-	urlFile    = "serve.url"
+	urlFile    = orchestrator.ServeURLFile
 	cookieName = "teamctl_token"
 	csrfField  = "csrf"
 	csrfHeader = "X-Teamctl-CSRF"
