@@ -345,7 +345,8 @@ func TestAnswerRelaunchesTheAgent(t *testing.T) {
 		_, page = tm.get(tm.client, "/t/t")
 		return strings.Contains(page, `data-blocker="1"`)
 	})
-	for _, want := range []string{`data-agent="asker"`, `data-agent="talker"`, `data-blocker="1"`, `BLOCKER 1 for you, from asker`, `data-live="/t/t?fragment=1"`} {
+	for _, want := range []string{`data-agent="asker"`, `data-agent="talker"`, `data-blocker="1"`, `BLOCKER 1 for you, from asker`, `data-live="/t/t?fragment=1"`,
+		`<td class="words">blocker 1 raised for `} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the team page lacks %q:\n%s", want, page)
 		}

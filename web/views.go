@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -123,7 +124,17 @@ func lastWords(preset, logPath string) string {
 		_, _ = f.Seek(-tailBytes, io.SeekEnd)
 	}
 	tail, _ := io.ReadAll(f)
-	return agentproc.LastWords(preset, tail)
+	if preset != "" {
+		return agentproc.LastWords(preset, tail)
+	}
+	// A plain command: its last line of output (teamctl's own lines are not its words).
+	lines := strings.Split(strings.TrimRight(string(tail), "\n"), "\n")
+	for i := len(lines) - 1; i > 0; i-- { // not the first: the window may cut it
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "=== teamctl ") {
+			return l
+		}
+	}
+	return ""
 }
 
 // Conversation is an agent's conversation as `teamctl logs` renders it, and read as data
