@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     ?= bin/teamctl
 
-.PHONY: build test test-clis demo lint vet bench smoke fmt
+.PHONY: build test test-clis test-browser demo lint vet bench smoke fmt
 
 # The real agent CLIs the tests run (presets' --help conformance, real Claude Code and pi
 # against a local fake of the Messages API), pinned: agentproc.Presets names the same
@@ -19,8 +19,23 @@ build:
 # real processes (agents, git, a supervisor), not on the CPU: four packages at once, and four
 # tests at once in each, bring a warm run on this 2-core machine from 5m23s to 4m50s.
 TEST_PARALLEL ?= 4
-test: lint vet test-clis
+test: lint vet test-clis test-browser
 	TEAMCTL_TEST_CLI_DIR="$(TEST_CLI_DIR)" $(GO) test -race -count=1 -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...
+
+# The browser tests (web/browser_test.go) drive a headless Chromium: Debian's, installed here
+# when missing and apt-get can; otherwise they skip and say how to run them.
+test-browser:
+	@if b=$$(command -v chromium || command -v chromium-browser || command -v google-chrome); then \
+		echo "chromium for the browser tests: $$b"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null 2>&1 || \
+		{ apt-get update -qq </dev/null >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null 2>&1; } || \
+		echo "chromium could not be installed: the browser tests will skip"; \
+	else \
+		echo "no chromium: the browser tests will skip (install it: apt-get install chromium)"; \
+	fi
 
 # A stamp names what is installed: a second run with the same pins does not ask npm at all.
 test-clis:
