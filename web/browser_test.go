@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,30 @@ func browser(t *testing.T) (context.Context, func()) {
 		t.Fatalf("start %s: %v", path, err)
 	}
 	return ctx, func() { cancelCtx(); cancelAlloc() }
+}
+
+// typeAnswer types text into the field sel. The page may swap its live part (the field
+// with it) until typing starts, which holds the swaps back: a field replaced under the
+// keys is found again.
+func typeAnswer(sel chromedp.CSS, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		var err error
+		for range 10 {
+			if _, err = chromedp.SendKeys(sel, text)(ctx, tg); err == nil {
+				var v string
+				if v, err = chromedp.Value(sel)(ctx, tg); err == nil && v == text {
+					return nil
+				}
+				if err == nil {
+					err = fmt.Errorf("the field holds %q", v)
+				}
+			}
+			if _, cerr := chromedp.Clear(sel)(ctx, tg); cerr != nil && !strings.Contains(cerr.Error(), "Could not find node") {
+				return cerr
+			}
+		}
+		return fmt.Errorf("type into %s: %w", sel, err)
+	})
 }
 
 // pageText is what the browser shows, for a failure's message.
@@ -89,7 +114,7 @@ func TestBrowser(t *testing.T) {
 		shot("team-desktop.png"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		shot("team-phone.png"),
-		chromedp.SendKeys(css(`[data-blocker="1"] textarea`), "colour: teal"),
+		typeAnswer(css(`[data-blocker="1"] textarea`), "colour: teal"),
 		chromedp.Click(css(`[data-blocker="1"] button`)),
 		// The form posts and comes back; the blocker goes once the journal says it was answered.
 		chromedp.WaitNotPresent(css(`[data-blocker="1"]`)),

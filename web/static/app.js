@@ -22,6 +22,8 @@
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           pending = false;
+          // Typing began while the fetch was out: keep it, fetch again later.
+          if (busy()) { refresh(); return; }
           var follow = live.dataset.follow !== undefined &&
             window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
           live.innerHTML = html;
