@@ -67,7 +67,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	// The refs its agents made beside their branches, and those the supervisor set aside,
 	// go with the team as its branches do.
 	var strays []worktree.Ref
-	for _, prefix := range []string{"refs/heads/teamctl/" + t.Name + "/", strayRefs + "teamctl/" + t.Name + "/"} {
+	for _, prefix := range []string{teamRefs(t.Name), strayRefs + strings.TrimPrefix(teamRefs(t.Name), "refs/heads/")} {
 		refs, err := w.repo.RefsUnder(ctx, prefix)
 		if err != nil {
 			return out, err

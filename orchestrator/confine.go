@@ -112,7 +112,7 @@ func (s *supervisor) relay(ctx context.Context, c sandbox.Call) int {
 // sandbox.allow_write) and the variables that send its teamctl commands to the relay.
 func (s *supervisor) confine(ctx context.Context, l *agentproc.Launch, a plan.Agent) error {
 	// A ref the agent made beside its branch would refuse the launch: it is set aside first.
-	strays, err := s.ws.setAsideStrays(ctx, s.team.Name, a.Name)
+	strays, err := s.ws.setAsideStrays(ctx, s.team.Name, a.Name, nil)
 	if err == nil {
 		_, err = s.recordIncidents(ctx, strays)
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -87,8 +88,12 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 		}
 	}
 	var found []Incident
+	refs, err := w.repo.RefsUnder(ctx, teamRefs(t.Name)) // one listing for every agent
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range p.names {
-		strays, err := w.setAsideStrays(ctx, t.Name, name)
+		strays, err := w.setAsideStrays(ctx, t.Name, name, refs)
 		found = append(found, strays...)
 		if err != nil {
 			return found, err
@@ -167,15 +172,23 @@ func (w *Workspace) guardRefs(ctx context.Context, t store.Team, p planMembers, 
 // strayRefs is where setAsideStrays puts the refs it moves.
 const strayRefs = "refs/teamctl/stray/"
 
+// teamRefs is the prefix of every ref of team's agents' branch directories.
+func teamRefs(team string) string {
+	return "refs/heads/" + path.Dir(path.Dir(BranchName(team, "x"))) + "/"
+}
+
 // setAsideStrays moves every stray ref in agent's branch directory (worktree.StrayRefs:
 // made there past its worktree's hook) to strayRefs, where its commits stay but its agent
 // cannot reach it; left there, it would refuse every later confined launch of the agent
 // (worktree.AgentWrites). Each move is an incident; the returned ones are not yet journalled.
-func (w *Workspace) setAsideStrays(ctx context.Context, team, agent string) ([]Incident, error) {
-	strays, err := w.repo.StrayRefs(ctx, BranchName(team, agent))
-	if err != nil {
-		return nil, err
+func (w *Workspace) setAsideStrays(ctx context.Context, team, agent string, refs []worktree.Ref) ([]Incident, error) {
+	if refs == nil {
+		var err error
+		if refs, err = w.repo.RefsUnder(ctx, teamRefs(team)); err != nil {
+			return nil, err
+		}
 	}
+	strays := w.repo.StraysAmong(BranchName(team, agent), refs)
 	var found []Incident
 	for _, st := range strays {
 		if st.Symref != "" {

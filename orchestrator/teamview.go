@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -101,36 +102,28 @@ type AgentWork struct {
 	Uncommitted int `json:"uncommitted"`
 }
 
-// Work reads agent's AgentWork in team t; a branch or worktree that is gone counts nothing.
+// Work reads agent's AgentWork in team t, as the terminal dashboard counts it: a dev's
+// commits against the leader branch, the leader's (what the team merged) against base. A
+// branch or worktree that is gone counts nothing.
 func (w *Workspace) Work(ctx context.Context, t store.Team, a store.Agent) AgentWork {
 	var wk AgentWork
-	if a.Branch != t.LeaderBranch {
-		if cs, err := w.repo.Commits(ctx, t.LeaderBranch, a.Branch); err == nil {
-			wk.Ahead = len(cs)
-		}
+	from := t.LeaderBranch
+	if a.Branch == t.LeaderBranch {
+		from = t.Base
 	}
-	if ch, err := w.repo.Status(ctx, a.Worktree); err == nil {
-		wk.Uncommitted = len(ch)
+	wk.Ahead, _, _ = w.repo.AheadBehind(ctx, from, a.Branch)
+	if _, err := os.Stat(a.Worktree); err == nil {
+		if ch, err := w.repo.Status(ctx, a.Worktree); err == nil {
+			wk.Uncommitted = len(ch)
+		}
 	}
 	return wk
 }
 
-// TaskDiff is the change task's merge brought onto the leader branch (its first-parent
-// diff), as git diff prints it; "" for a task not merged.
-func (w *Workspace) TaskDiff(ctx context.Context, team, task string) (string, error) {
-	rv, err := w.Review(ctx, team)
-	if err != nil {
-		return "", err
-	}
-	for _, t := range rv.Tasks {
-		if t.ID == task {
-			if t.Merge == "" {
-				return "", nil
-			}
-			return w.repo.Diff(ctx, t.Merge+"^1", t.Merge)
-		}
-	}
-	return "", Errorf(ErrNoTeam, "team %s has no task %q", team, task)
+// MergeDiff is the change a merge commit of the leader branch brought (its first-parent
+// diff, a task's Merge in the review), as git diff prints it.
+func (w *Workspace) MergeDiff(ctx context.Context, merge string) (string, error) {
+	return w.repo.Diff(ctx, merge+"^1", merge)
 }
 
 // Teams lists the repository's teams, by name.

@@ -110,8 +110,11 @@ func (s *Server) reviewPage(w http.ResponseWriter, r *http.Request) {
 	}
 	tasks := make([]reviewTask, 0, len(rv.Tasks))
 	for _, t := range rv.Tasks {
-		d, _ := s.ws.TaskDiff(ctx, rv.Team, t.ID)
-		tasks = append(tasks, reviewTask{ReviewTask: t, Diff: d})
+		rt := reviewTask{ReviewTask: t}
+		if t.Merge != "" {
+			rt.Diff, _ = s.ws.MergeDiff(ctx, t.Merge)
+		}
+		tasks = append(tasks, rt)
 	}
 	s.render(w, r, "review", page{Title: "review · " + rv.Team, Team: rv.Team,
 		Data: struct {

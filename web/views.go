@@ -130,15 +130,10 @@ func (s *Server) team(ctx context.Context, name string) (teamView, error) {
 // lastWords is the last thing an agent said, in words: its CLI's stream read as a
 // conversation, or a plain command's last line of output.
 func lastWords(preset, logPath string) string {
-	f, err := os.Open(logPath)
+	tail, err := readTail(logPath, tailBytes)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > tailBytes {
-		_, _ = f.Seek(-tailBytes, io.SeekEnd)
-	}
-	tail, _ := io.ReadAll(f)
 	if preset != "" {
 		return agentproc.LastWords(preset, tail)
 	}

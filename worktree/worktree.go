@@ -959,15 +959,22 @@ func (r *Repo) StrayRefs(ctx context.Context, branch string) ([]Ref, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.StraysAmong(branch, refs), nil
+}
+
+// StraysAmong is StrayRefs from refs, a listing (RefsUnder) that holds at least branch's
+// directory: one listing serves every agent of a team.
+func (r *Repo) StraysAmong(branch string, refs []Ref) []Ref {
 	own := func(name string) bool {
 		name = strings.TrimPrefix(name, "refs/heads/")
 		return name == branch || strings.HasPrefix(name, branch+"-") && path.Dir(name) == path.Dir(branch)
 	}
 	var strays []Ref
 	listed := map[string]bool{}
+	mine := "refs/heads/" + path.Dir(branch) + "/"
 	for _, ref := range refs {
 		listed[ref.Name] = true
-		if !own(ref.Name) {
+		if strings.HasPrefix(ref.Name, mine) && !own(ref.Name) {
 			strays = append(strays, ref)
 		}
 	}
@@ -983,15 +990,14 @@ func (r *Repo) StrayRefs(ctx context.Context, branch string) ([]Ref, error) {
 		if listed[name] || own(name) || strings.HasSuffix(name, ".lock") {
 			return nil
 		}
-		b, _ := os.ReadFile(p)
-		to, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "ref: ")
-		if !ok {
+		to, symbolic, _ := readRefFile(p)
+		if !symbolic {
 			to = "nothing (not a ref)"
 		}
 		strays = append(strays, Ref{Name: name, Symref: to})
 		return nil
 	})
-	return strays, nil
+	return strays
 }
 
 // DeleteRef deletes ref unless it has moved from hash (hash "": whatever it holds). A
@@ -1031,29 +1037,48 @@ func (r *Repo) CheckedOut(ctx context.Context, dir, branch string) error {
 	if err := r.PlainBranch(ctx, branch); err != nil || dir == "" {
 		return err
 	}
-	head, err := r.git(ctx, dir, nil, "symbolic-ref", "-q", "HEAD")
-	if exitCode(err) == 1 {
-		return nil // detached
+	// Read as files, not with git: the guards look at every agent at every exit and merge.
+	admin, err := worktreeGitDir(dir)
+	if err != nil {
+		return err
 	}
+	head, symbolic, err := readRefFile(filepath.Join(admin, "HEAD"))
 	if err != nil {
 		return fmt.Errorf("read the HEAD of %s: %w", dir, err)
 	}
-	if head != "refs/heads/"+branch {
+	if symbolic && head != "refs/heads/"+branch {
 		return fmt.Errorf("%w: %s has %s checked out, not %s", ErrNotCheckedOut, dir, head, branch)
+	}
+	return nil // on its branch, or detached
+}
+
+// PlainBranch checks that branch is not a symbolic ref (ErrNotCheckedOut when it is). A
+// symbolic ref is always a loose file: packed-refs holds none.
+func (r *Repo) PlainBranch(ctx context.Context, branch string) error {
+	to, symbolic, err := readRefFile(filepath.Join(r.CommonDir, "refs", "heads", filepath.FromSlash(branch)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // packed, or gone
+	}
+	if err != nil {
+		return fmt.Errorf("read branch %s: %w", branch, err)
+	}
+	if symbolic {
+		return fmt.Errorf("%w: branch %s is a symbolic ref to %s", ErrNotCheckedOut, branch, to)
 	}
 	return nil
 }
 
-// PlainBranch checks that branch is not a symbolic ref (ErrNotCheckedOut when it is).
-func (r *Repo) PlainBranch(ctx context.Context, branch string) error {
-	to, err := r.git(ctx, "", nil, "symbolic-ref", "-q", "refs/heads/"+branch)
-	if err == nil {
-		return fmt.Errorf("%w: branch %s is a symbolic ref to %s", ErrNotCheckedOut, branch, to)
+// readRefFile reads a loose ref or HEAD file: the ref it points at (symbolic) or its object.
+func readRefFile(path string) (value string, symbolic bool, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false, err
 	}
-	if exitCode(err) != 1 {
-		return fmt.Errorf("read branch %s: %w", branch, err)
+	v := strings.TrimSpace(string(b))
+	if to, ok := strings.CutPrefix(v, "ref:"); ok {
+		return strings.TrimSpace(to), true, nil
 	}
-	return nil
+	return v, false, nil
 }
 
 // PinBranch makes branch a plain ref at hash again and the worktree dir's HEAD point at it,

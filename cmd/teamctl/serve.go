@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,17 +13,15 @@ import (
 
 // ServeOptions are the options of `teamctl serve`.
 type ServeOptions struct {
-	Factory          *Factory
-	Addr             string
-	ReadOnly         bool
-	PrintURL         bool
-	TLSCert, TLSKey  string
-	onListen         func(url string) // tests: the server is up
-	shutdownDeadline time.Duration
+	Factory         *Factory
+	Addr            string
+	ReadOnly        bool
+	PrintURL        bool
+	TLSCert, TLSKey string
 }
 
 func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
-	opts := &ServeOptions{Factory: f, shutdownDeadline: 5 * time.Second}
+	opts := &ServeOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--read-only]",
 		Short: "Serve every team of this repository to a browser, live, with the person's actions",
@@ -71,59 +66,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 			fmt.Fprintln(out, url)
 			return nil
 		}
-		token, err := web.Token(ws.StateDir())
-		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", opts.Addr)
-		if err != nil {
-			return &usageError{fmt.Errorf("serve: cannot listen on %s: %v", opts.Addr, err)}
-		}
-		scheme := "http"
-		if opts.TLSCert != "" {
-			scheme = "https"
-		}
-		addr := ln.Addr().(*net.TCPAddr)
-		host := addr.IP.String()
-		if addr.IP.IsUnspecified() {
-			host = "127.0.0.1"
-		}
-		url := fmt.Sprintf("%s://%s/?token=%s", scheme, net.JoinHostPort(host, fmt.Sprint(addr.Port)), token)
-		fmt.Fprintln(out, url)
-		if err := web.SaveURL(ws.StateDir(), url); err != nil {
-			opts.Factory.Log.Warn("cannot keep the URL for --print-url", "err", err)
-		}
-		if !addr.IP.IsLoopback() && scheme == "http" {
-			opts.Factory.Log.Warn("serving on a network address without TLS: the login token and every page travel in clear; use --tls-cert and --tls-key, or a loopback address behind a tunnel", "addr", ln.Addr())
-		}
-		if opts.ReadOnly {
-			opts.Factory.Log.Info("read-only: every action is refused")
-		}
-		srv := &http.Server{Handler: web.New(ws, web.Options{Token: token, ReadOnly: opts.ReadOnly, Log: opts.Factory.Log}),
-			ReadHeaderTimeout: 10 * time.Second,
-			// The event streams end with the server: they run until their request does.
-			BaseContext: func(net.Listener) context.Context { return ctx }}
-		if opts.onListen != nil {
-			opts.onListen(url)
-		}
-		done := make(chan error, 1)
-		go func() {
-			if scheme == "https" {
-				done <- srv.ServeTLS(ln, opts.TLSCert, opts.TLSKey)
-			} else {
-				done <- srv.Serve(ln)
-			}
-		}()
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.shutdownDeadline)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-		return nil
+		return web.Serve(ctx, ws, web.ServeOptions{Addr: opts.Addr, ReadOnly: opts.ReadOnly, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey,
+			Out: out, Log: opts.Factory.Log})
 	})
 }
