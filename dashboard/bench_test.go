@@ -30,7 +30,7 @@ func BenchmarkPoll64(b *testing.B) {
 	})
 	ctx := context.Background()
 	// The counts the launches made stale: the steady state starts once they are redone.
-	tm.until(l, "every git count done", func(Snapshot) bool { return l.git.stale() == 0 })
+	tm.until(l, "every git count done", func(Snapshot) bool { return l.git.Stale() == 0 })
 	b.Run("quiet", func(b *testing.B) {
 		for b.Loop() {
 			if _, _, err := l.Poll(ctx); err != nil {

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/teamctl/teamctl/orchestrator"
 )
 
 // ErrNotAvailable is a part of the dashboard whose feature this teamctl does not provide
@@ -19,7 +21,7 @@ import (
 var ErrNotAvailable = errors.New("not available yet")
 
 // Unknown is a count or cost that has not been measured (yet).
-const Unknown = -1
+const Unknown = orchestrator.Unknown
 
 // Snapshot is everything the dashboard shows, read at one moment.
 type Snapshot struct {

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -77,7 +76,7 @@ const (
 // agents' logs and their branches and worktrees. A poll costs one indexed query of the
 // journal; once a second (or after an event) a stat of each agent's log, ref and index too.
 // The store is reloaded only when the journal grew (or every reloadEvery), and git runs
-// only for what those stats say changed (see gitStats).
+// only for what those stats say changed (see orchestrator.WorkStats).
 type Live struct {
 	ws      *orchestrator.Workspace
 	team    string
@@ -93,7 +92,7 @@ type Live struct {
 	statted   time.Time  // when the logs and git files were last looked at
 	rows      rows       // the store parts
 	logs      map[string]*logTail
-	git       *gitStats
+	git       *orchestrator.WorkStats
 	snap      Snapshot
 	polled    bool
 }
@@ -120,7 +119,7 @@ func NewLive(ctx context.Context, ws *orchestrator.Workspace, run worktree.Runne
 	return &Live{
 		ws: ws, team: team, hooks: hooks, now: time.Now,
 		logs: map[string]*logTail{},
-		git:  newGitStats(repo),
+		git:  orchestrator.NewWorkStats(repo),
 	}, nil
 }
 
@@ -183,7 +182,7 @@ func (l *Live) files(ctx context.Context, now time.Time) bool {
 		}
 		return time.Time{}
 	}
-	return l.git.refresh(ctx, now, l.rows.status, logged) || dirty
+	return l.git.Refresh(ctx, now, l.rows.status, logged, gitBudget) || dirty
 }
 
 // readJournal reads the events after the newest one seen into the feed and reports
@@ -286,7 +285,7 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 		if t := l.logs[a.Name]; t != nil {
 			ag.Last = t.last
 		}
-		ag.Ahead, ag.Dirty = l.git.counts(a.Name)
+		ag.Ahead, ag.Dirty = l.git.Counts(a.Name)
 		if t := l.logs[a.Name]; t != nil && ag.Running && ag.Dirty > 0 && l.idle[a.Name] > 0 && !t.grew.IsZero() &&
 			l.now().Sub(t.grew) >= l.idle[a.Name] {
 			ag.IdleSince = t.grew
@@ -514,14 +513,14 @@ func (l *Live) Review(ctx context.Context) (string, error) {
 type logTail struct {
 	path   string
 	preset string // its CLI's stream, read as words; "" for a plain program (or tmux)
-	stamp  stamp
+	stamp  orchestrator.FileStamp
 	last   string
 	grew   time.Time // when the log was last seen to change
 }
 
 // refresh rereads the last line if the log changed; it reports whether the line did.
 func (t *logTail) refresh(now time.Time) bool {
-	s := stampOf(t.path)
+	s := orchestrator.StampOf(t.path)
 	if s == t.stamp {
 		return false
 	}
@@ -583,29 +582,4 @@ func launchLine(s string) string {
 	}
 	rest, _, _ = strings.Cut(rest, " argv=")
 	return "[teamctl] " + rest
-}
-
-// stamp identifies a file's version cheaply: a stat, no read.
-type stamp struct {
-	ok   bool
-	size int64
-	mod  int64
-	ino  uint64
-}
-
-func stampOf(path string) stamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return stamp{}
-	}
-	return stamp{ok: true, size: fi.Size(), mod: fi.ModTime().UnixNano(), ino: inode(fi)}
-}
-
-// inode tells a log that was replaced (teamctl clean, then a new team of the same name)
-// from one that was appended to and happens to have the same size and time.
-func inode(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -32,6 +33,16 @@ import (
 
 // ServeURLFile is where `teamctl serve` keeps the login URL it printed, in StateDir.
 const ServeURLFile = "serve.url"
+
+// ServedURL is the login URL the last `teamctl serve` of the repository whose state is in
+// stateDir printed (with its token).
+func ServedURL(stateDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(stateDir, ServeURLFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("no teamctl serve has run in this repository yet: start one with teamctl serve")
+	}
+	return strings.TrimSpace(string(b)), err
+}
 
 // Notice is one thing the person is told.
 type Notice struct {
@@ -224,7 +235,7 @@ func desktop(ctx context.Context, x Notice) error {
 		cmd = exec.CommandContext(ctx, "notify-send", "--app-name=teamctl", x.Title, x.Text)
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -234,11 +245,11 @@ func desktop(ctx context.Context, x Notice) error {
 func (w *Workspace) link(p *plan.Plan, team string, id int64) string {
 	base := p.Notify.Link
 	if base == "" {
-		b, err := os.ReadFile(filepath.Join(w.StateDir(), ServeURLFile))
+		served, err := ServedURL(w.StateDir())
 		if err != nil {
 			return ""
 		}
-		u, err := url.Parse(strings.TrimSpace(string(b)))
+		u, err := url.Parse(served)
 		if err != nil {
 			return ""
 		}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/teamctl/teamctl/agentproc"
@@ -90,34 +89,24 @@ func (w *Workspace) Root() string { return w.repo.Root }
 // `serve` keeps its login token.
 func (w *Workspace) StateDir() string { return filepath.Dir(store.Path(w.repo.CommonDir)) }
 
+// StoreStamp changes whenever the store is written (its database file or its write-ahead
+// log): a stat of two files, for a reader that would otherwise query the journal to learn
+// that nothing happened.
+func (w *Workspace) StoreStamp() [2]FileStamp {
+	db := store.Path(w.repo.CommonDir)
+	return [2]FileStamp{StampOf(db), StampOf(db + "-wal")}
+}
+
 // LastEventID is the id of the team's newest journal event (0 before any).
 func (w *Workspace) LastEventID(ctx context.Context, team string) (int64, error) {
 	return w.store.LastEventID(ctx, team)
 }
 
 // AgentWork is what an agent has that is not merged yet: its commits ahead of the leader
-// branch and the files its worktree holds uncommitted.
+// branch and the files its worktree holds uncommitted (Unknown: not counted, or gone).
 type AgentWork struct {
 	Ahead       int `json:"ahead"`
 	Uncommitted int `json:"uncommitted"`
-}
-
-// Work reads agent's AgentWork in team t, as the terminal dashboard counts it: a dev's
-// commits against the leader branch, the leader's (what the team merged) against base. A
-// branch or worktree that is gone counts nothing.
-func (w *Workspace) Work(ctx context.Context, t store.Team, a store.Agent) AgentWork {
-	var wk AgentWork
-	from := t.LeaderBranch
-	if a.Branch == t.LeaderBranch {
-		from = t.Base
-	}
-	wk.Ahead, _, _ = w.repo.AheadBehind(ctx, from, a.Branch)
-	if _, err := os.Stat(a.Worktree); err == nil {
-		if ch, err := w.repo.Status(ctx, a.Worktree); err == nil {
-			wk.Uncommitted = len(ch)
-		}
-	}
-	return wk
 }
 
 // MergeDiff is the change a merge commit of the leader branch brought (its first-parent

@@ -49,17 +49,8 @@ func Token(dir string) (string, error) {
 	return tok, nil
 }
 
-// SaveURL keeps the login URL a server printed, for PrintedURL.
+// SaveURL keeps the login URL a server printed, for orchestrator.ServedURL.
 func SaveURL(dir, url string) error { return writePrivate(filepath.Join(dir, urlFile), url+"\n") }
-
-// PrintedURL is the login URL the last server in dir printed.
-func PrintedURL(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, urlFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("no teamctl serve has run in this repository yet: start one with teamctl serve")
-	}
-	return strings.TrimSpace(string(b)), err
-}
 
 // writePrivate writes content to path, readable by the user alone, through a rename.
 func writePrivate(path, content string) error {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
+	"github.com/chromedp/chromedp"
 
 	"github.com/teamctl/teamctl/internal/testsupport"
 	"github.com/teamctl/teamctl/orchestrator"
@@ -23,13 +24,18 @@ import (
 	"github.com/teamctl/teamctl/worktree"
 )
 
-// BenchmarkServe64: `teamctl serve` (its own process, as a person runs it) of a team of 64
-// agents at rest. It reports the team page's load time, the time from a journal event (a
-// message sent) to its arrival on /api/events, that plus the fetch of the page's live part
-// the browser then makes (what a person waits for before the page shows it), and the
-// server's resident memory. Medians of 20.
-func BenchmarkServe64(b *testing.B) {
-	const agents, samples = 64, 20
+// served is a team of 64 agents at rest under `teamctl serve`: its base URL and login
+// token, the person (to make journal events with) and the serve process.
+type served struct {
+	base, token string
+	human       *orchestrator.Participant
+	serve       *exec.Cmd
+}
+
+const agents64 = 64
+
+func serve64(b *testing.B) served {
+	const agents = agents64
 	repo := testsupport.NewRepo(b)
 	scripts := b.TempDir()
 	testsupport.WriteFile(b, filepath.Join(repo, "src", "base.txt"), "base\n")
@@ -70,7 +76,7 @@ func BenchmarkServe64(b *testing.B) {
 		}
 		return err == nil && n == agents
 	})
-	defer ws.Close()
+	b.Cleanup(func() { ws.Close() })
 
 	serve := exec.Command(filepath.Join(testsupport.TeamctlBinDir(b), "teamctl"), "serve", "--addr", "127.0.0.1:0")
 	serve.Dir = repo
@@ -84,6 +90,22 @@ func BenchmarkServe64(b *testing.B) {
 		b.Fatalf("serve printed no URL: %v", err)
 	}
 	base, token, _ := strings.Cut(strings.TrimSpace(line), "/?token=")
+	human, err := ws.Participant(context.Background(), orchestrator.Caller{Team: "t", As: orchestrator.Human})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return served{base: base, token: token, human: human, serve: serve}
+}
+
+// BenchmarkServe64: `teamctl serve` (its own process, as a person runs it) of a team of 64
+// agents at rest. It reports the team page's load time, the time from a journal event (a
+// message sent) to its arrival on /api/events, that plus the fetch of the page's live part
+// the browser then makes (what a person waits for before the page shows it), and the
+// server's resident memory. Medians of 20.
+func BenchmarkServe64(b *testing.B) {
+	const samples = 20
+	sv := serve64(b)
+	base, token, human, serve := sv.base, sv.token, sv.human, sv.serve
 	get := func(path string) time.Duration {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -98,10 +120,6 @@ func BenchmarkServe64(b *testing.B) {
 			b.Fatalf("GET %s: %d", path, resp.StatusCode)
 		}
 		return time.Since(start)
-	}
-	human, err := ws.Participant(context.Background(), orchestrator.Caller{Team: "t", As: orchestrator.Human})
-	if err != nil {
-		b.Fatal(err)
 	}
 	for b.Loop() {
 		var page, sse, live []time.Duration
@@ -163,4 +181,64 @@ func rssKB(pid int) int {
 		}
 	}
 	return 0
+}
+
+// BenchmarkBrowser64: what a person sees on the page of a team of 64 agents at rest, in a
+// real browser (headless Chromium): the time from a journal event (a message sent) to the
+// page's DOM showing it, the event stream and the live part's fetch included. Median of 20.
+func BenchmarkBrowser64(b *testing.B) {
+	const samples = 20
+	ctx, done := browser(b)
+	defer done()
+	sv := serve64(b)
+	open, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	// A watcher in the page notes when the feed first shows the text it waits for.
+	const watch = `(() => {
+		window.__want = ""; window.__at = 0;
+		new MutationObserver(() => {
+			const f = document.getElementById("feed");
+			if (!window.__at && window.__want && f && f.textContent.includes(window.__want)) window.__at = Date.now();
+		}).observe(document.querySelector("[data-live]"), {childList: true, subtree: true, characterData: true});
+		return true;
+	})()`
+	err := chromedp.Do(open,
+		chromedp.Navigate(sv.base+"/t/t?token="+sv.token),
+		chromedp.WaitVisible(chromedp.CSS(`[data-agent="a63"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-stream="open"]`)),
+	)
+	if err == nil {
+		_, err = chromedp.Run(open, chromedp.Evaluate[bool](watch))
+	}
+	if err != nil {
+		b.Fatalf("open the team page: %v\n%s", err, pageText(ctx))
+	}
+	for b.Loop() {
+		var dom []time.Duration
+		for i := range samples {
+			text := fmt.Sprintf("browser bench %d", i)
+			step, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := chromedp.Run(step, chromedp.Evaluate[bool](fmt.Sprintf(`(window.__want = %q, window.__at = 0, true)`, text))); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			if _, err := sv.human.Send(context.Background(), "a00", text); err != nil {
+				b.Fatal(err)
+			}
+			var at int64
+			for at == 0 {
+				v, err := chromedp.Run(step, chromedp.Evaluate[int64](`window.__at`))
+				if err != nil {
+					b.Fatalf("the page never showed %q: %v\n%s", text, err, pageText(ctx))
+				}
+				if at = v; at == 0 {
+					time.Sleep(5 * time.Millisecond) // polling the page, with step's deadline
+				}
+			}
+			cancel()
+			dom = append(dom, time.UnixMilli(at).Sub(start))
+		}
+		b.ReportMetric(ms(median(dom)), "ms/event-to-dom")
+		b.ReportMetric(float64(rssKB(sv.serve.Process.Pid))/1024, "MB-rss")
+	}
 }

@@ -17,7 +17,7 @@ import (
 
 // browser is a headless Chromium (Debian's chromium, which make test installs), or a skip
 // that says how to get one.
-func browser(t *testing.T) (context.Context, func()) {
+func browser(t testing.TB) (context.Context, func()) {
 	t.Helper()
 	path := os.Getenv("TEAMCTL_TEST_CHROMIUM")
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {

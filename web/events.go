@@ -13,10 +13,17 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/teamctl/teamctl/store"
 )
 
 // heartbeat keeps proxies and the browser from taking a quiet stream for a dead one.
 const heartbeat = 15 * time.Second
+
+// requery is how often the stream reads the journal although the store's files look
+// unchanged (a write-ahead log rewound by a checkpoint to the same size within the same
+// clock tick would hide a write from the stat).
+const requery = time.Second
 
 // Event is one journal event as the stream sends it.
 type Event struct {
@@ -62,14 +69,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	tick := time.NewTicker(s.poll)
 	defer tick.Stop()
-	quiet := time.Now()
+	quiet, queried := time.Now(), time.Now()
+	stamp := s.ws.StoreStamp()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		evs, err := s.ws.Events(ctx, t.Name, after, 500)
+		// A stat of the store's files first: at rest a tick costs no query.
+		var evs []store.Event
+		if st := s.ws.StoreStamp(); st != stamp || time.Since(queried) >= requery {
+			stamp, queried = st, time.Now()
+			evs, err = s.ws.Events(ctx, t.Name, after, 500)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("event stream: reading the journal", "team", t.Name, "err", err)

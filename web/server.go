@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -25,8 +26,9 @@ type Options struct {
 	Token    string // the login token (Token)
 	ReadOnly bool   // show everything, refuse every action (403)
 	Log      *log.Logger
-	// Poll is how often the event stream looks at the journal (default 200ms): the browser
-	// never polls, the server does, one cheap query for each open page.
+	// Poll is how often the event stream looks at the store (default 50ms): the browser
+	// never polls, the server does, a stat of the store's files for each open page, and a
+	// query of the journal only when they changed (or a second passed).
 	Poll time.Duration
 }
 
@@ -39,13 +41,17 @@ type Server struct {
 	poll     time.Duration
 	log      *log.Logger
 	handler  http.Handler
+
+	mu    sync.Mutex
+	teamc map[string]*teamCache // by team: what a page load need not redo
 }
 
 // New is a server of ws's teams.
 func New(ws *orchestrator.Workspace, opts Options) *Server {
-	s := &Server{ws: ws, token: opts.Token, csrf: csrfToken(opts.Token), readOnly: opts.ReadOnly, poll: opts.Poll, log: opts.Log}
+	s := &Server{ws: ws, token: opts.Token, csrf: csrfToken(opts.Token), readOnly: opts.ReadOnly, poll: opts.Poll, log: opts.Log,
+		teamc: map[string]*teamCache{}}
 	if s.poll <= 0 {
-		s.poll = 200 * time.Millisecond
+		s.poll = 50 * time.Millisecond
 	}
 	if s.log == nil {
 		s.log = log.New(nil)

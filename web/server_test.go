@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -334,6 +335,16 @@ func TestEventsFollowTheJournal(t *testing.T) {
 	}
 }
 
+// counts is the commits ahead and the uncommitted files an agent's row on a team page shows.
+func counts(page, agent string) (ahead, dirty string) {
+	re := regexp.MustCompile(`<tr data-agent="` + regexp.QuoteMeta(agent) + `">(?s:.*?)<td class="wide">[^<]*</td><td>(-?\d*)</td><td class="wide">(-?\d*)</td>`)
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		return "no row", "no row"
+	}
+	return m[1], m[2]
+}
+
 // TestAnswerRelaunchesTheAgent: the person answers a blocker in the team page's form; the
 // agent is launched again with the answer, and its work merges. The pages show the agents,
 // the blocker, the conversation and the review's diff.
@@ -341,9 +352,12 @@ func TestAnswerRelaunchesTheAgent(t *testing.T) {
 	tm := startTeam(t, web.Options{})
 	tm.login()
 	var page string
-	testsupport.Eventually(t, time.Minute, "the blocker is on the team page", func() bool {
+	// The git counts follow: talker commits once and leaves nothing uncommitted (the page
+	// may first have shown it before its commit, or before its edit).
+	testsupport.Eventually(t, time.Minute, "the blocker, and talker's commit counted, on the team page", func() bool {
 		_, page = tm.get(tm.client, "/t/t")
-		return strings.Contains(page, `data-blocker="1"`)
+		ahead, dirty := counts(page, "talker")
+		return strings.Contains(page, `data-blocker="1"`) && ahead == "1" && dirty == "0"
 	})
 	for _, want := range []string{`data-agent="asker"`, `data-agent="talker"`, `data-blocker="1"`, `BLOCKER 1 for you, from asker`, `data-live="/t/t?fragment=1"`,
 		`<td class="words">blocker 1 raised for `} {
@@ -374,6 +388,14 @@ func TestAnswerRelaunchesTheAgent(t *testing.T) {
 	}
 	if got := testsupport.Git(t, tm.repo, "show", "teamctl/t/lead/work:src/colour.txt"); strings.TrimSpace(got) != "colour: teal" {
 		t.Errorf("the answer merged as %q", got)
+	}
+	// Merged: the counts follow the leader branch (nothing of asker's or talker's is left
+	// unmerged; the leader branch holds their three commits and two merges).
+	_, page = tm.get(tm.client, "/t/t")
+	for agent, want := range map[string]string{"asker": "0", "talker": "0", "lead": "5"} {
+		if ahead, _ := counts(page, agent); ahead != want {
+			t.Errorf("%s's row after the merges: %s ahead, want %s", agent, ahead, want)
+		}
 	}
 	if _, conv := tm.get(tm.client, "/t/t/a/asker"); !strings.Contains(conv, "reason=answer") || !strings.Contains(conv, `id="conversation"`) {
 		t.Errorf("asker's conversation page:\n%s", conv)

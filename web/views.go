@@ -62,11 +62,54 @@ type teamView struct {
 	Others []orchestrator.BlockerStatus // blockers for the leader (a person may answer them too)
 }
 
-// workers is how many agents' rows are read at once.
-const workers = 8
-
 // tailBytes is how much of an agent's log its last words are read from.
 const tailBytes = 16 << 10
+
+// teamCache is what a team's page loads share: the git counts (redone only for what a stat
+// says changed: at rest a page load runs no git at all) and each agent's last words (read
+// again only when its log changed).
+type teamCache struct {
+	work *orchestrator.WorkStats
+
+	mu    sync.Mutex
+	words map[string]lastWord // by agent
+}
+
+type lastWord struct {
+	stamp orchestrator.FileStamp
+	mod   time.Time
+	text  string
+}
+
+func (s *Server) cache(team string) *teamCache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.teamc[team]
+	if c == nil {
+		c = &teamCache{work: s.ws.WorkStats(), words: map[string]lastWord{}}
+		s.teamc[team] = c
+	}
+	return c
+}
+
+// lastWords is agent's last words, from the cache while its log is unchanged.
+func (c *teamCache) lastWords(agent, preset, logPath string) lastWord {
+	st := orchestrator.StampOf(logPath)
+	c.mu.Lock()
+	w, ok := c.words[agent]
+	c.mu.Unlock()
+	if ok && w.stamp == st {
+		return w
+	}
+	w = lastWord{stamp: st, text: lastWords(preset, logPath)}
+	if fi, err := os.Stat(logPath); err == nil {
+		w.mod = fi.ModTime()
+	}
+	c.mu.Lock()
+	c.words[agent] = w
+	c.mu.Unlock()
+	return w
+}
 
 func (s *Server) team(ctx context.Context, name string) (teamView, error) {
 	var v teamView
@@ -88,32 +131,28 @@ func (s *Server) team(ctx context.Context, name string) (teamView, error) {
 		byName[a.Name] = a
 	}
 	p, _ := s.ws.Plan(ctx, t.Name)
-	// Each agent's row costs two git commands and a read of its log's tail: read at once,
-	// a few at a time, they do not add up on a team of 64.
-	v.Agents = make([]AgentRow, len(st.Agents))
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for i, a := range st.Agents {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			row := AgentRow{AgentStatus: a}
-			if sa, ok := byName[a.Name]; ok {
-				row.AgentWork = s.ws.Work(ctx, t, sa)
-				row.Since = sa.Updated
+	c := s.cache(t.Name)
+	words := make(map[string]lastWord, len(st.Agents))
+	for _, a := range st.Agents {
+		preset := ""
+		if p != nil {
+			if pa, ok := p.Agent(a.Name); ok {
+				preset = pa.Preset
 			}
-			preset := ""
-			if p != nil {
-				if pa, ok := p.Agent(a.Name); ok {
-					preset = pa.Preset
-				}
-			}
-			row.LastWord = lastWords(preset, s.ws.AgentLog(t.Name, a.Name))
-			v.Agents[i] = row
-		}()
+		}
+		words[a.Name] = c.lastWords(a.Name, preset, s.ws.AgentLog(t.Name, a.Name))
 	}
-	wg.Wait()
+	// Every stale count now (a page shows them all), the git commands a few at once.
+	c.work.Refresh(ctx, time.Now(), st, func(agent string) time.Time { return words[agent].mod }, -1)
+	v.Agents = make([]AgentRow, len(st.Agents))
+	for i, a := range st.Agents {
+		row := AgentRow{AgentStatus: a, LastWord: words[a.Name].text}
+		row.Ahead, row.Uncommitted = c.work.Counts(a.Name)
+		if sa, ok := byName[a.Name]; ok {
+			row.Since = sa.Updated
+		}
+		v.Agents[i] = row
+	}
 	for _, b := range st.Blockers {
 		if b.Human {
 			v.Human = append(v.Human, b)

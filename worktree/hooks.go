@@ -66,7 +66,7 @@ func (r *Repo) InstallAgentHooks(ctx context.Context, dir string, h AgentHooks) 
 	if len(preCommit) == 0 {
 		return errors.New("install hooks: empty pre-commit command")
 	}
-	gitDir, err := worktreeGitDir(dir)
+	gitDir, err := GitDirOf(dir)
 	if err != nil {
 		return fmt.Errorf("install hooks in %s: %w", dir, err)
 	}

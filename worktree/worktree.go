@@ -721,7 +721,7 @@ func (r *Repo) MainLine(ctx context.Context, from, to string) ([]Commit, error) 
 // when no process can be working in dir. It returns the files it removed. No git process:
 // the worktree's git dir is read from its .git file.
 func (r *Repo) RemoveStaleLocks(dir, branch string) ([]string, error) {
-	gitDir, err := worktreeGitDir(dir)
+	gitDir, err := GitDirOf(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -743,9 +743,9 @@ func (r *Repo) RemoveStaleLocks(dir, branch string) ([]string, error) {
 	return removed, nil
 }
 
-// worktreeGitDir is the git dir of the worktree at dir: dir/.git itself for a main
+// GitDirOf is the git dir of the worktree at dir: dir/.git itself for a main
 // worktree, the "gitdir: PATH" its .git file names for a linked one.
-func worktreeGitDir(dir string) (string, error) {
+func GitDirOf(dir string) (string, error) {
 	dotgit := filepath.Join(dir, ".git")
 	fi, err := os.Stat(dotgit)
 	if err != nil {
@@ -787,7 +787,7 @@ func (r *Repo) Branches(ctx context.Context, prefix string) (map[string]string, 
 // (the worktree's own, which outlives a branch deleted under it and is kept until the
 // worktree is pruned, even when dir itself is gone). "" when there is none.
 func (r *Repo) LastHead(dir string) (string, error) {
-	gitDir, err := worktreeGitDir(dir)
+	gitDir, err := GitDirOf(dir)
 	if err != nil {
 		// dir is gone: find its admin dir by the path it records.
 		if gitDir, err = r.adminDirOf(dir); err != nil || gitDir == "" {
@@ -881,7 +881,7 @@ func ZeroHash(h string) bool { return strings.Trim(h, "0") == "" }
 // read them all as deleted). It reports whether there was one to finish. Files that are not
 // the branch's are left alone.
 func (r *Repo) CompleteCheckout(ctx context.Context, dir string) (bool, error) {
-	gitDir, err := worktreeGitDir(dir)
+	gitDir, err := GitDirOf(dir)
 	if err != nil {
 		return false, err
 	}
@@ -903,7 +903,7 @@ func (r *Repo) CompleteCheckout(ctx context.Context, dir string) (bool, error) {
 // A branch whose directory holds other refs (not named after it, "<branch>-…", as teamctl
 // names one it sets aside) is refused: the agent could move those too.
 func (r *Repo) AgentWrites(ctx context.Context, dir, branch string) ([]string, error) {
-	admin, err := worktreeGitDir(dir)
+	admin, err := GitDirOf(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -1038,7 +1038,7 @@ func (r *Repo) CheckedOut(ctx context.Context, dir, branch string) error {
 		return err
 	}
 	// Read as files, not with git: the guards look at every agent at every exit and merge.
-	admin, err := worktreeGitDir(dir)
+	admin, err := GitDirOf(dir)
 	if err != nil {
 		return err
 	}

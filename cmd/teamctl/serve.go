@@ -59,7 +59,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 		out := opts.Factory.IO.Out
 		if opts.PrintURL {
-			url, err := web.PrintedURL(ws.StateDir())
+			url, err := orchestrator.ServedURL(ws.StateDir())
 			if err != nil {
 				return err
 			}
