@@ -55,8 +55,10 @@ Other agents work on the same repository at the same time, each in its own workt
   teamctl release [PATH...] gives back what you no longer need (all of it without PATH).
 - Say what you are about to do: teamctl intent "TEXT" --files PATH,...  (reserves nothing)
 - Messages: teamctl msg inbox reads yours (look between steps); teamctl msg send --to NAME
-  "TEXT" writes to another agent or to human; teamctl msg broadcast "TEXT" to every agent;
-  teamctl msg feed shows what the team did lately.
+  "TEXT" writes to another agent or to human (--reply-to ID answers message [ID]); teamctl
+  msg broadcast "TEXT" to every agent; teamctl msg feed shows what the team did lately.
+- Who is who: teamctl whoami (your task, branch, reservations, unread messages); teamctl
+  agents (every agent: state, task, intent, reservations, last seen).
 - If you cannot go on without an answer: teamctl blocker "QUESTION" (add --human when only
   a person can answer), %s
 - When the task is done, commit everything, report with

@@ -130,9 +130,9 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	}
 	if len(unread) > 0 {
 		var b strings.Builder
-		b.WriteString("\nMessages for you (read them; more may come: teamctl msg inbox):\n")
+		b.WriteString("\nMessages for you (read them; more may come: teamctl msg inbox; answer one with\nteamctl msg send --reply-to ID \"TEXT\"):\n")
 		for _, m := range unread {
-			fmt.Fprintf(&b, "- from %s: %s\n", m.From, m.Text)
+			fmt.Fprintf(&b, "- [%d] from %s: %s\n", m.ID, m.From, m.Text)
 		}
 		extra = strings.TrimSpace(extra + "\n" + b.String())
 	}

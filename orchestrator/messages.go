@@ -5,6 +5,7 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,14 +29,44 @@ func messageText(text string) (string, error) {
 
 // Send sends text from the caller to one participant (an agent of the team or Human).
 func (p *Participant) Send(ctx context.Context, to, text string) (store.Message, error) {
+	return p.Reply(ctx, 0, to, text)
+}
+
+// Reply sends text from the caller as an answer to message id (0: to nothing), to to; with
+// to "", to whoever sent message id to the caller (or, for the caller's own message, whom it
+// went to). The caller must have sent or received message id.
+func (p *Participant) Reply(ctx context.Context, id int64, to, text string) (store.Message, error) {
 	text, err := messageText(text)
 	if err != nil {
 		return store.Message{}, err
 	}
+	if id != 0 {
+		m, err := p.w.store.Message(ctx, p.team.Name, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Message{}, Errorf(ErrUsage, "--reply-to %d: team %s has no message %d", id, p.team.Name, id)
+		} else if err != nil {
+			return store.Message{}, err
+		}
+		other := ""
+		switch p.me {
+		case m.To:
+			other = m.From
+		case m.From:
+			other = m.To
+		default:
+			return store.Message{}, Errorf(ErrUsage, "--reply-to %d: message %d went from %s to %s, not to or from you (%s)", id, id, m.From, m.To, p.me)
+		}
+		if to == "" {
+			to = other
+		}
+	}
+	if to == "" {
+		return store.Message{}, Errorf(ErrUsage, "whom to? --to NAME (or --reply-to ID to answer a message)")
+	}
 	if err := p.recipient(to); err != nil {
 		return store.Message{}, err
 	}
-	ms, err := p.w.store.SendMessage(ctx, p.team.Name, p.me, []string{to}, false, text)
+	ms, err := p.w.store.SendMessage(ctx, p.team.Name, store.Outgoing{From: p.me, To: []string{to}, Text: text, ReplyTo: id})
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -58,7 +89,7 @@ func (p *Participant) Broadcast(ctx context.Context, text string) ([]store.Messa
 	if len(to) == 0 {
 		return nil, Errorf(ErrUsage, "no other active agent in team %s to broadcast to", p.team.Name)
 	}
-	return p.w.store.SendMessage(ctx, p.team.Name, p.me, to, true, text)
+	return p.w.store.SendMessage(ctx, p.team.Name, store.Outgoing{From: p.me, To: to, Broadcast: true, Text: text})
 }
 
 // Inbox returns the caller's unread messages, oldest first, and marks them read: of two

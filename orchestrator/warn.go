@@ -73,7 +73,7 @@ func (s *supervisor) checkConflicts(ctx context.Context) error {
 			if _, ok := live[to]; !ok || to == "" {
 				continue
 			}
-			if _, err := s.ws.store.SendMessage(ctx, s.team.Name, System, []string{to}, false, s.warningText(other, w.Files)); err != nil {
+			if _, err := s.ws.store.SendMessage(ctx, s.team.Name, store.Outgoing{From: System, To: []string{to}, Text: s.warningText(other, w.Files)}); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 const mergeCols = `id, team, task, agent, branch, branch_head, before_head, merge_commit, outcome,
@@ -137,4 +138,24 @@ func (s *Store) LastEventID(ctx context.Context, team string) (int64, error) {
 		return 0, fmt.Errorf("newest event of team %q: %w", team, err)
 	}
 	return id, nil
+}
+
+// LastActs is when each participant of the team last did something the journal records
+// (sent, read, reserved, raised, reported...), by name.
+func (s *Store) LastActs(ctx context.Context, team string) (map[string]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT agent, MAX(at) FROM events WHERE team = ? AND agent != '' GROUP BY agent`, team)
+	if err != nil {
+		return nil, fmt.Errorf("read the last acts of team %q: %w", team, err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var name string
+		var at int64
+		if err := rows.Scan(&name, &at); err != nil {
+			return nil, fmt.Errorf("read the last acts of team %q: %w", team, err)
+		}
+		out[name] = fromNanos(at)
+	}
+	return out, rows.Err()
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,26 +19,37 @@ type Message struct {
 	To        string    `json:"to"`
 	Broadcast bool      `json:"broadcast,omitempty"`
 	Text      string    `json:"text"`
+	ReplyTo   int64     `json:"reply_to,omitempty"` // the message this one answers
 	At        time.Time `json:"at"`
 	ReadAt    time.Time `json:"read_at,omitzero"`
 }
 
-const messageCols = `id, team, sender, recipient, broadcast, text, at, read_at`
+// Outgoing is a message to send: from one participant to each of To.
+type Outgoing struct {
+	From      string
+	To        []string
+	Broadcast bool
+	Text      string
+	ReplyTo   int64 // the id of the message it answers; 0 for none
+}
+
+const messageCols = `id, team, sender, recipient, broadcast, text, reply_to, at, read_at`
 
 func scanMessage(sc scanner) (Message, error) {
 	var m Message
 	var at, read int64
-	err := sc.Scan(&m.ID, &m.Team, &m.From, &m.To, &m.Broadcast, &m.Text, &at, &read)
+	err := sc.Scan(&m.ID, &m.Team, &m.From, &m.To, &m.Broadcast, &m.Text, &m.ReplyTo, &at, &read)
 	m.At, m.ReadAt = fromNanos(at), fromNanos(read)
 	return m, err
 }
 
-// SendMessage stores text from one participant to each of to, in one transaction, and
-// journals one "msg" event (data: to, broadcast, text, ids). It returns the stored messages.
-// Who may write to whom is the caller's rule; the store only keeps it.
+// SendMessage stores the message to each of its recipients, in one transaction, and
+// journals one "msg" event (data: to, broadcast, text, reply_to, ids). It returns the stored
+// messages. Who may write to whom is the caller's rule; the store only keeps it.
 //
 // ErrNotFound if the team does not exist.
-func (s *Store) SendMessage(ctx context.Context, team, from string, to []string, broadcast bool, text string) ([]Message, error) {
+func (s *Store) SendMessage(ctx context.Context, team string, o Outgoing) ([]Message, error) {
+	from, to, broadcast, text := o.From, o.To, o.Broadcast, o.Text
 	var out []Message
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		out = nil
@@ -47,8 +59,8 @@ func (s *Store) SendMessage(ctx context.Context, team, from string, to []string,
 		at := now()
 		ids := make([]int64, 0, len(to))
 		for _, r := range to {
-			res, err := tx.ExecContext(ctx, `INSERT INTO messages (team, sender, recipient, broadcast, text, at)
-				VALUES (?,?,?,?,?,?)`, team, from, r, broadcast, text, toNanos(at))
+			res, err := tx.ExecContext(ctx, `INSERT INTO messages (team, sender, recipient, broadcast, text, reply_to, at)
+				VALUES (?,?,?,?,?,?,?)`, team, from, r, broadcast, text, o.ReplyTo, toNanos(at))
 			if err != nil {
 				return err
 			}
@@ -57,20 +69,33 @@ func (s *Store) SendMessage(ctx context.Context, team, from string, to []string,
 				return err
 			}
 			ids = append(ids, id)
-			out = append(out, Message{ID: id, Team: team, From: from, To: r, Broadcast: broadcast, Text: text, At: at})
+			out = append(out, Message{ID: id, Team: team, From: from, To: r, Broadcast: broadcast, Text: text, ReplyTo: o.ReplyTo, At: at})
 		}
 		_, err := appendEvent(ctx, tx, Event{Team: team, At: at, Kind: "msg", Agent: from, Data: mustJSON(struct {
 			To        []string `json:"to"`
 			Broadcast bool     `json:"broadcast,omitempty"`
 			Text      string   `json:"text"`
+			ReplyTo   int64    `json:"reply_to,omitempty"`
 			IDs       []int64  `json:"ids"`
-		}{to, broadcast, text, ids})})
+		}{to, broadcast, text, o.ReplyTo, ids})})
 		return err
 	})
 	if err != nil {
 		return nil, wrapOp(err, "send message from %s to %s in team %q", from, strings.Join(to, ", "), team)
 	}
 	return out, nil
+}
+
+// Message is the team's message id (ErrNotFound if there is none).
+func (s *Store) Message(ctx context.Context, team string, id int64) (Message, error) {
+	m, err := scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE team = ? AND id = ?`, team, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, fmt.Errorf("message %d of team %q: %w", id, team, ErrNotFound)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("read message %d of team %q: %w", id, team, err)
+	}
+	return m, nil
 }
 
 // ReadInbox returns the recipient's unread messages, oldest first, and marks them read in

@@ -23,7 +23,7 @@ func TestMessages(t *testing.T) {
 	seed(t, s, "paste")
 	send := func(from string, to []string, broadcast bool, text string) {
 		t.Helper()
-		if _, err := s.SendMessage(ctx, "paste", from, to, broadcast, text); err != nil {
+		if _, err := s.SendMessage(ctx, "paste", Outgoing{From: from, To: to, Broadcast: broadcast, Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func TestMessages(t *testing.T) {
 	if err != nil || len(feed) != 3 || feed[0].Agent != "bob" || feed[2].Agent != "alice" {
 		t.Errorf("EventsOfKinds(msg, 3) = %+v, %v", feed, err)
 	}
-	if _, err := s.SendMessage(ctx, "nope", "a", []string{"b"}, false, "x"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SendMessage(ctx, "nope", Outgoing{From: "a", To: []string{"b"}, Text: "x"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SendMessage to a missing team = %v, want ErrNotFound", err)
 	}
 }
@@ -104,7 +104,7 @@ func TestReadInboxConcurrently(t *testing.T) {
 		}()
 	}
 	for i := range n {
-		if _, err := s.SendMessage(ctx, "paste", "alice", []string{"bob"}, false, string(rune('a'+i%26))); err != nil {
+		if _, err := s.SendMessage(ctx, "paste", Outgoing{From: "alice", To: []string{"bob"}, Text: string(rune('a' + i%26))}); err != nil {
 			t.Fatal(err)
 		}
 	}

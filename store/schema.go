@@ -216,6 +216,13 @@ CREATE TABLE pauses (
 	PRIMARY KEY (team, provider)
 ) STRICT;
 `,
+	// 5: agents' own view of the team. A message may answer an earlier one (reply_to: its
+	// id, 0 for none): msg send --reply-to.
+	`
+ALTER TABLE messages ADD COLUMN reply_to INTEGER NOT NULL DEFAULT 0;
+-- when each participant last acted (teamctl agents' "last seen").
+CREATE INDEX events_by_agent ON events (team, agent, at);
+`,
 }
 
 // migrate brings the schema to the latest version. Several processes may open a new store

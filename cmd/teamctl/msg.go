@@ -17,6 +17,7 @@ type MsgOptions struct {
 	Factory *Factory
 	Caller  orchestrator.Caller
 	To      string // send
+	ReplyTo int64  // send
 	Peer    string // thread
 	All     bool   // thread --all
 	Text    string
@@ -47,18 +48,25 @@ $TEAMCTL_AGENT; a person's shell is "human" (or --as NAME).`,
 		}
 	}
 	send := &cobra.Command{
-		Use:   "send --to NAME TEXT",
+		Use:   "send (--to NAME | --reply-to ID) TEXT",
 		Short: "Send a message to one agent, or to the human",
-		Args:  minArgs(1, "the message text"),
+		Long: `Send a message to one agent, or to the human. --reply-to ID answers message ID (the number
+msg inbox and msg thread show in brackets): it goes to whoever sent it, unless --to says
+otherwise, and msg thread shows it as a reply. --json prints the message sent, with its id.`,
+		Args: minArgs(1, "the message text"),
 	}
 	send.RunE = func(cmd *cobra.Command, args []string) error {
 		opts.Text = text(args)
-		if opts.To == "" {
-			return &usageError{fmt.Errorf("msg send: --to NAME is required")}
+		if opts.To == "" && opts.ReplyTo == 0 {
+			return &usageError{fmt.Errorf("msg send: --to NAME is required (or --reply-to ID, to answer a message)")}
+		}
+		if opts.ReplyTo < 0 {
+			return &usageError{fmt.Errorf("msg send: --reply-to %d: want a message id (a number > 0)", opts.ReplyTo)}
 		}
 		return sub("send", msgSendRun)(cmd, args)
 	}
 	send.Flags().StringVar(&opts.To, "to", "", "the recipient: an agent of the team, or human")
+	send.Flags().Int64Var(&opts.ReplyTo, "reply-to", 0, "the id of the message this answers (the recipient defaults to its sender)")
 
 	broadcast := &cobra.Command{
 		Use:   "broadcast TEXT",
@@ -99,12 +107,16 @@ $TEAMCTL_AGENT; a person's shell is "human" (or --as NAME).`,
 
 func msgSendRun(ctx context.Context, opts *MsgOptions) error {
 	return withParticipant(ctx, opts.Factory, opts.Caller, func(p *orchestrator.Participant) error {
-		m, err := p.Send(ctx, opts.To, opts.Text)
+		m, err := p.Reply(ctx, opts.ReplyTo, opts.To, opts.Text)
 		if err != nil {
 			return err
 		}
 		if opts.JSON {
 			return writeJSON(opts.Factory.IO.Out, m)
+		}
+		if m.ReplyTo != 0 {
+			fmt.Fprintf(opts.Factory.IO.Out, "sent to %s (message %d, a reply to %d)\n", m.To, m.ID, m.ReplyTo)
+			return nil
 		}
 		fmt.Fprintf(opts.Factory.IO.Out, "sent to %s (message %d)\n", m.To, m.ID)
 		return nil
@@ -170,7 +182,11 @@ func printMessages(opts *MsgOptions, ms []store.Message, none string) error {
 		if m.Broadcast {
 			to = "all"
 		}
-		lines[i] = fmt.Sprintf("%s  %s → %s: %s", clock(m.At), m.From, to, m.Text)
+		re := ""
+		if m.ReplyTo != 0 {
+			re = fmt.Sprintf(" (re [%d])", m.ReplyTo)
+		}
+		lines[i] = fmt.Sprintf("%s  [%d] %s → %s%s: %s", clock(m.At), m.ID, m.From, to, re, m.Text)
 	}
 	printLines(printable(opts.Factory.IO.Out), none, lines)
 	return nil
