@@ -16,7 +16,7 @@ import (
 // answers that dialog. Headless (-p) mode skips the dialog and needs none of this.
 // Other keys of the file are kept as they are.
 func TrustClaudeWorktree(configPath, worktree string) error {
-	return editClaudeConfig(configPath, func(cfg map[string]any) { trust(cfg, worktree) })
+	return editJSON(configPath, func(cfg map[string]any) bool { trust(cfg, worktree); return true })
 }
 
 // PrepareClaudeInteractive answers, in the Claude Code configuration at configPath, the
@@ -31,11 +31,11 @@ func TrustClaudeWorktree(configPath, worktree string) error {
 //     purpose. Claude Code keeps the key's last 20 characters; a key the person rejected
 //     stays rejected.
 func PrepareClaudeInteractive(configPath, worktree, apiKey string) error {
-	return editClaudeConfig(configPath, func(cfg map[string]any) {
+	return editJSON(configPath, func(cfg map[string]any) bool {
 		trust(cfg, worktree)
 		cfg["bypassPermissionsModeAccepted"] = true
 		if apiKey == "" {
-			return
+			return true
 		}
 		tail := apiKey[max(len(apiKey)-20, 0):]
 		resp, _ := cfg["customApiKeyResponses"].(map[string]any)
@@ -45,13 +45,14 @@ func PrepareClaudeInteractive(configPath, worktree, apiKey string) error {
 		approved, _ := resp["approved"].([]any)
 		rejected, _ := resp["rejected"].([]any)
 		if slices.Contains(approved, any(tail)) || slices.Contains(rejected, any(tail)) {
-			return
+			return true
 		}
 		if rejected == nil {
 			rejected = []any{}
 		}
 		resp["approved"], resp["rejected"] = append(approved, tail), rejected
 		cfg["customApiKeyResponses"] = resp
+		return true
 	})
 }
 
@@ -85,39 +86,42 @@ func trust(cfg map[string]any, worktree string) {
 	cfg["projects"] = projects
 }
 
-// editClaudeConfig changes the JSON file at configPath with edit, keeping every other key.
-func editClaudeConfig(configPath string, edit func(map[string]any)) error {
+// editJSON changes a CLI's JSON configuration file at configPath with edit, keeping every
+// other key. edit reports whether it changed anything: a file left as it was is not written.
+func editJSON(configPath string, edit func(map[string]any) bool) error {
 	cfg := map[string]any{}
 	data, err := os.ReadFile(configPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("read claude config: %w", err)
+		return fmt.Errorf("read %s: %w", configPath, err)
 	default:
 		if err := json.Unmarshal(data, &cfg); err != nil {
-			return fmt.Errorf("claude config %s is not JSON: %w", configPath, err)
+			return fmt.Errorf("%s is not JSON: %w", configPath, err)
 		}
 	}
-	edit(cfg)
+	if !edit(cfg) {
+		return nil
+	}
 	out, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
 	}
-	// Write beside it and rename: a claude process reading the file never sees half of it.
-	tmp, err := os.CreateTemp(filepath.Dir(configPath), ".claude.json.teamctl-*")
+	// Write beside it and rename: a CLI reading the file never sees half of it.
+	tmp, err := os.CreateTemp(filepath.Dir(configPath), "."+filepath.Base(configPath)+".teamctl-*")
 	if err != nil {
-		return fmt.Errorf("write claude config: %w", err)
+		return fmt.Errorf("write %s: %w", configPath, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(append(out, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write claude config: %w", err)
+		return fmt.Errorf("write %s: %w", configPath, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write claude config: %w", err)
+		return fmt.Errorf("write %s: %w", configPath, err)
 	}
 	if err := os.Rename(tmp.Name(), configPath); err != nil {
-		return fmt.Errorf("write claude config: %w", err)
+		return fmt.Errorf("write %s: %w", configPath, err)
 	}
 	return nil
 }

@@ -265,8 +265,16 @@ func parseCodex(b *builder, line []byte) bool {
 	return true
 }
 
+// geminiTokens is a gemini result's token counts (input_tokens counts the cached ones).
+type geminiTokens struct {
+	Input  int64 `json:"input_tokens"`
+	Cached int64 `json:"cached"`
+	Output int64 `json:"output_tokens"`
+}
+
 // parseGemini reads `gemini --output-format stream-json` (0.61): init, messages (the
-// assistant's in deltas), tool_use / tool_result, error, result with token stats.
+// assistant's in deltas), tool_use / tool_result, error, result with token stats (by model:
+// the CLI routes a launch's calls to several, "auto" in its init).
 func parseGemini(b *builder, line []byte) bool {
 	var ev struct {
 		Type       string          `json:"type"`
@@ -286,8 +294,8 @@ func parseGemini(b *builder, line []byte) bool {
 			Message string `json:"message"`
 		} `json:"error"`
 		Stats struct {
-			Input  int64 `json:"input_tokens"`
-			Output int64 `json:"output_tokens"`
+			geminiTokens
+			Models map[string]geminiTokens `json:"models"`
 		} `json:"stats"`
 	}
 	if json.Unmarshal(line, &ev) != nil || ev.Type == "" {
@@ -313,7 +321,9 @@ func parseGemini(b *builder, line []byte) bool {
 		b.toolUse(ev.ToolID, ev.ToolName, ev.Parameters)
 	case "tool_result":
 		out := ev.Output
-		if ev.Error != nil && out == "" {
+		if ev.Error != nil && ev.Error.Message != "" {
+			// The error's message names what failed ("File not found: PATH"); the output
+			// only that something did.
 			out = ev.Error.Message
 		}
 		b.toolResult(ev.ToolID, out, ev.Status == "error")
@@ -322,17 +332,27 @@ func parseGemini(b *builder, line []byte) bool {
 			b.text(KindOutput, ev.Message)
 		} else {
 			b.text(KindError, ev.Message)
+			b.lastError = ev.Message
 		}
 	case "result":
-		// gemini gives no cost: priced at the preset's default model.
-		u := Usage{InputTokens: ev.Stats.Input, OutputTokens: ev.Stats.Output, Estimated: true,
-			CostUSD: b.prices.estimate("", ev.Stats.Input, 0, 0, ev.Stats.Output)}
+		// gemini gives no cost: each model's tokens priced at its price (the preset's
+		// default model's for one the table does not name).
+		st := ev.Stats
+		u := Usage{InputTokens: st.Input, OutputTokens: st.Output, Estimated: true}
+		if len(st.Models) == 0 {
+			st.Models = map[string]geminiTokens{"": st.geminiTokens}
+		}
+		for model, m := range st.Models {
+			u.CostUSD += b.prices.estimate(model, m.Input-m.Cached, m.Cached, 0, m.Output)
+		}
 		if ev.Status == "success" {
 			b.end(StatusDone, "", &u)
 		} else {
 			msg := ev.Status
 			if ev.Error != nil {
 				msg = ev.Error.Message
+			} else if b.lastError != "" {
+				msg = b.lastError // a stream that broke: its error event said why
 			}
 			b.end(StatusError, msg, &u)
 		}

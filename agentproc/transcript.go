@@ -196,9 +196,12 @@ type builder struct {
 	result bool                 // this launch gave its final usage
 	totals map[string]float64   // claude: the session's cumulative cost at its last result
 	plain  bool                 // no JSON stream: exit 0 is all the agent says
-	limits Limits
-	prices Prices
-	now    time.Time
+	// lastError is this launch's last error event (gemini: a result that failed without
+	// saying why refers to it).
+	lastError string
+	limits    Limits
+	prices    Prices
+	now       time.Time
 }
 
 var exitNote = lazyRegexp(`agent (exited with code (-?\d+)|timed out|stopped|killed by a signal)`)
@@ -301,6 +304,7 @@ func (b *builder) launch(header string) {
 	b.tools = map[string]*ToolCall{}
 	b.msgs = map[string]Usage{}
 	b.result = false
+	b.lastError = ""
 }
 
 // launchOrCurrent opens a launch for output that came before any header (a log written

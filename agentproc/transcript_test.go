@@ -67,12 +67,15 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 			toolError: true,
 		},
 		"gemini": {
-			launches: 1, session: "5b1f3a9e-2c4d-4e6f-8a0b-1c2d3e4f5a6b",
-			// Its last call raised a blocker: the agent waits on an answer.
-			status: agentproc.StatusWaiting, statuses: []agentproc.Status{agentproc.StatusWaiting},
-			in: 1400, out: 130, cost: (1400*1.25 + 130*10) / 1e6, // gemini-2.5-pro's list price
-			tools: []string{"write_file", "run_shell_command"},
-			texts: []string{"> make hello", "I'll create the file.", "Loaded cached credentials."},
+			// Recorded: real gemini 0.61.0 against fakegemini, the second launch --resume.
+			launches: 2, session: "7d3c9b1e-4f2a-4c8d-9e6b-5a1f0c2d3e4b",
+			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusDone},
+			// Each result's tokens by model (its router and the model it chose, neither in
+			// the table): priced at gemini-2.5-pro's list price, the table's default.
+			in: 37356 + 26295, out: 95 + 80, cost: ((37356+26295)*1.25 + (95+80)*10) / 1e6,
+			tools:     []string{"write_file", "run_shell_command", "run_shell_command", "read_file"},
+			texts:     []string{"> make hello", "Writing hello.txt.", "Done: hello.txt is committed.", "> continue please", "File not found: /tmp/", "All done."},
+			toolError: true,
 		},
 		"opencode": {
 			launches: 2, session: "ses_df2f35714ffeIx5tj3OJ6KPPpG",
@@ -263,5 +266,27 @@ func TestTaskSessionAndUsage(t *testing.T) {
 	}
 	if got := tr.TaskUsage("hello"); got != tr.Usage {
 		t.Errorf("TaskUsage(hello) = %+v, want the whole %+v", got, tr.Usage)
+	}
+}
+
+// TestGeminiPricedByModel: gemini's result counts tokens by model (its router's and the
+// model it chose): a plan's price for one of them prices that one's tokens, the rest stay
+// at the table's default.
+func TestGeminiPricedByModel(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open(filepath.Join("testdata", "gemini.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	prices := agentproc.PricesFor("gemini", map[string]agentproc.Price{"gemini-3.8-flash": {Input: 0.5, Output: 3}})
+	tr, err := agentproc.ParseLog("gemini", f, agentproc.Options{Prices: prices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flash := (float64(36459+25010)*0.5 + float64(82+67)*3) / 1e6
+	lite := (float64(897+1285)*1.25 + float64(13+13)*10) / 1e6
+	if math.Abs(tr.Usage.CostUSD-(flash+lite)) > 1e-9 {
+		t.Errorf("cost %g, want %g (flash at the plan's price, the router's call at the default)", tr.Usage.CostUSD, flash+lite)
 	}
 }

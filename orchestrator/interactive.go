@@ -72,6 +72,22 @@ func (s *supervisor) prepareInteractive(a plan.Agent, sa store.Agent) {
 	}
 }
 
+// prepareCLI sets, before agent a's CLI starts (headless or not), what it needs in its own
+// settings to run as the plan says: the Gemini CLI with a base URL and an API key (it
+// refuses them unless its settings choose the key).
+func (s *supervisor) prepareCLI(a plan.Agent) {
+	if a.Preset != "gemini" || len(a.Command) > 0 {
+		return
+	}
+	changed, path, err := agentproc.PrepareGemini(a.Env)
+	switch {
+	case err != nil:
+		s.log().Warn("could not choose the API key in the Gemini CLI's settings (with GOOGLE_GEMINI_BASE_URL it may refuse to start)", "agent", a.Name, "settings", path, "err", err)
+	case changed:
+		s.log().Info("the Gemini CLI's settings now choose its API key (it refuses GOOGLE_GEMINI_BASE_URL otherwise)", "agent", a.Name, "settings", path)
+	}
+}
+
 // dialogWatch is how long after its launch an interactive agent's screen is looked at for
 // a first-run dialog it stops at.
 const dialogWatch = 2 * time.Minute

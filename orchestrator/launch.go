@@ -151,6 +151,7 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 			return err
 		}
 	}
+	s.prepareCLI(a)
 	var seen int64
 	if a.Mode == plan.ModeTmux {
 		s.prepareInteractive(a, sa)
