@@ -623,7 +623,8 @@ func ReadPid(files Files) (pid int, start int64, err error) {
 }
 
 // Ended is how a launch whose process is gone ended, from its exit file: an exit status, a
-// signal (status 128+N, as sh reports it), or Vanished when the wrapper died before writing it.
+// signal (status 128+N for N up to 31, as sh reports it), or Vanished when the wrapper died
+// before writing it.
 func Ended(files Files) Result {
 	b, err := os.ReadFile(files.Exit)
 	if err != nil {
@@ -633,7 +634,10 @@ func Ended(files Files) Result {
 	if err != nil {
 		return Result{ExitCode: -1}
 	}
-	if code > 128 && code < 128+65 {
+	// sh reports a signal N as 128+N, an exit status as itself: the two are told apart by
+	// the signals that end processes (1 to 31). Above that, CLIs exit with codes of their
+	// own: gemini's is the HTTP status's low byte (173 on a 429, 244 on a 500).
+	if code > 128 && code < 128+32 {
 		return Result{ExitCode: code, Signal: code - 128}
 	}
 	return Result{ExitCode: code}

@@ -246,6 +246,11 @@ func TestEndedAndVanished(t *testing.T) {
 	if r := agentproc.Ended(files); r.Signal != 9 || r.OK() || !strings.Contains(r.String(), "signal 9") {
 		t.Errorf("exit 137: %+v (%s), want killed by signal 9", r, r)
 	}
+	// A CLI's own exit code above the signals (gemini exits 173 on a 429) is an exit code.
+	testsupport.WriteFile(t, files.Exit, "173\n")
+	if r := agentproc.Ended(files); r.Signal != 0 || r.ExitCode != 173 || r.String() != "exited with code 173" {
+		t.Errorf("exit 173: %+v (%s), want exited with code 173", r, r)
+	}
 	testsupport.WriteFile(t, files.Exit, "0\n")
 	if r := agentproc.Ended(files); !r.OK() {
 		t.Errorf("exit 0: %+v", r)

@@ -100,7 +100,7 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 var (
 	limitWords    = lazyRegexp(`(?i)\b429\b|rate[ _-]?limit|usage limit|hit your (\S+ )?limit|limit reached|quota exceeded|exceeded your( current)? quota|exhausted your (\S+ )?quota|RESOURCE_EXHAUSTED|too many requests`)
 	authWords     = lazyRegexp(`(?i)\b40[13]\b|authentication|invalid (x-)?api[ _-]?key|api key not valid|UNAUTHENTICATED|unauthori[sz]ed|please run /login|not logged in|permission_error|forbidden|credit balance is too low`)
-	overloadWords = lazyRegexp(`(?i)\b5(29|0[0234])\b|overloaded|internal server error|server_error|service unavailable|bad gateway|UNAVAILABLE|high demand`)
+	overloadWords = lazyRegexp(`(?i)\b5(29|0[0234])\b|overloaded|internal server error|server_error|service unavailable|bad gateway|UNAVAILABLE|high demand|at capacity`)
 	networkWords  = lazyRegexp(`(?i)ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|connection refused|fetch failed|network (error|is unreachable)|unable to connect|could not resolve host|stream disconnected`)
 )
 
@@ -224,7 +224,13 @@ func clockAfter(clock, zone string, now time.Time) time.Time {
 	}
 	local := now.In(loc)
 	t := time.Date(local.Year(), local.Month(), local.Day(), h, m, 0, 0, loc)
-	if !t.After(now) {
+	switch {
+	case t.After(now):
+	case now.Sub(t) < time.Minute:
+		// The minute now is in: a reset seconds away, said to the minute ("try again at
+		// 7:44 PM" at 7:44:30), is at the end of that minute, not tomorrow.
+		t = t.Add(time.Minute)
+	default:
 		t = t.AddDate(0, 0, 1)
 	}
 	return t

@@ -77,6 +77,10 @@ func TestParseReset(t *testing.T) {
 	}{
 		{"You've hit your 5-hour limit · resets 1:39am (UTC)", time.Date(2026, 12, 2, 1, 39, 0, 0, utc)},
 		{"You've hit your 5-hour limit · resets 11pm (UTC)", time.Date(2026, 12, 1, 23, 0, 0, 0, utc)},
+		// The minute it is: a reset said to the minute is that minute's end, not tomorrow;
+		// a minute ago is tomorrow's.
+		{"You've hit your 5-hour limit · resets 10pm (UTC)", time.Date(2026, 12, 1, 22, 1, 0, 0, utc)},
+		{"You've hit your 5-hour limit · resets 9:59pm (UTC)", time.Date(2026, 12, 2, 21, 59, 0, 0, utc)},
 		{"You've hit your 5-hour limit · resets 2:02am (Europe/Berlin)", time.Date(2026, 12, 2, 2, 2, 0, 0, berlin)},
 		{"You've hit your weekly limit · resets Dec 5, 11:01pm (UTC)", time.Date(2026, 12, 5, 23, 1, 0, 0, utc)},
 		{"Claude AI usage limit reached|1796175588", time.Unix(1796175588, 0)},

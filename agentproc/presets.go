@@ -106,11 +106,14 @@ var presets = []Preset{
 		Name: "codex", Program: "codex", Package: "@openai/codex", Version: "0.169.0",
 		// codex 0.169 has no --full-auto any more; the workspace-write sandbox would refuse
 		// `git commit` in a linked worktree (its git dir is outside the worktree), so the
-		// agent runs unsandboxed in its own worktree, as claude does.
-		Headless:          []string{"codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "{{.Prompt}}"},
-		Resume:            []string{"codex", "exec", "resume", "--json", "--dangerously-bypass-approvals-and-sandbox", SessionIDField, "{{.Prompt}}"},
-		Interactive:       []string{"codex", "--dangerously-bypass-approvals-and-sandbox", "{{.Prompt}}"},
-		InteractiveResume: []string{"codex", "resume", "--dangerously-bypass-approvals-and-sandbox", SessionIDField, "{{.Prompt}}"},
+		// agent runs unsandboxed in its own worktree, as claude does. Its commands run in a
+		// plain shell (allow_login_shell=false): a login shell (bash -lc, its default) reads
+		// /etc/profile, which on Debian sets PATH anew, and teamctl on the agent's PATH is
+		// gone ("teamctl: command not found", seen here).
+		Headless:          []string{"codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "-c", "allow_login_shell=false", "{{.Prompt}}"},
+		Resume:            []string{"codex", "exec", "resume", "--json", "--dangerously-bypass-approvals-and-sandbox", "-c", "allow_login_shell=false", SessionIDField, "{{.Prompt}}"},
+		Interactive:       []string{"codex", "--dangerously-bypass-approvals-and-sandbox", "-c", "allow_login_shell=false", "{{.Prompt}}"},
+		InteractiveResume: []string{"codex", "resume", "--dangerously-bypass-approvals-and-sandbox", "-c", "allow_login_shell=false", SessionIDField, "{{.Prompt}}"},
 		Stream:            "codex",
 		State:             []string{".codex/"},
 		Submit:            []string{"Enter"},

@@ -154,10 +154,10 @@ func TestFlagsGroupsFlagsByHelpCommand(t *testing.T) {
 	codex, _ := agentproc.PresetNamed("codex")
 	got := codex.Flags()
 	want := map[string][]string{
-		"exec --help":        {"--json", "--dangerously-bypass-approvals-and-sandbox"},
-		"exec resume --help": {"--json", "--dangerously-bypass-approvals-and-sandbox"},
-		"--help":             {"--dangerously-bypass-approvals-and-sandbox"},
-		"resume --help":      {"--dangerously-bypass-approvals-and-sandbox"},
+		"exec --help":        {"--json", "--dangerously-bypass-approvals-and-sandbox", "-c"},
+		"exec resume --help": {"--json", "--dangerously-bypass-approvals-and-sandbox", "-c"},
+		"--help":             {"--dangerously-bypass-approvals-and-sandbox", "-c"},
+		"resume --help":      {"--dangerously-bypass-approvals-and-sandbox", "-c"},
 	}
 	for k, v := range want {
 		if !slices.Equal(got[k], v) {
@@ -236,7 +236,7 @@ func TestCommandFor(t *testing.T) {
 		{"claude resumed", plan.Agent{Preset: "claude", Mode: plan.ModeHeadless}, true,
 			[]string{"claude", "-p", "P", "--resume", sid, "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"}},
 		{"codex resumed", plan.Agent{Preset: "codex", Mode: plan.ModeHeadless}, true,
-			[]string{"codex", "exec", "resume", "--json", "--dangerously-bypass-approvals-and-sandbox", sid, "P"}},
+			[]string{"codex", "exec", "resume", "--json", "--dangerously-bypass-approvals-and-sandbox", "-c", "allow_login_shell=false", sid, "P"}},
 		{"claude in tmux", plan.Agent{Preset: "claude", Mode: plan.ModeTmux}, true,
 			[]string{"claude", "--dangerously-skip-permissions", "--resume", sid, "P"}},
 	}

@@ -177,7 +177,8 @@ func claudeErrorKind(e string) FaultKind {
 
 // parseCodex reads `codex exec --json` (0.169): thread.started names the session (the
 // thread id `codex exec resume` takes), items are messages, commands and file changes,
-// turn.completed gives the turn's usage (no cost).
+// turn.completed gives the thread's usage so far (no cost): a resumed thread's counts
+// hold its earlier launches', which are not counted again.
 func parseCodex(b *builder, line []byte) bool {
 	var ev struct {
 		Type     string `json:"type"`
@@ -219,12 +220,30 @@ func parseCodex(b *builder, line []byte) bool {
 		// input_tokens already counts the cached ones (OpenAI's accounting). codex gives no
 		// cost and no model name: priced at the preset's default model.
 		u := ev.Usage
+		if b.threads == nil {
+			b.threads = map[string]codexUsage{}
+		}
+		sid := b.cur.SessionID
+		prev := b.threads[sid]
+		b.threads[sid] = codexUsage{u.Input, u.Cached, u.Output}
+		if u.Input >= prev.input && u.Output >= prev.output && u.Cached >= prev.cached {
+			u.Input, u.Cached, u.Output = u.Input-prev.input, u.Cached-prev.cached, u.Output-prev.output
+		}
 		b.step(Usage{InputTokens: u.Input, OutputTokens: u.Output, Estimated: true,
 			CostUSD: b.prices.estimate("", u.Input-u.Cached, u.Cached, 0, u.Output)})
 		b.end(StatusDone, "", nil)
 	case "turn.failed":
+		// The error event before it said the same: said once, as the launch's end.
+		if n := len(b.cur.Entries); n > 0 && b.cur.Entries[n-1].Kind == KindError && b.cur.Entries[n-1].Text == strings.TrimSpace(ev.Error.Message) {
+			b.cur.Entries = b.cur.Entries[:n-1]
+		}
 		b.end(StatusError, ev.Error.Message, nil)
 	case "error":
+		if codexRetry().MatchString(ev.Message) {
+			// A call tried again ("Reconnecting... 1/5 (…)"): codex goes on.
+			b.text(KindOutput, ev.Message)
+			return true
+		}
 		b.text(KindError, ev.Message)
 	case "item.started", "item.updated", "item.completed":
 		completed := ev.Type == "item.completed"
@@ -239,7 +258,9 @@ func parseCodex(b *builder, line []byte) bool {
 				b.text(KindText, it.Text)
 			}
 		case "error":
-			b.text(KindError, it.Message)
+			// An error item is a warning codex goes on after (a model it has no metadata
+			// for, websockets it fell back from): the turn's end says whether it failed.
+			b.text(KindOutput, "warning: "+it.Message)
 		case "command_execution":
 			call("shell", it.Command)
 			if completed {
@@ -271,6 +292,12 @@ type geminiTokens struct {
 	Cached int64 `json:"cached"`
 	Output int64 `json:"output_tokens"`
 }
+
+// codexUsage is a codex thread's token counts so far.
+type codexUsage struct{ input, cached, output int64 }
+
+// codexRetry is codex's notice of a model call it tries again.
+var codexRetry = lazyRegexp(`^Reconnecting\.\.\. \d+/\d+`)
 
 // parseGemini reads `gemini --output-format stream-json` (0.61): init, messages (the
 // assistant's in deltas), tool_use / tool_result, error, result with token stats (by model:

@@ -189,13 +189,14 @@ var parsers = map[string]parser{
 
 // builder accumulates a transcript.
 type builder struct {
-	t      Transcript
-	cur    *LaunchLog
-	tools  map[string]*ToolCall // this launch's calls by id, for their results
-	msgs   map[string]Usage     // this launch's API calls by message id, until a result gives the total
-	result bool                 // this launch gave its final usage
-	totals map[string]float64   // claude: the session's cumulative cost at its last result
-	plain  bool                 // no JSON stream: exit 0 is all the agent says
+	t       Transcript
+	cur     *LaunchLog
+	tools   map[string]*ToolCall  // this launch's calls by id, for their results
+	msgs    map[string]Usage      // this launch's API calls by message id, until a result gives the total
+	result  bool                  // this launch gave its final usage
+	totals  map[string]float64    // claude: the session's cumulative cost at its last result
+	plain   bool                  // no JSON stream: exit 0 is all the agent says
+	threads map[string]codexUsage // codex: each thread's usage at its last turn
 	// lastError is this launch's last error event (gemini: a result that failed without
 	// saying why refers to it).
 	lastError string
@@ -542,6 +543,28 @@ func (t Transcript) TaskSession(task string) string {
 		}
 	}
 	return ""
+}
+
+// Answered reports whether the model answered in this launch: the assistant said
+// something or called a tool. A launch whose first call met a provider error did not: its
+// CLI may have kept no session to resume (gemini saves one after its first turn).
+func (l LaunchLog) Answered() bool {
+	for _, e := range l.Entries {
+		if e.Kind == KindText || e.Kind == KindTool {
+			return true
+		}
+	}
+	return false
+}
+
+// TaskAnswered reports whether any launch for task in session had the model answer.
+func (t Transcript) TaskAnswered(task, session string) bool {
+	for _, l := range t.Launches {
+		if l.Task() == task && l.SessionID == session && l.Answered() {
+			return true
+		}
+	}
+	return false
 }
 
 // TaskUsage is what the agent's launches for task used, for `review`'s per-task cost.

@@ -39,6 +39,7 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 		tools     []string // tool names in order
 		texts     []string // substrings the rendered transcript must hold
 		toolError bool     // some tool call failed
+		prompt    string   // the first launch's prompt: "make hello" unless said
 	}
 	tests := map[string]want{
 		"claude": {
@@ -58,13 +59,16 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 			texts: []string{"> make hello", "Successfully wrote 6 bytes to hello.txt", "> continue please", "All done."},
 		},
 		"codex": {
-			launches: 2, session: "0199a213-81c0-7800-8aa1-bbab2a035a53",
-			status: agentproc.StatusError, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusError},
-			// No cost from codex: priced at gpt-5's $1.25/$0.125 cached/$10 per Mtok.
-			in: 2946, out: 70, cost: ((2946-1024)*1.25 + 1024*0.125 + 70*10) / 1e6,
-			tools:     []string{"shell", "edit", "shell"},
-			texts:     []string{"Added hello.txt and committed it.", "FAIL\tcalc", "stream disconnected"},
-			toolError: true,
+			// Recorded: real codex 0.169.0 against fakeopenai, the second launch exec resume.
+			launches: 2, session: "01a237a4-be06-7c93-b55f-aa9194da99e1",
+			status: agentproc.StatusDone, statuses: []agentproc.Status{agentproc.StatusDone, agentproc.StatusDone},
+			// turn.completed counts the thread so far: the resumed launch's 49303 input
+			// tokens hold the first's 29243, counted once. No cost from codex: priced at
+			// gpt-5's $1.25/$0.125 cached/$10 per Mtok.
+			in: 49303, out: 316, cost: ((49303-28643)*1.25 + 28643*0.125 + 316*10) / 1e6,
+			tools:  []string{"edit", "shell", "shell"},
+			prompt: "Write hello.txt and commit it.",
+			texts:  []string{"I will write hello.txt.", "hello.txt is committed.", "Committed the rest.", "git commit -qam"},
 		},
 		"gemini": {
 			// Recorded: real gemini 0.61.0 against fakegemini, the second launch --resume.
@@ -142,7 +146,10 @@ func TestParseTranscriptOfEachCLI(t *testing.T) {
 			if strings.Contains(out.String(), "argv=") {
 				t.Errorf("rendered headers still carry the argv:\n%s", out.String())
 			}
-			if first := tr.Launches[0].Entries[0]; first.Kind != agentproc.KindPrompt || first.Text != "make hello" {
+			if w.prompt == "" {
+				w.prompt = "make hello"
+			}
+			if first := tr.Launches[0].Entries[0]; first.Kind != agentproc.KindPrompt || first.Text != w.prompt {
 				t.Errorf("the first launch does not open with its prompt (from the header's argv): %+v", first)
 			}
 			if !strings.Contains(out.String(), "status: "+string(w.status)) {
@@ -288,5 +295,35 @@ func TestGeminiPricedByModel(t *testing.T) {
 	lite := (float64(897+1285)*1.25 + float64(13+13)*10) / 1e6
 	if math.Abs(tr.Usage.CostUSD-(flash+lite)) > 1e-9 {
 		t.Errorf("cost %g, want %g (flash at the plan's price, the router's call at the default)", tr.Usage.CostUSD, flash+lite)
+	}
+}
+
+// TestCodexRetryIsNoError: codex's "Reconnecting... 1/2 (…)" is a call it tries again (a
+// 500 once, then the answer: recorded against fakeopenai), not the launch's error: the
+// launch is done, shows the notice as output, and has no fault.
+func TestCodexRetryIsNoError(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open(filepath.Join("testdata", "codex-retried.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := agentproc.ParseTranscript("codex", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := tr.Launches[len(tr.Launches)-1]
+	if l.Status != agentproc.StatusDone || l.Fault != nil {
+		t.Fatalf("status %s, fault %v: want done, none", l.Status, l.Fault)
+	}
+	retried := false
+	for _, e := range l.Entries {
+		if e.Kind == agentproc.KindError {
+			t.Errorf("an error entry: %q", e.Text)
+		}
+		retried = retried || e.Kind == agentproc.KindOutput && strings.HasPrefix(e.Text, "Reconnecting... 1/")
+	}
+	if !retried {
+		t.Errorf("the retry notice is not shown: %+v", l.Entries)
 	}
 }

@@ -24,6 +24,13 @@ func (s *supervisor) sessionFor(a plan.Agent, t store.Task) (id string, resume, 
 		if a.Mode != plan.ModeTmux {
 			if tr, err := s.transcript(a); err == nil && tr.TaskSession(t.ID) != "" {
 				id = tr.TaskSession(t.ID)
+				if !tr.TaskAnswered(t.ID, id) {
+					// Nothing to continue: the model never answered (its first call met a
+					// provider error), and the CLI may have kept no session ("No previous
+					// sessions found", gemini's exit 42).
+					s.log().Info("a new session: the model never answered in the last one", "agent", a.Name, "task", t.ID, "session", id)
+					id = ""
+				}
 			}
 		}
 		if id != "" {

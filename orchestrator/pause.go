@@ -289,15 +289,7 @@ func (s *supervisor) probeThrough(a plan.Agent) bool {
 	if l.Fault != nil {
 		return false
 	}
-	if l.Usage.Tokens() > 0 {
-		return true
-	}
-	for _, e := range l.Entries {
-		if e.Kind == agentproc.KindText || e.Kind == agentproc.KindTool {
-			return true
-		}
-	}
-	return false
+	return l.Usage.Tokens() > 0 || l.Answered()
 }
 
 // unpause relaunches a paused task: the launch the pause held back, or (the provider cut

@@ -171,8 +171,9 @@ func (r Request) UserTexts() []string {
 
 // workingDir finds the line that states the agent's directory: Claude Code's "Primary
 // working directory: /path", pi's "Current working directory: /path", the Gemini CLI's
-// "- **Workspace Directories:**\n  - /path" (in its first user message).
-var workingDir = regexp.MustCompile(`(?m)(?:(?:Primary working directory|Current working directory|Working directory):|\*\*Workspace Directories:\*\*\s*\n\s*-)\s*(/[^\s"]+)`)
+// "- **Workspace Directories:**\n  - /path" (in its first user message), codex's
+// "<cwd>/path</cwd>" (in its environment_context user message).
+var workingDir = regexp.MustCompile(`(?m)(?:(?:Primary working directory|Current working directory|Working directory):|\*\*Workspace Directories:\*\*\s*\n\s*-|<cwd>)\s*(/[^\s"<]+)`)
 
 // WorkingDir is the agent's working directory as its prompt states it, or "".
 func (r Request) WorkingDir() string {
