@@ -53,6 +53,9 @@ type Launch struct {
 	LogPath           string
 	Files             Files  // where the wrapper records the launch's pid and exit status
 	BinDir            string // directory of the running teamctl binary, put first on PATH
+	// Depth is the agent's TEAMCTL_DEPTH: how deep in teams it runs (0: one deeper than
+	// this process, an agent of the team it supervises; a spawned worker, deeper still).
+	Depth int
 	// Tmux, when set, runs the agent in a session of its own on the team's tmux server
 	// (mode: tmux) instead of headless: see startInTmux.
 	Tmux *Tmux
@@ -106,7 +109,7 @@ func Environ(l Launch) []string {
 		"TEAMCTL_LEADER_BRANCH": l.LeaderBranch,
 		"TEAMCTL_ATTEMPT":       strconv.Itoa(l.Attempt),
 		"TEAMCTL_REASON":        l.Reason,
-		"TEAMCTL_DEPTH":         strconv.Itoa(Depth() + 1),
+		"TEAMCTL_DEPTH":         strconv.Itoa(l.depth()),
 		// Some CLIs (opencode) take their project from $PWD, not from their working
 		// directory: the inherited one would be the supervisor's.
 		"PWD": l.Worktree,
@@ -134,6 +137,13 @@ func Environ(l Launch) []string {
 	}
 	sort.Strings(env)
 	return env
+}
+
+func (l Launch) depth() int {
+	if l.Depth > 0 {
+		return l.Depth
+	}
+	return Depth() + 1
 }
 
 // Depth is how deeply this process is nested in teams: 0 for a person's shell, 1 inside an

@@ -59,6 +59,9 @@ Other agents work on the same repository at the same time, each in its own workt
   msg broadcast "TEXT" to every agent; teamctl msg feed shows what the team did lately.
 - Who is who: teamctl whoami (your task, branch, reservations, unread messages); teamctl
   agents (every agent: state, task, intent, reservations, last seen).
+- Work that splits into parts: teamctl spawn --task "TEXT" [--task "TEXT"]... [--wait]
+  starts one worker per task on a branch made from yours; their work is merged into your
+  branch and each one's report comes to you as a message (--wait waits and prints them).
 - If you cannot go on without an answer: teamctl blocker "QUESTION" (add --human when only
   a person can answer), %s
 - When the task is done, commit everything, report with

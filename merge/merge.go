@@ -36,6 +36,12 @@ type Merger struct {
 	Env         []string // identity for merge commits (GIT_AUTHOR_*, GIT_COMMITTER_*)
 	Batch       int      // most requests one MergeBatch takes (plan merge.batch); 0 = all
 	TestRetries int      // reruns before a failure is blamed on a branch (plan merge.test_retries)
+	// Detached: Dir is a worktree of its own for merging into a branch checked out
+	// elsewhere (a spawning agent's), which stays on a detached HEAD at the branch's tip.
+	Detached bool
+	// Land moves Branch from before to tip, a tested candidate (nil: a compare-and-swap of
+	// the ref). It returns *LeaderMovedError when Branch is no longer at before.
+	Land func(ctx context.Context, before, tip string) error
 }
 
 // Request is one branch to merge.
@@ -89,6 +95,9 @@ func (m *Merger) Restore(ctx context.Context) error {
 	}
 	if err := m.Repo.ResetHard(ctx, m.Dir, tip); err != nil {
 		return fmt.Errorf("restore leader worktree: %w", err)
+	}
+	if m.Detached {
+		return nil
 	}
 	if err := m.Repo.Checkout(ctx, m.Dir, m.Branch); err != nil {
 		return fmt.Errorf("restore leader worktree: %w", err)

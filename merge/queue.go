@@ -278,7 +278,11 @@ func (e *LeaderMovedError) Error() string {
 // candidate has landed it (*LeaderMovedError when it stands anywhere else).
 func (m *Merger) land(ctx context.Context, br *BatchResult, entries []entry) error {
 	tip := entries[len(entries)-1].commit
-	if err := m.Repo.UpdateRef(ctx, m.Branch, tip, br.After); err != nil {
+	if m.Land != nil {
+		if err := m.Land(ctx, br.After, tip); err != nil {
+			return err
+		}
+	} else if err := m.Repo.UpdateRef(ctx, m.Branch, tip, br.After); err != nil {
 		now, rerr := m.Repo.Resolve(ctx, m.Branch)
 		switch {
 		case rerr != nil:

@@ -26,7 +26,7 @@ type agentTree struct {
 
 // tree is agent sa's worktree.
 func (s *supervisor) tree(sa store.Agent) agentTree {
-	return agentTree{repo: s.ws.repo, agent: sa, team: s.team.Name, leaderBranch: s.team.LeaderBranch, log: s.log()}
+	return agentTree{repo: s.ws.repo, agent: sa, team: s.team.Name, leaderBranch: s.target(sa.Name), log: s.log()}
 }
 
 // syncFromLeader brings what the team has merged into an agent's branch before it starts a

@@ -73,33 +73,54 @@ func (w *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) 
 	if err := w.checkFixed(p, old, t); err != nil {
 		return out, err
 	}
+	// The workers teamctl spawn added are the team's, not the file's: they stay.
+	for _, a := range old.Agents {
+		if _, ok := p.Agent(a.Name); !ok && a.Spawner != "" {
+			p.Agents = append(p.Agents, a)
+		}
+	}
+	out.Changes, err = w.changePlan(ctx, t, old, p, opts.Force, opts.DryRun, settingsDiff(old, p))
+	if errors.Is(err, store.ErrStale) {
+		return out, Errorf(ErrUsage, "team %s's plan changed while this was applied (an agent spawned workers, or another apply): apply again", t.Name)
+	}
+	if err != nil || opts.DryRun || len(out.Changes) == 0 {
+		return out, err
+	}
+	w.env.logger().Info("plan applied", "team", t.Name, "changes", len(out.Changes))
+	return out, nil
+}
+
+// changePlan applies plan p to team t, whose plan is old, in one transaction: the new
+// agents' branches and worktrees first (undone on failure), then the store. It returns what
+// changes (with more, settings lines, after it); with dryRun or no change it changes nothing.
+// store.ErrStale when the team's plan is no longer old.
+func (w *Workspace) changePlan(ctx context.Context, t store.Team, old, p *plan.Plan, force, dryRun bool, more []string) ([]string, error) {
 	tasks, err := w.store.Tasks(ctx, t.Name)
 	if err != nil {
-		return out, err
+		return []string{}, err
 	}
-	c, lines, err := planChange(p, old, t, tasks, opts.Force)
+	c, lines, err := planChange(p, old, t, tasks, force)
 	if err != nil {
-		return out, err
+		return []string{}, err
 	}
-	out.Changes = append(lines, settingsDiff(old, p)...)
-	if opts.DryRun || len(out.Changes) == 0 {
-		return out, nil
+	lines = append(lines, more...)
+	if dryRun || len(lines) == 0 {
+		return lines, nil
 	}
 	pj, err := json.Marshal(p)
 	if err != nil {
-		return out, err
+		return lines, err
 	}
-	c.PlanJSON, c.Diff = string(pj), strings.Join(out.Changes, "\n")
-	made, err := w.makeAgents(ctx, t, c.Agents)
+	c.From, c.PlanJSON, c.Diff = t.PlanJSON, string(pj), strings.Join(lines, "\n")
+	made, err := w.makeAgents(ctx, t, p, c.Agents)
 	if err == nil {
 		err = w.store.ApplyPlan(ctx, t.Name, c)
 	}
 	if err != nil {
 		w.unmakeAgents(context.WithoutCancel(ctx), made)
-		return out, err
+		return lines, err
 	}
-	w.env.logger().Info("plan applied", "team", t.Name, "changes", len(out.Changes))
-	return out, nil
+	return lines, nil
 }
 
 // checkFixed refuses what a live team cannot change: where it lives and whom it merges for.
@@ -213,9 +234,18 @@ func planChange(p, old *plan.Plan, t store.Team, tasks []store.Task, force bool)
 // makeAgents makes the branches and worktrees of agents new to the team, from the leader
 // branch's tested head (they start from the team's merged work), with teamctl's hooks. It
 // returns what it made, for unmakeAgents when a later step fails.
-func (w *Workspace) makeAgents(ctx context.Context, t store.Team, agents []store.Agent) ([]store.Agent, error) {
+func (w *Workspace) makeAgents(ctx context.Context, t store.Team, p *plan.Plan, agents []store.Agent) ([]store.Agent, error) {
 	var made []store.Agent
 	for _, a := range agents {
+		// A worker starts from its spawner's branch, the rest from what the team tested.
+		start := t.TestedHead
+		if pa, ok := p.Agent(a.Name); ok && pa.Spawner != "" {
+			tip, err := w.repo.Resolve(ctx, BranchName(t.Name, pa.Spawner))
+			if err != nil {
+				return made, err
+			}
+			start = tip
+		}
 		if ok, err := w.repo.BranchExists(ctx, a.Branch); err != nil {
 			return made, err
 		} else if ok {
@@ -226,7 +256,7 @@ func (w *Workspace) makeAgents(ctx context.Context, t store.Team, agents []store
 			return made, Errorf(ErrUsage, "branch %s already exists, holding nothing the team has not merged: delete it (git branch -D %s), or name the agent otherwise",
 				a.Branch, a.Branch)
 		}
-		if err := w.repo.CreateBranch(ctx, a.Branch, t.TestedHead); err != nil {
+		if err := w.repo.CreateBranch(ctx, a.Branch, start); err != nil {
 			return made, err
 		}
 		made = append(made, a)

@@ -111,6 +111,10 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 		out.Branches[strings.TrimPrefix(r.Name, "refs/heads/")] = r.Hash
 	}
 	for _, a := range agents {
+		// Where its workers were merged into its branch, if it spawned any.
+		if err := w.repo.RemoveWorktree(ctx, mergeDir(t, a.Name)); err != nil {
+			return out, err
+		}
 		if err := w.repo.RemoveAgentHooks(ctx, a.Worktree); err != nil {
 			return out, err
 		}
@@ -130,6 +134,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	if err := w.repo.Prune(ctx); err != nil {
 		return out, err
 	}
+	_ = os.Remove(filepath.Join(filepath.Dir(t.LeaderWorktree), ".merge"))
 	_ = os.Remove(filepath.Dir(t.LeaderWorktree)) // the team's folder, if empty now
 	// The worktrees' root (<repo>.teamctl by default) too, once no team has a folder there;
 	// os.Remove leaves a folder that still holds anything, another team's or the user's.

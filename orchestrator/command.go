@@ -47,5 +47,6 @@ func (s *supervisor) baseLaunch(a plan.Agent, sa store.Agent) agentproc.Launch {
 		Team: s.team.Name, Agent: a.Name, Role: a.Role,
 		Worktree: sa.Worktree, Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch,
 		Env: a.Env, Timeout: a.Timeout, LogPath: s.logPath(a.Name), Files: s.files(a.Name), BinDir: s.ws.env.BinDir,
+		Depth: Depth(s.p, a.Name),
 	}
 }

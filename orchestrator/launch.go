@@ -38,7 +38,7 @@ func (s *supervisor) schedule(ctx context.Context) error {
 			return nil
 		}
 		t, ok := currentTask(tasks, a.Name)
-		if !ok || stateOf(t) != Pending {
+		if !ok || stateOf(t) != Pending || s.spawnFull(a.Name) {
 			continue
 		}
 		ready := true

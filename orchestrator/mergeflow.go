@@ -19,8 +19,8 @@ import (
 // startMerge hands every queued task, oldest first, to the merge queue when it is free: they
 // are merged as one batch (DESIGN.md §5).
 func (s *supervisor) startMerge(ctx context.Context) error {
-	if s.merging || s.leaderBusy() {
-		return nil // one user of the leader worktree at a time
+	if s.merging {
+		return nil // one batch at a time
 	}
 	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {
@@ -31,13 +31,33 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 		if stateOf(t) != Queued {
 			continue
 		}
-		if s.isLeader(t.Agent) {
+		if s.isLeader(t.Agent) && !s.leaderBusy() {
 			return s.startTipTest(ctx, t.ID)
+		}
+		// The leader agent's worktree is the leader branch's: its merges wait for it. A
+		// spawner's branch is merged into elsewhere.
+		if s.target(t.Agent) == s.team.LeaderBranch && s.leaderBusy() {
+			continue
 		}
 		queued = append(queued, t)
 	}
 	if len(queued) == 0 {
 		return nil
+	}
+	// One branch at a time is merged into: the oldest queued task's (a spawner's branch, or
+	// the leader branch), with the tasks that merge into it too.
+	sort.SliceStable(queued, func(i, j int) bool { return queued[i].Updated.Before(queued[j].Updated) })
+	into := s.target(queued[0].Agent)
+	same := queued[:0:0]
+	for _, t := range queued {
+		if s.target(t.Agent) == into {
+			same = append(same, t)
+		}
+	}
+	queued = same
+	if into != s.team.LeaderBranch {
+		a, _ := s.p.Agent(queued[0].Agent)
+		return s.startSpawnMerge(ctx, a.Spawner, queued)
 	}
 	if err := s.restoreLeaderWorktree(ctx); err != nil {
 		return err
@@ -95,7 +115,7 @@ func (s *supervisor) batch(ctx context.Context, queued []store.Task) ([]merge.Re
 		a, _ := s.p.Agent(t.Agent)
 		branch := BranchName(s.team.Name, t.Agent)
 		if len(reserved) > 0 {
-			files, err := s.ws.repo.ChangedFiles(ctx, s.team.LeaderBranch, branch)
+			files, err := s.ws.repo.ChangedFiles(ctx, s.target(t.Agent), branch)
 			if err != nil {
 				return nil, err
 			}
@@ -162,6 +182,9 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 		return s.onTipTested(ctx, ev)
 	}
 	uctx := context.WithoutCancel(ctx) // what landed is recorded even when stopping
+	if ev.into != "" {
+		return s.onSpawnMerge(ctx, uctx, ev)
+	}
 	if ev.br.After != "" && ev.br.After != ev.br.Before {
 		if err := s.setTestedHead(uctx, ev.br.After); err != nil {
 			return err
@@ -195,6 +218,23 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 	for _, fl := range ev.br.Flaky {
 		s.log().Warn("flaky test: failed, then passed on a rerun of the same tree", "tasks", strings.Join(fl.Tasks, ","))
 	}
+	return s.afterBatch(ctx, uctx, ev)
+}
+
+// onSpawnMerge is onMerge of a batch merged into a spawner's branch: nothing of the leader
+// branch's to record; a spawner that committed meanwhile gets the batch again.
+func (s *supervisor) onSpawnMerge(ctx, uctx context.Context, ev mergeEvent) error {
+	if moved, ok := errors.AsType[*merge.LeaderMovedError](ev.err); ok {
+		s.log().Info("the spawner's branch moved while its workers were merged: queued again", "branch", moved.Branch)
+		ev.err = nil
+	} else if ev.err != nil && ctx.Err() == nil {
+		s.log().Warn("merging into a spawner's branch failed: queued again", "branch", ev.into, "err", ev.err)
+	}
+	return s.afterBatch(ctx, uctx, ev)
+}
+
+// afterBatch moves on every task of a merged batch, those that landed first.
+func (s *supervisor) afterBatch(ctx, uctx context.Context, ev mergeEvent) error {
 	// Landed first: a task sent back to be fixed below must find the others already merged.
 	for _, landed := range []bool{true, false} {
 		for i, req := range ev.reqs {
@@ -230,7 +270,7 @@ func (s *supervisor) afterMerge(ctx context.Context, stopping bool, req merge.Re
 			if err != nil {
 				return err
 			}
-			err = s.ws.repo.Sync(ctx, sa.Worktree, s.team.LeaderBranch, gitIdentity(s.team.Name, a))
+			err = s.ws.repo.Sync(ctx, sa.Worktree, s.target(t.Agent), gitIdentity(s.team.Name, a))
 			f.Synced = true
 			if ce, ok := errors.AsType[*worktree.ConflictError](err); ok {
 				f.SyncConflict = ce.Files

@@ -185,6 +185,12 @@ func (p party) isLeader() bool { return p.me == p.plan.Leader.Name }
 // Name is who the caller is: an agent of the team, or Human.
 func (p *Participant) Name() string { return p.me }
 
+// IsLeader reports whether the caller is the team's leader.
+func (p *Participant) IsLeader() bool { return p.isLeader() }
+
+// Workspace is the workspace the participant was resolved in.
+func (p *Participant) Workspace() *Workspace { return p.w }
+
 // Launcher is the launch of an agent of this repository's teams that the calling process
 // runs under, by its ancestry (agentproc.TrueLaunch): an agent cannot drop it by changing its
 // environment, nor pass for another by a process shaped like its launch. A launch of another repository's (teamctl's own tests, run by an agent) does

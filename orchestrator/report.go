@@ -54,6 +54,7 @@ type AgentStatus struct {
 	Task     string  `json:"task"`
 	Branch   string  `json:"branch"`
 	Worktree string  `json:"worktree"`
+	Spawner  string  `json:"spawner,omitempty"` // a worker of teamctl spawn: the agent whose branch it merges into
 	PID      int     `json:"pid,omitempty"`
 	CostUSD  float64 `json:"cost_usd,omitempty"` // what its CLI reported spending (preset agents)
 	// CostEstimated: some of CostUSD is priced from the tokens its CLI reported, not its own figure.
@@ -121,6 +122,9 @@ func (w *Workspace) Status(ctx context.Context, name string) (Status, error) {
 			state = "idle"
 		}
 		as := AgentStatus{Name: a.Name, Role: a.Role, State: state, Task: a.Task, Branch: a.Branch, Worktree: a.Worktree}
+		if pa, ok := p.Agent(a.Name); ok {
+			as.Spawner = pa.Spawner
+		}
 		if u, ok := w.agentUsage(t, p, a.Name); ok {
 			as.CostUSD, as.Tokens, as.CostEstimated = cents(u.CostUSD), u.Tokens(), u.Estimated
 		}

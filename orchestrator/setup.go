@@ -160,7 +160,7 @@ func (w *Workspace) create(ctx context.Context, p *plan.Plan, team store.Team) (
 		return err
 	}
 	// Every branch starts at base (the team's tested head when it is made).
-	made, err := w.makeAgents(ctx, team, agents)
+	made, err := w.makeAgents(ctx, team, p, agents)
 	if err != nil {
 		// Undo with a context that outlives a cancelled run: half a team is worse than none.
 		uctx := context.WithoutCancel(ctx)

@@ -39,6 +39,8 @@ type mergeEvent struct {
 	br   merge.BatchResult
 	err  error
 
+	into string // the branch merged into when not the leader branch: a spawner's
+
 	tipTask string // the leader task whose commits were tested
 	tip     string // the tip tested
 	passed  bool
@@ -106,6 +108,7 @@ type supervisor struct {
 	pairs          *merge.PairChecker
 	tmux           *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
 	confined       bool            // agents run confined, their teamctl commands relayed (confine.go)
+	reported       map[string]bool // workers' tasks whose end their spawner was told (reportSpawns)
 
 	// life is how long agents' processes are watched: as long as the supervisor, not only
 	// its run's ctx (a stop cancels that first, and shutdown still waits for every agent).
@@ -216,6 +219,9 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			return s.failed(ctx, err)
 		}
 		if err := s.tendPauses(ctx); err != nil {
+			return s.failed(ctx, err)
+		}
+		if err := s.reportSpawns(ctx); err != nil {
 			return s.failed(ctx, err)
 		}
 		s.enforceBudgets(ctx)

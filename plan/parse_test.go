@@ -19,7 +19,7 @@ const alice = `agents:
       - {id: one, prompt: do it}
 `
 
-const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, budget, limits, copy, sandbox, notify, defaults, leader, agents"
+const planKeys = "version, team, repo, base, test, test_timeout, worktrees, escalate, max_parallel, merge, spawn, budget, limits, copy, sandbox, notify, defaults, leader, agents"
 
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
@@ -317,6 +317,11 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:55: notify.repeat 10ms: want at least 1s`,
 			`team.yaml:3:70: notify.desktop: want true or false`,
 			`team.yaml:3:77: unknown key "pager" in notify (want one of: ntfy, webhook, desktop, command, repeat, link)`,
+		}},
+		{"spawn", head + "spawn: {max_tasks: 0, concurrency: two, max_depth: 1, depth: 3}\n" + alice, []string{
+			`team.yaml:3:20: spawn.max_tasks 0: want 1 or more`,
+			`team.yaml:3:36: spawn.concurrency: want a whole number, got the string "two"`,
+			`team.yaml:3:55: unknown key "depth" in spawn (want one of: max_tasks, concurrency, max_depth)`,
 		}},
 		{"sandbox key", head + "sandbox: {mode: off, write: [x]}\n" + alice, []string{
 			`team.yaml:3:22: unknown key "write" in sandbox (want one of: mode, allow_write)`,

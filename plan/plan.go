@@ -103,6 +103,7 @@ type Plan struct {
 	Escalate    []string      // argv run when a blocker reaches the human; nil = none
 	MaxParallel int           // most agents running at once; 0 = all
 	Merge       Merge
+	Spawn       Spawn            // what teamctl spawn may start (DESIGN.md §13)
 	Budget      Budget           // the whole team's limit; zero fields are no limit
 	Prices      map[string]Price // budget.prices: per model, what the agents' token counts cost where their CLI gives no cost; nil = the presets' tables
 	Limits      Limits           // the plan's own words for its agents' provider errors
@@ -158,6 +159,35 @@ type Merge struct {
 	TestRetries int // reruns of a failing test to tell a flaky test from a bad branch; default 1
 }
 
+// Spawn holds the `spawn:` options: the limits of teamctl spawn, an agent's own workers.
+// A zero field is its default (a plan stored before the key existed has none).
+type Spawn struct {
+	MaxTasks    int // tasks (workers) one call may start; default 8
+	Concurrency int // most workers of one call running at once (and at most its tasks); default 4
+	MaxDepth    int // a caller this deep in teams may not spawn (an agent of the team is 1); default 2
+}
+
+// Limits is s with the defaults in place of zero fields.
+func (s Spawn) Limits() Spawn {
+	if s.MaxTasks <= 0 {
+		s.MaxTasks = DefaultSpawnTasks
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = DefaultSpawnConcurrency
+	}
+	if s.MaxDepth <= 0 {
+		s.MaxDepth = DefaultSpawnDepth
+	}
+	return s
+}
+
+// The defaults of spawn:.
+const (
+	DefaultSpawnTasks       = 8
+	DefaultSpawnConcurrency = 4
+	DefaultSpawnDepth       = 2
+)
+
 // Agent is one agent after defaults were applied.
 type Agent struct {
 	Name    string
@@ -174,6 +204,12 @@ type Agent struct {
 	Owns    []string // normalised repo-relative slash paths; a directory keeps its trailing "/"
 	Prompt  string   // the leader's prompt (the team's goal); "" for devs
 	Tasks   []Task   // devs only, in file order
+	// A worker teamctl spawn started (never written in a plan file): the agent that spawned
+	// it, whose branch it is made from and merged into; the call's number among that
+	// agent's spawns, and how many of the call's workers run at once.
+	Spawner     string `json:",omitempty"`
+	SpawnCall   int    `json:",omitempty"`
+	Concurrency int    `json:",omitempty"`
 }
 
 // IsAgent reports whether this agent has a program to launch. A leader without one is not

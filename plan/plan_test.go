@@ -171,7 +171,7 @@ func TestBuiltInDefaults(t *testing.T) {
 	if p.Repo != wd {
 		t.Errorf("Repo %q, want the working directory %q", p.Repo, wd)
 	}
-	if p.TestTimeout != 10*time.Minute || p.Merge != (plan.Merge{Batch: 8, TestRetries: 1}) || p.MaxParallel != 0 {
+	if p.TestTimeout != 10*time.Minute || p.Merge != (plan.Merge{Batch: 8, TestRetries: 1}) || p.MaxParallel != 0 || p.Spawn != (plan.Spawn{MaxTasks: 8, Concurrency: 4, MaxDepth: 2}) {
 		t.Errorf("plan defaults: test_timeout %v merge %+v max_parallel %d", p.TestTimeout, p.Merge, p.MaxParallel)
 	}
 	if p.Worktrees != "" || p.Escalate != nil || p.Base != "" || p.Test != "" || !p.Budget.IsZero() || p.Copy != nil {

@@ -16,12 +16,13 @@ import (
 
 // The keys of each mapping, in the order messages list them.
 var (
-	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "budget", "limits", "copy", "sandbox", "notify", "defaults", "leader", "agents"}
+	planKeys       = []string{"version", "team", "repo", "base", "test", "test_timeout", "worktrees", "escalate", "max_parallel", "merge", "spawn", "budget", "limits", "copy", "sandbox", "notify", "defaults", "leader", "agents"}
 	teamBudgetKeys = []string{"usd", "tokens", "prices"}
 	priceKeys      = []string{"input", "output", "cache_read", "cache_write"}
 	limitsKeys     = []string{"patterns", "stagger", "backoff", "max_backoff"}
 	patternKeys    = []string{"match", "kind"}
 	mergeKeys      = []string{"batch", "test_retries"}
+	spawnKeys      = []string{"max_tasks", "concurrency", "max_depth"}
 	notifyKeys     = []string{"ntfy", "webhook", "desktop", "command", "repeat", "link"}
 	sandboxKeys    = []string{"mode", "allow_write"}
 	defaultsKeys   = []string{"command", "preset", "mode", "env", "setup", "timeout", "retries", "nudge", "budget"}
@@ -155,6 +156,10 @@ func (d *decoder) decode(data []byte) *Plan {
 	if v := f.get("merge"); v != nil {
 		d.merge(v, &p.Merge)
 	}
+	p.Spawn = Spawn{}.Limits()
+	if v := f.get("spawn"); v != nil {
+		d.spawn(v, &p.Spawn)
+	}
 	if v := f.get("budget"); v != nil {
 		var b budgetSpec
 		d.budget(v, "budget", &b, teamBudgetKeys)
@@ -267,6 +272,22 @@ func (d *decoder) notify(n *yaml.Node, nt *Notify) {
 				d.errorf(v, "notify.repeat %s: want at least 1s (a blocker is sent again after it)", r)
 			}
 			nt.Repeat = r
+		}
+	}
+}
+
+// spawn reads spawn: the limits of teamctl spawn (DESIGN.md §13).
+func (d *decoder) spawn(n *yaml.Node, s *Spawn) {
+	f, ok := d.fields(n, "spawn", "spawn", spawnKeys)
+	if !ok {
+		return
+	}
+	for i, dst := range []*int{&s.MaxTasks, &s.Concurrency, &s.MaxDepth} {
+		key := spawnKeys[i]
+		if v := f.get(key); v != nil {
+			if k, ok := d.integer(v, "spawn."+key, 1); ok {
+				*dst = k
+			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 // PlanChange is an edited plan applied to a team (apply): all of it or nothing.
 type PlanChange struct {
+	From     string // the plan the change was made from: ErrStale when the team's is another now ("": any)
 	PlanJSON string
 	Agents   []Agent           // new agents, in plan order after the team's
 	Tasks    []Task            // new tasks, appended in order (Seq is set)
@@ -21,8 +22,12 @@ type PlanChange struct {
 // changes state here.
 func (s *Store) ApplyPlan(ctx context.Context, team string, c PlanChange) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := readTeam(ctx, tx, team); err != nil {
+		t, err := readTeam(ctx, tx, team)
+		if err != nil {
 			return err
+		}
+		if c.From != "" && t.PlanJSON != c.From {
+			return ErrStale
 		}
 		at := now()
 		if _, err := tx.ExecContext(ctx, `UPDATE teams SET plan_json = ?, updated = ? WHERE name = ?`, c.PlanJSON, toNanos(at), team); err != nil {
@@ -63,7 +68,7 @@ func (s *Store) ApplyPlan(ctx context.Context, team string, c PlanChange) error 
 				return err
 			}
 		}
-		_, err := appendEvent(ctx, tx, Event{Team: team, At: at, Kind: "plan.applied", Data: mustJSON(struct {
+		_, err = appendEvent(ctx, tx, Event{Team: team, At: at, Kind: "plan.applied", Data: mustJSON(struct {
 			Diff string `json:"diff"`
 		}{c.Diff})})
 		return err

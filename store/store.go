@@ -21,6 +21,8 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrStale is a write made from what was read, which changed before it was written.
+	ErrStale = errors.New("changed since it was read")
 )
 
 // Path is where the store of the repository whose git common dir is commonDir lives.

@@ -181,6 +181,42 @@ func (r *Repo) AddWorktree(ctx context.Context, path, branch string) error {
 	return nil
 }
 
+// AddDetachedWorktree adds a linked worktree at path on a detached HEAD at rev (a branch
+// checked out elsewhere may be merged into there). One already at path is kept.
+func (r *Repo) AddDetachedWorktree(ctx context.Context, path, rev string) error {
+	if _, err := os.Stat(filepath.Join(path, ".git")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("add worktree %s: %w", path, err)
+	}
+	if _, err := r.git(ctx, "", nil, "worktree", "add", "--quiet", "--detach", path, rev); err != nil {
+		return fmt.Errorf("add worktree %s: %w", path, err)
+	}
+	return nil
+}
+
+// FastForwardFrom moves the branch checked out in the worktree at dir from before to tip, a
+// descendant, with its files (git merge --ff-only): uncommitted changes to other files stay
+// as they are. ErrMoved when its HEAD is not at before any more; an error when its
+// uncommitted changes are in the way.
+func (r *Repo) FastForwardFrom(ctx context.Context, dir, before, tip string) error {
+	head, err := r.git(ctx, dir, nil, "rev-parse", "HEAD")
+	if err != nil {
+		return fmt.Errorf("fast-forward %s: %w", dir, err)
+	}
+	if strings.TrimSpace(string(head)) != before {
+		return fmt.Errorf("fast-forward %s to %s: %w (HEAD is at %s, not %s)", dir, tip, ErrMoved, strings.TrimSpace(string(head)), before)
+	}
+	if _, err := r.git(ctx, dir, nil, "merge", "--ff-only", "--quiet", tip); err != nil {
+		return fmt.Errorf("fast-forward %s to %s: %w", dir, tip, err)
+	}
+	return nil
+}
+
+// ErrMoved is a branch that moved since it was read.
+var ErrMoved = errors.New("the branch moved")
+
 // RemoveWorktree removes the linked worktree at path (forced) and prunes; a path that is
 // not a worktree any more is not an error. A directory at path that git does not list as
 // a worktree is left alone: it is not ours to delete.

@@ -75,7 +75,7 @@ func relayed(ctx context.Context, sock string) int {
 // relayable are the commands a confined agent may have run for it: coordination and reads.
 // The person's own (accept, clean, stop, apply) are there to be refused as an incident.
 var relayable = []string{
-	"msg", "agents", "whoami", "reserve", "release", "reservations", "intent", "blocker", "blockers", "answer", "escalate",
+	"msg", "agents", "whoami", "spawn", "reserve", "release", "reservations", "intent", "blocker", "blockers", "answer", "escalate",
 	"task", "done", "hook", "status", "review", "logs", "validate", "help",
 	"accept", "clean", "stop", "apply",
 }

@@ -90,7 +90,11 @@ func printStatus(out io.Writer, st orchestrator.Status, now time.Time) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tTASK\tWORKTREE")
 	for _, a := range st.Agents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, a.State, dash(a.Task), a.Worktree)
+		role := a.Role
+		if a.Spawner != "" {
+			role = "worker of " + a.Spawner
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, role, a.State, dash(a.Task), a.Worktree)
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nTASKS")
