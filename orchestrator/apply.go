@@ -73,6 +73,7 @@ func (w *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) 
 	if err := w.checkFixed(p, old, t); err != nil {
 		return out, err
 	}
+	p.Depth = old.Depth
 	// The workers teamctl spawn added are the team's, not the file's: they stay.
 	for _, a := range old.Agents {
 		if _, ok := p.Agent(a.Name); !ok && a.Spawner != "" {

@@ -67,6 +67,7 @@ func (w *Workspace) rebuildRecords(ctx context.Context, p *plan.Plan) error {
 	if err != nil {
 		return err
 	}
+	p.Depth = agentproc.Depth()
 	planJSON, err := json.Marshal(p)
 	if err != nil {
 		return err

@@ -111,6 +111,7 @@ func (w *Workspace) prepare(ctx context.Context, p *plan.Plan) (store.Team, erro
 	for _, err := range missing {
 		w.env.logger().Warn("agent program not found: its tasks will fail until it is there", "err", err)
 	}
+	p.Depth = agentproc.Depth()
 	planJSON, err := json.Marshal(p)
 	if err != nil {
 		return store.Team{}, err

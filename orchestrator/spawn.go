@@ -65,10 +65,11 @@ func (s Spawned) Settled() bool {
 	return true
 }
 
-// Depth is how deep agent is in teams: an agent of a team this process supervises (or
-// reads) is at agentproc.Depth()+1, a worker one deeper than its spawner.
+// Depth is how deep agent is in teams: an agent of the team is one deeper than the teamctl
+// run that made it, a worker one deeper than its spawner. (Read from the team's plan, not
+// the caller's TEAMCTL_DEPTH, which an agent may set as it likes.)
 func Depth(p *plan.Plan, agent string) int {
-	d := agentproc.Depth() + 1
+	d := p.Depth + 1
 	for seen := 0; seen < 64; seen++ {
 		a, ok := p.Agent(agent)
 		if !ok || a.Spawner == "" {

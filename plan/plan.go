@@ -112,6 +112,9 @@ type Plan struct {
 	Notify      Notify           // where the person is told what needs them (DESIGN.md §12)
 	Leader      Agent            // Role "leader"; Name defaults to "lead"
 	Agents      []Agent          // the dev agents (Role "dev"), in file order
+	// Depth is how deep in teams the teamctl run that made the team ran (its
+	// TEAMCTL_DEPTH; never written in a plan file): the team's agents are one deeper.
+	Depth int `json:",omitempty"`
 
 	pos map[string]Position // key path ("repo", "base", "agents.0.command", ...) → where it was written
 	// name is the plan file as the user named it: messages show what they typed, not
