@@ -70,6 +70,7 @@ type Agent struct {
 	Running bool   // its process lives
 	Task    string
 	Since   time.Time // when it entered State
+	Spawner string    // a worker of teamctl spawn: the agent it works for; "" otherwise
 	Ahead   int       // commits on its branch not on the leader branch (the leader: not on base); Unknown until counted
 	Dirty   int       // uncommitted files in its worktree; Unknown until counted
 	CostUSD float64   // what its model calls cost so far; Unknown when not reported

@@ -271,7 +271,7 @@ func (l *Live) assemble(ctx context.Context) Snapshot {
 		costs = c
 	}
 	for _, a := range st.Agents {
-		ag := Agent{Name: a.Name, Role: a.Role, State: a.State, Running: a.State == "running", Task: a.Task,
+		ag := Agent{Name: a.Name, Role: a.Role, Spawner: a.Spawner, State: a.State, Running: a.State == "running", Task: a.Task,
 			Since: l.rows.agents[a.Name].Updated, Ahead: Unknown, Dirty: Unknown, CostUSD: Unknown}
 		if t, ok := tasks[a.Task]; ok {
 			ag.State, ag.Since = t.State.String(), t.Since

@@ -283,8 +283,11 @@ func (m Model) agentLines(rows int) []string {
 	for i := m.top; i < len(m.snap.Agents) && i < m.top+rows; i++ {
 		a := m.snap.Agents[i]
 		role := "dev"
-		if a.Role == "leader" {
+		switch {
+		case a.Role == "leader":
 			role = "lead"
+		case a.Spawner != "":
+			role = "↳" + a.Spawner // a worker of teamctl spawn
 		}
 		since := "-"
 		if !a.Since.IsZero() {

@@ -258,7 +258,8 @@ type ReviewTask struct {
 	State    TaskState      `json:"state"`
 	Detail   string         `json:"detail,omitempty"`
 	Summary  string         `json:"summary,omitempty"`
-	Merge    string         `json:"merge,omitempty"` // merge commit on the leader branch
+	Merge    string         `json:"merge,omitempty"` // merge commit on the leader branch (Into's, for a worker)
+	Into     string         `json:"into,omitempty"`  // a worker's (teamctl spawn): its spawner's branch, which it merges into
 	Tests    string         `json:"tests"`           // "passed", "failed", "none" (no test command), "not run"
 	TestRuns int            `json:"test_runs"`
 	Commits  []ReviewCommit `json:"commits"`
@@ -399,6 +400,9 @@ func (w *Workspace) Review(ctx context.Context, name string) (Review, error) {
 	for _, tk := range tasks {
 		rt := ReviewTask{ID: tk.ID, Agent: tk.Agent, State: stateOf(tk), Detail: tk.Detail, Summary: tk.Summary,
 			Merge: tk.MergeCommit, TestRuns: runs[tk.ID], Commits: []ReviewCommit{}, Diffstat: Diffstat{Files: []FileStat{}}}
+		if pa, ok := p.Agent(tk.Agent); ok && pa.Spawner != "" {
+			rt.Into = BranchName(t.Name, pa.Spawner)
+		}
 		switch {
 		case p.Test == "":
 			rt.Tests = "none"

@@ -96,6 +96,9 @@ func (rv Review) writeTasksMD(p printf) {
 	p("\n## Tasks\n")
 	for _, t := range rv.Tasks {
 		p("\n### %s — %s — %s\n\n", code(t.ID), t.Agent, t.State)
+		if t.Into != "" {
+			p("- A worker: merged into %s, its spawner's branch\n", code(t.Into))
+		}
 		if t.Merge != "" {
 			p("- Merge commit: %s\n", code(shorten.Hash(t.Merge)))
 		}

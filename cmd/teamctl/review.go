@@ -82,6 +82,9 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 		rv.Team, rv.LeaderBranch, shorten.Hash(rv.Tip), tested, rv.Commits, rv.Base, len(rv.Diffstat.Files), rv.Diffstat.Insertions, rv.Diffstat.Deletions)
 	for _, t := range rv.Tasks {
 		fmt.Fprintf(out, "\n## %s (%s): %s", t.ID, t.Agent, t.State)
+		if t.Into != "" {
+			fmt.Fprintf(out, " into %s", t.Into)
+		}
 		if t.Merge != "" {
 			fmt.Fprintf(out, ", merge %s, tests %s", shorten.Hash(t.Merge), t.Tests)
 		}
