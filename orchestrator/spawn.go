@@ -86,6 +86,9 @@ func (p *Participant) Spawn(ctx context.Context, o SpawnOptions) (Spawned, error
 	if p.me == Human {
 		return Spawned{}, Errorf(ErrUsage, "teamctl spawn starts workers for the agent that runs it, and you are the person: give an agent work with teamctl task add, or add agents with teamctl apply")
 	}
+	if TeamState(p.team.State) == TeamFinished {
+		return Spawned{}, Errorf(ErrUsage, "spawn: team %s has finished: nothing would run its workers (add work with teamctl task add or apply, then teamctl resume)", p.team.Name)
+	}
 	lim := p.plan.Spawn.Limits()
 	switch n := len(o.Tasks); {
 	case n == 0:
