@@ -54,11 +54,15 @@ func dropCaps() error {
 // now on, to p: reads and executes anywhere; writes to p.Write and the devices of /dev only;
 // no signal, ptrace or /proc/PID/environ of a process outside (Landlock's own rule, with
 // signals scoped from ABI 6; for root, with droppedCaps gone at the next exec). It cannot
-// be undone.
+// be undone. It locks the calling goroutine to its OS thread for good: the capability
+// bounding set is per thread, and the exec that follows must run on the thread that dropped
+// them (unlocked, the goroutine could move between the two, and the program keep them: seen
+// here, once in a few dozen runs, as a confined root process reading another's environ).
 func Confine(p Policy) error {
 	if _, err := Available(); err != nil {
 		return err
 	}
+	runtime.LockOSThread()
 	if err := dropCaps(); err != nil {
 		return err
 	}

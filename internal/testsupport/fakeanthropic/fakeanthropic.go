@@ -15,8 +15,8 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -24,15 +24,11 @@ import (
 type Server struct {
 	URL string
 
+	Log // its requests, ids and faults
+
 	script Script
 	srv    *http.Server
 	ln     net.Listener
-
-	mu      sync.Mutex
-	reqs    []Request
-	seq     int
-	fail    func(Request) *Fault
-	faulted map[int]int
 }
 
 // Script answers one conversation request (a request that offers tools: the agent's own
@@ -220,24 +216,6 @@ func Start(t testing.TB, script Script) *Server {
 	return s
 }
 
-// Requests is every request received so far, side requests included.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.reqs...)
-}
-
-// Conversations is every conversation request received so far.
-func (s *Server) Conversations() []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.Conversation() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	req := Request{Method: r.Method, Path: r.URL.Path, Body: body, APIKey: r.Header.Get("x-api-key")}
@@ -246,12 +224,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodPost && len(body) > 0 {
 		if err := decodeRequest(body, &req); err != nil {
-			s.record(req)
+			s.Record(req)
 			apiError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 			return
 		}
 	}
-	s.record(req)
+	s.Record(req)
 	switch {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/messages/count_tokens"):
 		writeJSON(w, map[string]any{"input_tokens": tokens(body)})
@@ -273,19 +251,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) record(req Request) {
-	s.mu.Lock()
-	s.reqs = append(s.reqs, req)
-	s.mu.Unlock()
-}
-
-func (s *Server) nextID(prefix string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	return fmt.Sprintf("%s_fake%06d", prefix, s.seq)
-}
-
 // decodeRequest reads the Messages API body. content may be a string or a list of blocks;
 // a tool_result's content may be a string or a list of text blocks; system likewise.
 func decodeRequest(body []byte, req *Request) error {
@@ -305,7 +270,7 @@ func decodeRequest(body []byte, req *Request) error {
 		return fmt.Errorf("decode request body: %w", err)
 	}
 	req.Model, req.Stream = raw.Model, raw.Stream
-	req.System = textOf(raw.System)
+	req.System = TextOf(raw.System)
 	for _, t := range raw.Tools {
 		req.Tools = append(req.Tools, t.Name)
 	}
@@ -323,7 +288,7 @@ func decodeRequest(body []byte, req *Request) error {
 				return fmt.Errorf("decode message content: %w", err)
 			}
 			for _, b := range blocks {
-				b.Block.Content = textOf(b.RawContent)
+				b.Block.Content = TextOf(b.RawContent)
 				msg.Content = append(msg.Content, b.Block)
 			}
 		}
@@ -332,8 +297,12 @@ func decodeRequest(body []byte, req *Request) error {
 	return nil
 }
 
-// textOf is the text of a string or of a list of text blocks.
-func textOf(raw json.RawMessage) string {
+// TextOf is the text of content that is a string or a list of blocks ({type, text}): of
+// those blocks whose type is one of types ("text" when none is given), joined by lines.
+func TextOf(raw json.RawMessage, types ...string) string {
+	if len(types) == 0 {
+		types = []string{"text"}
+	}
 	if len(raw) == 0 {
 		return ""
 	}
@@ -350,7 +319,7 @@ func textOf(raw json.RawMessage) string {
 	}
 	var texts []string
 	for _, b := range blocks {
-		if b.Type == "text" {
+		if slices.Contains(types, b.Type) {
 			texts = append(texts, b.Text)
 		}
 	}
@@ -363,13 +332,13 @@ func tokens(b []byte) int { return len(b)/4 + 1 }
 // answer writes reply as the real API would: a stream of server-sent events when the
 // request asked for one, else one JSON message.
 func (s *Server) answer(w http.ResponseWriter, req Request, reply Reply) {
-	msgID := s.nextID("msg")
+	msgID := s.NextID("msg_fake")
 	var content []map[string]any
 	if reply.Text != "" {
 		content = append(content, map[string]any{"type": "text", "text": reply.Text})
 	}
 	for _, tu := range reply.Tools {
-		content = append(content, map[string]any{"type": "tool_use", "id": s.nextID("toolu"), "name": tu.Name, "input": tu.Input})
+		content = append(content, map[string]any{"type": "tool_use", "id": s.NextID("toolu_fake"), "name": tu.Name, "input": tu.Input})
 	}
 	stop := "end_turn"
 	if len(reply.Tools) > 0 {
@@ -394,7 +363,7 @@ func (s *Server) answer(w http.ResponseWriter, req Request, reply Reply) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("request-id", s.nextID("req"))
+	w.Header().Set("request-id", s.NextID("req_fake"))
 	w.WriteHeader(http.StatusOK)
 	ev := func(name string, data map[string]any) {
 		data["type"] = name

@@ -42,43 +42,12 @@ func Unauthorized() *Fault {
 	return &Fault{Status: http.StatusUnauthorized, Type: "authentication_error", Message: "invalid x-api-key"}
 }
 
-// SetFaults makes the fake ask fail, before each Messages request (side requests too),
-// whether to answer it with a fault (nil: answer as usual). Safe while it serves.
-func (s *Server) SetFaults(fail func(req Request) *Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = fail
-}
-
-// Faulted counts the faults served so far, by HTTP status.
-func (s *Server) Faulted() map[int]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[int]int{}
-	for k, v := range s.faulted {
-		out[k] = v
-	}
-	return out
-}
-
 // fault answers req with the fault SetFaults chose for it, if any.
 func (s *Server) fault(w http.ResponseWriter, req Request) bool {
-	s.mu.Lock()
-	fail := s.fail
-	s.mu.Unlock()
-	if fail == nil {
-		return false
-	}
-	f := fail(req)
+	f := s.FaultFor(req)
 	if f == nil {
 		return false
 	}
-	s.mu.Lock()
-	if s.faulted == nil {
-		s.faulted = map[int]int{}
-	}
-	s.faulted[f.Status]++
-	s.mu.Unlock()
 	for k, v := range f.Header {
 		w.Header().Set(k, v)
 	}

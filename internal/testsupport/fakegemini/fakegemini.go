@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/teamctl/teamctl/internal/testsupport/fakeanthropic"
@@ -34,14 +33,10 @@ import (
 type Server struct {
 	URL string
 
+	fakeanthropic.Log // its requests, ids and faults
+
 	script fakeanthropic.Script
 	srv    *http.Server
-
-	mu      sync.Mutex
-	reqs    []fakeanthropic.Request
-	seq     int
-	fail    func(fakeanthropic.Request) *fakeanthropic.Fault
-	faulted map[int]int
 }
 
 // Start serves script on 127.0.0.1 on a free port until the test ends.
@@ -88,25 +83,6 @@ func Settings(maxAttempts int) []byte {
 	return append(b, '\n')
 }
 
-// Requests is every request received so far, side requests included.
-func (s *Server) Requests() []fakeanthropic.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]fakeanthropic.Request(nil), s.reqs...)
-}
-
-// Conversations is every conversation request received so far (the agent's own loop:
-// those that offer function declarations).
-func (s *Server) Conversations() []fakeanthropic.Request {
-	var out []fakeanthropic.Request
-	for _, r := range s.Requests() {
-		if r.Conversation() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // pathRE splits /v1beta/models/{model}:{method}; the version and a tunedModels
 // collection are accepted too.
 var pathRE = regexp.MustCompile(`^/(v1[a-z0-9]*)/(?:models|tunedModels)/([^/:]+):([A-Za-z]+)$`)
@@ -130,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && len(body) > 0 && (method == "generateContent" || method == "streamGenerateContent" || method == "countTokens") {
 		var err error
 		if gen, err = decodeRequest(body, &req); err != nil {
-			s.record(req)
+			s.Record(req)
 			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error(), nil)
 			return
 		}
@@ -138,7 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			req.Tools = nil // counting a conversation's tokens is not a turn of it
 		}
 	}
-	s.record(req)
+	s.Record(req)
 	switch {
 	case r.Method == http.MethodPost && (method == "generateContent" || method == "streamGenerateContent"):
 		if s.fault(w, req) {
@@ -171,19 +147,6 @@ func modelInfo(name string) map[string]any {
 	return map[string]any{"name": "models/" + name, "displayName": name,
 		"supportedGenerationMethods": []string{"generateContent", "countTokens"},
 		"inputTokenLimit":            1048576, "outputTokenLimit": 65536}
-}
-
-func (s *Server) record(req fakeanthropic.Request) {
-	s.mu.Lock()
-	s.reqs = append(s.reqs, req)
-	s.mu.Unlock()
-}
-
-func (s *Server) nextID(prefix string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	return fmt.Sprintf("%s%06d", prefix, s.seq)
 }
 
 // genConfig is what of generationConfig decides a side request's answer.
@@ -454,7 +417,7 @@ func tokens(b []byte) int { return len(b)/4 + 1 }
 // server-sent events, each a whole GenerateContentResponse (the text in two chunks, the
 // function calls and finishReason in the last), else one GenerateContentResponse.
 func (s *Server) answer(w http.ResponseWriter, req fakeanthropic.Request, reply fakeanthropic.Reply) {
-	respID := s.nextID("fakegemini-resp-")
+	respID := s.NextID("fakegemini-resp-")
 	var calls []map[string]any
 	for _, tu := range reply.Tools {
 		args := tu.Input

@@ -59,47 +59,12 @@ func Unauthorized() *fakeanthropic.Fault {
 		Message: "API key not valid. Please pass a valid API key."}
 }
 
-// SetFaults makes the fake ask fail, before each generateContent and
-// streamGenerateContent request (side requests too: fail can tell them apart by
-// Request.Conversation), whether to answer it with a fault (nil: answer as usual). Safe
-// while it serves. The CLI retries a failed side request on its own whatever its
-// settings say (the router's classifier 5 times, with backoff), so a test that wants a
-// fast failure faults only conversations.
-func (s *Server) SetFaults(fail func(req fakeanthropic.Request) *fakeanthropic.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = fail
-}
-
-// Faulted counts the faults served so far, by HTTP status.
-func (s *Server) Faulted() map[int]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[int]int{}
-	for k, v := range s.faulted {
-		out[k] = v
-	}
-	return out
-}
-
 // fault answers req with the fault SetFaults chose for it, if any.
 func (s *Server) fault(w http.ResponseWriter, req fakeanthropic.Request) bool {
-	s.mu.Lock()
-	fail := s.fail
-	s.mu.Unlock()
-	if fail == nil {
-		return false
-	}
-	f := fail(req)
+	f := s.FaultFor(req)
 	if f == nil {
 		return false
 	}
-	s.mu.Lock()
-	if s.faulted == nil {
-		s.faulted = map[int]int{}
-	}
-	s.faulted[f.Status]++
-	s.mu.Unlock()
 	for k, v := range f.Header {
 		w.Header().Set(k, v)
 	}

@@ -32,14 +32,12 @@ import (
 type Server struct {
 	URL string
 
+	fakeanthropic.Log // its requests, ids and faults
+
 	script fakeanthropic.Script
 	srv    *http.Server
 
-	mu      sync.Mutex
-	reqs    []fakeanthropic.Request
-	seq     int
-	fail    func(fakeanthropic.Request) *fakeanthropic.Fault
-	faulted map[int]int
+	mu sync.Mutex // over what follows
 	// Every output item served, by id, for input items of type item_reference (a client
 	// with store=true sends those instead of the items), and every response's whole
 	// conversation (input and output items), for previous_response_id.
@@ -63,24 +61,6 @@ func Start(t testing.TB, script fakeanthropic.Script) *Server {
 	return s
 }
 
-// Requests is every request received so far, side requests included.
-func (s *Server) Requests() []fakeanthropic.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]fakeanthropic.Request(nil), s.reqs...)
-}
-
-// Conversations is every conversation request (one that offers tools) received so far.
-func (s *Server) Conversations() []fakeanthropic.Request {
-	var out []fakeanthropic.Request
-	for _, r := range s.Requests() {
-		if r.Conversation() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	req := fakeanthropic.Request{Method: r.Method, Path: r.URL.Path, Body: body,
@@ -88,7 +68,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/responses"):
 		d, err := s.decode(body, &req)
-		s.record(req)
+		s.Record(req)
 		if err != nil {
 			apiError(w, &fakeanthropic.Fault{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: err.Error()})
 			return
@@ -102,28 +82,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.answer(w, req, d, reply)
 	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/models"):
-		s.record(req)
+		s.Record(req)
 		writeJSON(w, map[string]any{"object": "list", "data": []any{
 			map[string]any{"id": "gpt-5.5", "object": "model", "created": 1700000000, "owned_by": "openai"}}})
 	default:
 		// Anything else a CLI probes (telemetry, account endpoints): an empty JSON object
 		// lets it carry on as it does when such a service is down.
-		s.record(req)
+		s.Record(req)
 		writeJSON(w, map[string]any{})
 	}
-}
-
-func (s *Server) record(req fakeanthropic.Request) {
-	s.mu.Lock()
-	s.reqs = append(s.reqs, req)
-	s.mu.Unlock()
-}
-
-func (s *Server) nextID(prefix string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	return fmt.Sprintf("%s_fake%06d", prefix, s.seq)
 }
 
 // offered is one tool a request offers: its wire type ("function", "custom", ...) and
@@ -318,30 +285,9 @@ func failed(out string) bool {
 }
 
 // textOf is the text of a string or of a list of content parts (input_text,
-// output_text, text).
+// output_text, text, summary_text).
 func textOf(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(raw, &parts) != nil {
-		return ""
-	}
-	var texts []string
-	for _, p := range parts {
-		switch p.Type {
-		case "input_text", "output_text", "text", "summary_text":
-			texts = append(texts, p.Text)
-		}
-	}
-	return strings.Join(texts, "\n")
+	return fakeanthropic.TextOf(raw, "input_text", "output_text", "text", "summary_text")
 }
 
 // tokens is a stable stand-in for a token count: about four bytes a token.
@@ -375,23 +321,23 @@ func (s *Server) usage(body []byte, out int) map[string]any {
 // custom (freeform) tool is called with a custom_tool_call whose input is the
 // ToolUse's Input["input"]; any other with a function_call of JSON arguments.
 func (s *Server) answer(w http.ResponseWriter, req fakeanthropic.Request, d decoded, reply fakeanthropic.Reply) {
-	respID := s.nextID("resp")
+	respID := s.NextID("resp_fake")
 	var output []map[string]any
 	if reply.Text != "" {
-		output = append(output, map[string]any{"id": s.nextID("msg"), "type": "message", "status": "completed", "role": "assistant",
+		output = append(output, map[string]any{"id": s.NextID("msg_fake"), "type": "message", "status": "completed", "role": "assistant",
 			"content": []any{map[string]any{"type": "output_text", "text": reply.Text, "annotations": []any{}, "logprobs": []any{}}}})
 	}
 	for _, tu := range reply.Tools {
 		tu = adapt(tu, d.tools)
 		o := d.tools[tu.Name]
-		callID := s.nextID("call")
+		callID := s.NextID("call_fake")
 		if o.typ == "custom" {
 			in, _ := tu.Input["input"].(string)
-			output = append(output, map[string]any{"id": s.nextID("ctc"), "type": "custom_tool_call", "status": "completed", "call_id": callID, "name": tu.Name, "input": in})
+			output = append(output, map[string]any{"id": s.NextID("ctc_fake"), "type": "custom_tool_call", "status": "completed", "call_id": callID, "name": tu.Name, "input": in})
 			continue
 		}
 		args, _ := json.Marshal(tu.Input)
-		item := map[string]any{"id": s.nextID("fc"), "type": "function_call", "status": "completed", "call_id": callID, "name": tu.Name, "arguments": string(args)}
+		item := map[string]any{"id": s.NextID("fc_fake"), "type": "function_call", "status": "completed", "call_id": callID, "name": tu.Name, "arguments": string(args)}
 		if o.namespace != "" {
 			item["namespace"] = o.namespace
 		}
@@ -430,7 +376,7 @@ func (s *Server) answer(w http.ResponseWriter, req fakeanthropic.Request, d deco
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("x-request-id", s.nextID("req"))
+	w.Header().Set("x-request-id", s.NextID("req_fake"))
 	w.WriteHeader(http.StatusOK)
 	seq := 0
 	ev := func(name string, data map[string]any) {
