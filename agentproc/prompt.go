@@ -12,7 +12,10 @@ type PromptInput struct {
 	Reason              string
 	Extra               string // what the reason needs: the conflict's files, the tests' tail, the answer, what the worktree holds
 	Branch              string
-	LeaderBranch        string
+	LeaderBranch        string // the branch the agent's is merged into (a worker's: its spawner's)
+	// CanSpawn: the agent may start workers of its own (teamctl spawn; not past the plan's
+	// spawn.max_depth).
+	CanSpawn bool
 	// Interactive: the agent runs in tmux (mode: tmux), where it does not exit to end its
 	// turn: teamctl done ends it, and answers are typed in at its prompt.
 	Interactive bool
@@ -28,7 +31,7 @@ func Prompt(in PromptInput) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(in.Task))
 	b.WriteString("\n")
-	if why := reasonText(in.Reason); why != "" {
+	if why := reasonText(in.Reason, in.LeaderBranch); why != "" {
 		fmt.Fprintf(&b, "\n## Why you are launched again\n%s\n", why)
 	}
 	if x := strings.TrimSpace(in.Extra); x != "" {
@@ -59,9 +62,6 @@ Other agents work on the same repository at the same time, each in its own workt
   msg broadcast "TEXT" to every agent; teamctl msg feed shows what the team did lately.
 - Who is who: teamctl whoami (your task, branch, reservations, unread messages); teamctl
   agents (every agent: state, task, intent, reservations, last seen).
-- Work that splits into parts: teamctl spawn --task "TEXT" [--task "TEXT"]... [--wait]
-  starts one worker per task on a branch made from yours; their work is merged into your
-  branch and each one's report comes to you as a message (--wait waits and prints them).
 - If you cannot go on without an answer: teamctl blocker "QUESTION" (add --human when only
   a person can answer), %s
 - When the task is done, commit everything, report with
@@ -78,6 +78,13 @@ Other agents work on the same repository at the same time, each in its own workt
   teamctl blockers lists questions, teamctl answer ID "TEXT" answers one, teamctl escalate ID
   passes it on to the person running the team.
 `, in.Agent, in.Team, in.TaskID, in.Branch, blocker, finish, in.LeaderBranch)
+	if in.CanSpawn {
+		b.WriteString(`- Work that splits into parts: teamctl spawn --task "TEXT" [--task "TEXT"]... [--wait]
+  starts one worker per task on a branch made from yours; their work is merged into your
+  branch (yours is merged on once they have ended) and each one's report comes to you as a
+  message (--wait waits and prints them).
+`)
+	}
 	if in.Confined {
 		also := ""
 		if len(in.AllowWrite) > 0 {
@@ -94,12 +101,21 @@ Other agents work on the same repository at the same time, each in its own workt
 	return b.String()
 }
 
-func reasonText(reason string) string {
+// orBranch is b, or "the leader branch" when it is not known.
+func orBranch(b string) string {
+	if b == "" {
+		return "the leader branch"
+	}
+	return b
+}
+
+// reasonText says why a launch is a relaunch; into is the branch the agent's is merged into.
+func reasonText(reason, into string) string {
 	switch reason {
 	case ReasonNudge:
 		return "You exited with uncommitted changes in your worktree. Finish the task and commit everything that belongs to it (git add -A && git commit), then exit 0."
 	case ReasonFixConflict:
-		return "Your branch conflicted with the leader branch. The leader branch has been merged into yours and the merge is in progress in your worktree: resolve the conflicts below, keep both sides' intent, commit the merge, then exit 0."
+		return fmt.Sprintf("Your branch conflicted with %s, which it is merged into. %s has been merged into yours and the merge is in progress in your worktree: resolve the conflicts below, keep both sides' intent, commit the merge, then exit 0.", orBranch(into), orBranch(into))
 	case ReasonFixTests:
 		return "Your branch merged cleanly but the project's tests failed with it. Fix your branch so the tests pass (the output's tail is below), commit, then exit 0."
 	case ReasonAnswer:

@@ -408,7 +408,7 @@ func (s *supervisor) followPlan(ctx context.Context) error {
 		}
 		s.p, s.team.PlanJSON, s.planChanged = p, t.PlanJSON, true
 		s.anyAgentBudget = slices.ContainsFunc(p.Members(), func(a plan.Agent) bool { return !a.Budget.IsZero() })
-		s.log().Info("plan applied: new settings take effect at the next launch or merge", "team", s.team.Name)
+		s.log().Info("the team's plan changed (apply, or an agent's spawn): new settings take effect at the next launch or merge", "team", s.team.Name)
 		if err := s.prepareWorktrees(ctx); err != nil {
 			return err
 		}

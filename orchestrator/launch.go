@@ -141,7 +141,8 @@ func (s *supervisor) launch(ctx context.Context, t store.Task, reason, extra str
 	l.Command, _ = agentproc.CommandFor(a, session, resume)
 	l.Prompt = agentproc.Prompt(agentproc.PromptInput{
 		Team: s.team.Name, Agent: a.Name, TaskID: t.ID, Task: t.Prompt, Reason: reason, Extra: extra,
-		Branch: sa.Branch, LeaderBranch: s.team.LeaderBranch, Interactive: a.Mode == plan.ModeTmux,
+		Branch: sa.Branch, LeaderBranch: s.target(a.Name), Interactive: a.Mode == plan.ModeTmux,
+		CanSpawn: Depth(s.p, a.Name) < s.p.Spawn.Limits().MaxDepth,
 		Confined: s.confined, AllowWrite: s.p.Sandbox.AllowWrite,
 	})
 	if s.confined {

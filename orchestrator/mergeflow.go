@@ -39,6 +39,20 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 		if s.target(t.Agent) == s.team.LeaderBranch && s.leaderBusy() {
 			continue
 		}
+		// Held until the spawner commits what stopped the last landing on its branch.
+		if s.landingHeld(ctx, t.Agent) {
+			continue
+		}
+		// A spawner's branch waits for its workers: merged before they are, it would leave
+		// their work behind on it.
+		if why := workersAtWork(s.p, tasks, t.Agent); why != "" {
+			if t.Detail != "waits: "+why {
+				if _, err := s.move(ctx, t.ID, Queued, "waits: "+why, nil); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		queued = append(queued, t)
 	}
 	if len(queued) == 0 {
@@ -226,6 +240,15 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 func (s *supervisor) onSpawnMerge(ctx, uctx context.Context, ev mergeEvent) error {
 	if moved, ok := errors.AsType[*merge.LeaderMovedError](ev.err); ok {
 		s.log().Info("the spawner's branch moved while its workers were merged: queued again", "branch", moved.Branch)
+		ev.err = nil
+	} else if way, ok := errors.AsType[*inTheWay](ev.err); ok {
+		var workers []string
+		for _, r := range ev.reqs {
+			workers = append(workers, r.Agent)
+		}
+		if err := s.holdLanding(uctx, way, workers); err != nil {
+			return err
+		}
 		ev.err = nil
 	} else if ev.err != nil && ctx.Err() == nil {
 		s.log().Warn("merging into a spawner's branch failed: queued again", "branch", ev.into, "err", ev.err)

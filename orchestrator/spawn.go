@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
@@ -113,21 +116,56 @@ func (p *Participant) Spawn(ctx context.Context, o SpawnOptions) (Spawned, error
 			return Spawned{}, Errorf(ErrUsage, "spawn: no preset %q (presets: %s)", o.Preset, strings.Join(plan.Presets(), ", "))
 		}
 	}
+	// One spawn of the team at a time: two would make the same workers' branches (another's
+	// plan change, an apply's, is caught by the store's check and made again).
+	unlock, err := spawnLock(p.w.repo.CommonDir, p.team.Name)
+	if err != nil {
+		return Spawned{}, err
+	}
+	defer unlock()
+	if err := p.reload(ctx); err != nil {
+		return Spawned{}, err
+	}
 	for try := 0; ; try++ {
 		s, err := p.spawn(ctx, o, lim)
 		if !errors.Is(err, store.ErrStale) || try == 4 {
 			return s, err
 		}
-		// Another spawn (or an apply) changed the plan meanwhile: again, on the new one.
-		t, err := p.w.store.Team(ctx, p.team.Name)
-		if err != nil {
-			return s, err
-		}
-		p.team = t
-		if p.plan, err = loadPlan(t); err != nil {
+		// An apply changed the plan meanwhile: again, on the new one.
+		if err := p.reload(ctx); err != nil {
 			return s, err
 		}
 	}
+}
+
+// reload reads the caller's team and plan again.
+func (p *Participant) reload(ctx context.Context) error {
+	t, err := p.w.store.Team(ctx, p.team.Name)
+	if err != nil {
+		return err
+	}
+	p.team = t
+	p.plan, err = loadPlan(t)
+	return err
+}
+
+// spawnLock waits for the team's spawn lock (an flock, dropped with its process) and
+// returns its release.
+func spawnLock(commonDir, team string) (func(), error) {
+	path := filepath.Join(filepath.Dir(lockPath(commonDir, team)), team+".spawn.lock")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	syscall.CloseOnExec(int(f.Fd()))
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock team %s for a spawn: %w", team, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func (p *Participant) spawn(ctx context.Context, o SpawnOptions, lim plan.Spawn) (Spawned, error) {

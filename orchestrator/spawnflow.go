@@ -13,6 +13,7 @@ import (
 
 	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/merge"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -24,6 +25,26 @@ func (s *supervisor) target(agent string) string {
 		return BranchName(s.team.Name, a.Spawner)
 	}
 	return s.team.LeaderBranch
+}
+
+// workersAtWork says which of agent's workers have not ended yet ("" when none): its
+// branch is merged on only once they have (merged into it, or stopped for someone to say
+// what they should do).
+func workersAtWork(p *plan.Plan, tasks []store.Task, agent string) string {
+	var busy []string
+	for _, t := range tasks {
+		a, ok := p.Agent(t.Agent)
+		if !ok || a.Spawner != agent {
+			continue
+		}
+		if st := stateOf(t); !st.Finished() && !st.WaitsOnHuman() {
+			busy = append(busy, t.Agent+" "+string(st))
+		}
+	}
+	if len(busy) == 0 {
+		return ""
+	}
+	return "its workers have not ended: " + strings.Join(busy, ", ")
 }
 
 // spawnFull reports whether agent is a worker whose call already runs as many workers as
@@ -82,6 +103,9 @@ func (s *supervisor) startSpawnMerge(ctx context.Context, spawner string, queued
 				}
 				return &merge.LeaderMovedError{Branch: into, Expected: before, Tip: now}
 			}
+			if err != nil && ctx.Err() == nil {
+				return &inTheWay{spawner: spawner, err: err}
+			}
 			return err
 		},
 	}
@@ -96,6 +120,56 @@ func (s *supervisor) startSpawnMerge(ctx context.Context, spawner string, queued
 		s.merges <- mergeEvent{reqs: reqs, br: br, err: err, into: into}
 	}()
 	return nil
+}
+
+// inTheWay is a landing the spawner's own uncommitted work stops: git would overwrite it.
+type inTheWay struct {
+	spawner string
+	err     error
+}
+
+func (e *inTheWay) Error() string { return e.err.Error() }
+
+// worktreeStamp changes when agent's worktree's index or branch does: a commit, an add, a
+// checkout.
+func (s *supervisor) worktreeStamp(ctx context.Context, agent string) [2]FileStamp {
+	sa, err := s.ws.store.Agent(ctx, s.team.Name, agent)
+	if err != nil {
+		return [2]FileStamp{}
+	}
+	dir, _ := worktree.GitDirOf(sa.Worktree)
+	return [2]FileStamp{StampOf(filepath.Join(dir, "index")), StampOf(filepath.Join(s.ws.repo.CommonDir, "refs", "heads", filepath.FromSlash(sa.Branch)))}
+}
+
+// landingHeld reports whether merges into agent's spawner's branch wait for the spawner to
+// commit (or remove) the uncommitted work that stopped the last landing.
+func (s *supervisor) landingHeld(ctx context.Context, agent string) bool {
+	a, ok := s.p.Agent(agent)
+	if !ok || a.Spawner == "" {
+		return false
+	}
+	held, ok := s.inTheWay[a.Spawner]
+	if !ok {
+		return false
+	}
+	if held == s.worktreeStamp(ctx, a.Spawner) {
+		return true
+	}
+	delete(s.inTheWay, a.Spawner)
+	return false
+}
+
+// holdLanding holds merges into spawner's branch until its worktree changes, and tells it why.
+func (s *supervisor) holdLanding(ctx context.Context, e *inTheWay, workers []string) error {
+	if s.inTheWay == nil {
+		s.inTheWay = map[string][2]FileStamp{}
+	}
+	s.inTheWay[e.spawner] = s.worktreeStamp(ctx, e.spawner)
+	s.log().Warn("a spawner's uncommitted work is in the way of its workers' merge: it waits for a commit", "spawner", e.spawner, "err", e.err)
+	text := fmt.Sprintf("The work of %s passed the tests and waits to land on your branch, but your uncommitted changes are in the way (%s). Commit them (or remove them): it lands then.",
+		strings.Join(workers, ", "), shorten.Line(strings.Join(strings.Fields(e.err.Error()), " "), 400))
+	_, err := s.ws.store.SendMessage(ctx, s.team.Name, store.Outgoing{From: System, To: []string{e.spawner}, Text: text})
+	return err
 }
 
 // reportSpawns tells each spawner how its workers ended, once each: merged into its branch

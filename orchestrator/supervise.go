@@ -109,6 +109,9 @@ type supervisor struct {
 	tmux           *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
 	confined       bool            // agents run confined, their teamctl commands relayed (confine.go)
 	reported       map[string]bool // workers' tasks whose end their spawner was told (reportSpawns)
+	// inTheWay holds merges into a spawner's branch: its worktree as it was when its own
+	// uncommitted work stopped a landing (holdLanding), until it changes.
+	inTheWay map[string][2]FileStamp
 
 	// life is how long agents' processes are watched: as long as the supervisor, not only
 	// its run's ctx (a stop cancels that first, and shutdown still waits for every agent).

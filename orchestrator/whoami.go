@@ -19,7 +19,8 @@ type Peer struct {
 	Task         string    `json:"task,omitempty"`
 	Intent       string    `json:"intent,omitempty"` // its newest teamctl intent
 	IntentFiles  []string  `json:"intent_files,omitempty"`
-	Reservations []string  `json:"reservations"` // the paths it holds ("dir/": everything under it)
+	Spawner      string    `json:"spawner,omitempty"` // a worker of teamctl spawn: the agent it works for
+	Reservations []string  `json:"reservations"`      // the paths it holds ("dir/": everything under it)
 	LastSeen     time.Time `json:"last_seen,omitzero"`
 }
 
@@ -33,6 +34,8 @@ type Identity struct {
 	Branch       string              `json:"branch,omitempty"`
 	Worktree     string              `json:"worktree,omitempty"`
 	LeaderBranch string              `json:"leader_branch"`
+	Into         string              `json:"into"`              // the branch the caller's is merged into: the leader branch, or a worker's spawner's
+	Spawner      string              `json:"spawner,omitempty"` // a worker's: the agent it works for
 	Base         string              `json:"base"`
 	Peers        []string            `json:"active_peers"` // the other agents whose process runs
 	Reservations []store.Reservation `json:"reservations"`
@@ -68,6 +71,9 @@ func (p *Participant) Peers(ctx context.Context) ([]Peer, error) {
 	}
 	peer := func(name, role, state, task string) Peer {
 		pr := Peer{Name: name, Role: role, State: state, Task: task, Reservations: noNil(held[name]), LastSeen: acts[name]}
+		if pa, ok := p.plan.Agent(name); ok {
+			pr.Spawner = pa.Spawner
+		}
 		if in, ok := newest[name]; ok {
 			pr.Intent, pr.IntentFiles = in.Text, in.Files
 		}
@@ -89,9 +95,12 @@ func (p *Participant) Peers(ctx context.Context) ([]Peer, error) {
 // Whoami is the caller's identity, task, branch, active peers, reservations and unread
 // messages (left unread).
 func (p *Participant) Whoami(ctx context.Context) (Identity, error) {
-	id := Identity{Name: p.me, Team: p.team.Name, Role: Human, LeaderBranch: p.team.LeaderBranch, Base: p.team.Base}
+	id := Identity{Name: p.me, Team: p.team.Name, Role: Human, LeaderBranch: p.team.LeaderBranch, Into: p.team.LeaderBranch, Base: p.team.Base}
 	if a, ok := p.agent(p.me); ok {
 		id.Role, id.Branch, id.Worktree = a.Role, a.Branch, a.Worktree
+		if pa, ok := p.plan.Agent(p.me); ok && pa.Spawner != "" {
+			id.Spawner, id.Into = pa.Spawner, BranchName(p.team.Name, pa.Spawner)
+		}
 		id.Task = p.currentTask(a)
 		for _, t := range p.tasks {
 			if t.ID == id.Task {

@@ -57,7 +57,11 @@ func agentsRun(ctx context.Context, opts *WhoOptions) error {
 			if name == p.Name() {
 				name += " (you)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, pr.Role, dash(pr.State), dash(pr.Task), ago(now, pr.LastSeen),
+			role := pr.Role
+			if pr.Spawner != "" {
+				role = "worker of " + pr.Spawner
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, role, dash(pr.State), dash(pr.Task), ago(now, pr.LastSeen),
 				dash(strings.Join(pr.Reservations, " ")), dash(shorten.Line(pr.Intent, 60)))
 		}
 		return tw.Flush()
@@ -106,7 +110,11 @@ func whoamiRun(ctx context.Context, opts *WhoOptions) error {
 			fmt.Fprintf(out, "task      %s: %s\n", id.Task, shorten.Line(id.Prompt, 100))
 		}
 		if id.Branch != "" {
-			fmt.Fprintf(out, "branch    %s (merged into %s, then %s)\n", id.Branch, id.LeaderBranch, id.Base)
+			if id.Spawner != "" {
+				fmt.Fprintf(out, "branch    %s (merged into %s, %s's, which is merged on)\n", id.Branch, id.Into, id.Spawner)
+			} else {
+				fmt.Fprintf(out, "branch    %s (merged into %s, then %s)\n", id.Branch, id.Into, id.Base)
+			}
 			fmt.Fprintf(out, "worktree  %s\n", id.Worktree)
 		}
 		fmt.Fprintf(out, "peers     %s\n", dash(strings.Join(id.Peers, ", ")))

@@ -82,7 +82,7 @@ func printReview(out io.Writer, rv orchestrator.Review) {
 		rv.Team, rv.LeaderBranch, shorten.Hash(rv.Tip), tested, rv.Commits, rv.Base, len(rv.Diffstat.Files), rv.Diffstat.Insertions, rv.Diffstat.Deletions)
 	for _, t := range rv.Tasks {
 		fmt.Fprintf(out, "\n## %s (%s): %s", t.ID, t.Agent, t.State)
-		if t.Into != "" {
+		if t.Into != "" && t.Merge != "" {
 			fmt.Fprintf(out, " into %s", t.Into)
 		}
 		if t.Merge != "" {

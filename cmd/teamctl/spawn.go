@@ -42,6 +42,11 @@ were merged (1 otherwise, saying which were not).`,
 			if opts.Preset != "" && opts.Command != "" {
 				return &usageError{fmt.Errorf("spawn: --preset and --command go one or the other")}
 			}
+			for _, name := range []string{"command", "preset"} {
+				if cmd.Flags().Changed(name) && strings.TrimSpace(cmd.Flag(name).Value.String()) == "" {
+					return &usageError{fmt.Errorf("spawn: --%s is empty: name the workers' program, or leave it out to give them yours", name)}
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
