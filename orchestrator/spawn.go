@@ -92,6 +92,11 @@ func (p *Participant) Spawn(ctx context.Context, o SpawnOptions) (Spawned, error
 	if TeamState(p.team.State) == TeamFinished {
 		return Spawned{}, Errorf(ErrUsage, "spawn: team %s has finished: nothing would run its workers (add work with teamctl task add or apply, then teamctl resume)", p.team.Name)
 	}
+	if a, ok := p.agent(p.me); ok && !p.isLeader() {
+		if id := p.currentTask(a); id == "" || !p.taskAtWork(id) {
+			return Spawned{}, Errorf(ErrUsage, "spawn: %s has no task at work (its tasks are merged or done): its workers' work would never be merged on", p.me)
+		}
+	}
 	lim := p.plan.Spawn.Limits()
 	switch n := len(o.Tasks); {
 	case n == 0:
@@ -136,6 +141,16 @@ func (p *Participant) Spawn(ctx context.Context, o SpawnOptions) (Spawned, error
 			return s, err
 		}
 	}
+}
+
+// taskAtWork reports whether task id is not finished yet: its branch is still to be merged.
+func (p *Participant) taskAtWork(id string) bool {
+	for _, t := range p.tasks {
+		if t.ID == id {
+			return !stateOf(t).Finished()
+		}
+	}
+	return false
 }
 
 // reload reads the caller's team and plan again.
