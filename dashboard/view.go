@@ -287,7 +287,7 @@ func (m Model) agentLines(rows int) []string {
 		case a.Role == "leader":
 			role = "lead"
 		case a.Spawner != "":
-			role = "↳" + a.Spawner // a worker of teamctl spawn
+			role = "sub" // a worker of teamctl spawn (its name says whose: alice-sub-1)
 		}
 		since := "-"
 		if !a.Since.IsZero() {
