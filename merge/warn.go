@@ -2,7 +2,6 @@ package merge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -106,15 +105,20 @@ func (c *PairChecker) Check(ctx context.Context, leaderBranch string, branches m
 		agents = append(agents, a)
 	}
 	sort.Strings(agents)
+	names := make([]string, 0, len(agents))
+	for _, a := range agents {
+		names = append(names, branches[a])
+	}
+	heads, err := c.repo.ResolveBranches(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("check conflicts: %w", err)
+	}
 	var live []string
 	var warnings []Warning
 	for _, a := range agents {
-		head, err := c.repo.Resolve(ctx, branches[a])
-		if errors.Is(err, worktree.ErrNoRef) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("check conflicts of %s: %w", a, err)
+		head, ok := heads[branches[a]]
+		if !ok {
+			continue // no such branch (any more)
 		}
 		bm, ok := c.branches[a]
 		if !ok || bm.head != head {

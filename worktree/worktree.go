@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -814,6 +815,33 @@ func (r *Repo) Branches(ctx context.Context, prefix string) (map[string]string, 
 	for _, line := range strings.Split(out, "\n") {
 		if name, hash, ok := strings.Cut(line, " "); ok {
 			m[name] = hash
+		}
+	}
+	return m, nil
+}
+
+// ResolveBranches is the tips of the named branches (short names), in one git process:
+// those that do not exist are left out. (Resolve opens the repository each time, its
+// config read anew: for hundreds of branches at once that is most of a check's cost.)
+func (r *Repo) ResolveBranches(ctx context.Context, names []string) (map[string]string, error) {
+	m := map[string]string{}
+	if len(names) == 0 {
+		return m, nil
+	}
+	args := []string{"for-each-ref", "--format=%(refname) %(objectname)"}
+	for _, n := range names {
+		args = append(args, "refs/heads/"+n)
+	}
+	out, err := r.git(ctx, "", nil, args...)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %d branches: %w", len(names), err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if ref, hash, ok := strings.Cut(line, " "); ok {
+			// Exact names only: for-each-ref also matches a pattern as a directory prefix.
+			if name, ok := strings.CutPrefix(ref, "refs/heads/"); ok && slices.Contains(names, name) {
+				m[name] = hash
+			}
 		}
 	}
 	return m, nil

@@ -589,3 +589,25 @@ func TestRemoveStaleLocks(t *testing.T) {
 	testsupport.Git(t, wt, "commit", "-q", "--allow-empty", "-m", "after")
 	testsupport.Git(t, wt, "reset", "-q", "--hard", "HEAD~1") // writes ORIG_HEAD
 }
+
+// TestResolveBranches: the tips of the named branches in one go; a missing one is left
+// out, and a name is not taken for the directory of others (teamctl/t/a is not
+// teamctl/t/a/work).
+func TestResolveBranches(t *testing.T) {
+	t.Parallel()
+	repo := testsupport.NewRepo(t)
+	testsupport.Git(t, repo, "commit", "-q", "--allow-empty", "-m", "one")
+	testsupport.Git(t, repo, "branch", "teamctl/t/a/work")
+	testsupport.Git(t, repo, "commit", "-q", "--allow-empty", "-m", "two")
+	testsupport.Git(t, repo, "branch", "teamctl/t/b/work")
+	r := open(t, repo)
+	got, err := r.ResolveBranches(context.Background(), []string{"teamctl/t/a/work", "teamctl/t/b/work", "teamctl/t/gone/work", "teamctl/t/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testsupport.Git(t, repo, "rev-parse", "HEAD~1")
+	b := testsupport.Git(t, repo, "rev-parse", "HEAD")
+	if len(got) != 2 || got["teamctl/t/a/work"] != a || got["teamctl/t/b/work"] != b {
+		t.Errorf("ResolveBranches = %v, want a at %s and b at %s only", got, a, b)
+	}
+}
