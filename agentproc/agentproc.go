@@ -754,14 +754,22 @@ func killGroup(ctx context.Context, pgid int, start int64, grace time.Duration) 
 func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 
 // StopGroup stops a process group this process did not start (an agent left by a
-// supervisor that died), if pid still names the process that started at start. A ctx that
-// ends during grace cuts it short.
+// supervisor that died), if pid still names the process that started at start, and returns
+// once that process is gone (a SIGKILL is not instant: seen here under load, a check right
+// after it found the agent still there), or after killedWait. A ctx that ends during grace
+// cuts it short.
 func StopGroup(ctx context.Context, pid int, start int64, grace time.Duration) {
 	if !Alive(pid, start) {
 		return
 	}
 	killGroup(ctx, pid, start, grace)
+	for deadline := time.Now().Add(killedWait); Alive(pid, start) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
+
+// killedWait is how long StopGroup waits for a killed process to be gone.
+const killedWait = 2 * time.Second
 
 // ErrNotOnPath is a program named without a slash that no directory of the agent's PATH holds.
 var ErrNotOnPath = errors.New("not found on the agent's PATH")
