@@ -95,6 +95,9 @@ func (s *supervisor) startSpawnMerge(ctx context.Context, spawner string, queued
 		Test: s.p.Test, TestTimeout: s.p.TestTimeout, Env: identity(s.team.Name, spawner),
 		Batch: s.p.Merge.Batch, TestRetries: s.p.Merge.TestRetries,
 		Land: func(ctx context.Context, before, tip string) error {
+			// The spawner's worktree as it was before the try: a change of it since (a git
+			// add, a commit, even while the try failed) is what lets the landing go again.
+			stamp := s.worktreeStamp(ctx, spawner)
 			err := s.ws.repo.FastForwardFrom(ctx, sa.Worktree, before, tip)
 			if errors.Is(err, worktree.ErrMoved) {
 				now, rerr := s.ws.repo.Resolve(ctx, into)
@@ -104,7 +107,7 @@ func (s *supervisor) startSpawnMerge(ctx context.Context, spawner string, queued
 				return &merge.LeaderMovedError{Branch: into, Expected: before, Tip: now}
 			}
 			if err != nil && ctx.Err() == nil {
-				return &inTheWay{spawner: spawner, err: err}
+				return &inTheWay{spawner: spawner, err: err, stamp: stamp}
 			}
 			return err
 		},
@@ -126,6 +129,7 @@ func (s *supervisor) startSpawnMerge(ctx context.Context, spawner string, queued
 type inTheWay struct {
 	spawner string
 	err     error
+	stamp   [2]FileStamp // the spawner's worktree just before the try
 }
 
 func (e *inTheWay) Error() string { return e.err.Error() }
@@ -164,7 +168,7 @@ func (s *supervisor) holdLanding(ctx context.Context, e *inTheWay, workers []str
 	if s.inTheWay == nil {
 		s.inTheWay = map[string][2]FileStamp{}
 	}
-	s.inTheWay[e.spawner] = s.worktreeStamp(ctx, e.spawner)
+	s.inTheWay[e.spawner] = e.stamp
 	s.log().Warn("a spawner's uncommitted work is in the way of its workers' merge: it waits for a commit", "spawner", e.spawner, "err", e.err)
 	text := fmt.Sprintf("The work of %s passed the tests and waits to land on your branch, but your uncommitted changes are in the way (%s). Commit them (or remove them): it lands then.",
 		strings.Join(workers, ", "), shorten.Line(strings.Join(strings.Fields(e.err.Error()), " "), 400))
