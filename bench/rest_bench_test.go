@@ -95,7 +95,7 @@ func atRest(b *testing.B, n int) (cpu, rssMB float64) {
 	}
 	before, start := cpuTime(), time.Now()
 	time.Sleep(restWindow) // the window measured: the supervisor alone, at rest
-	return (cpuTime() - before).Seconds() / time.Since(start).Seconds(), float64(selfRSSKB()) / 1024
+	return (cpuTime() - before).Seconds() / time.Since(start).Seconds(), float64(testsupport.RSSKB(0)) / 1024
 }
 
 func openWhenMade(b *testing.B, repo string) (*orchestrator.Workspace, error) {
@@ -119,19 +119,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// selfRSSKB is this process's resident memory in KiB.
-func selfRSSKB() int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return n
-		}
-	}
-	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/teamctl/teamctl/agentproc"
 	"github.com/teamctl/teamctl/plan"
@@ -247,6 +248,25 @@ func depthWhy(p *plan.Plan, agent string) string {
 		return "an agent of the team"
 	}
 	return "a worker of " + a.Spawner
+}
+
+// WaitSpawn waits until every worker of s has settled, reading them every poll, and
+// returns them as they ended.
+func (w *Workspace) WaitSpawn(ctx context.Context, s Spawned, poll time.Duration) (Spawned, error) {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for !s.Settled() {
+		select {
+		case <-ctx.Done():
+			return s, ctx.Err()
+		case <-tick.C:
+		}
+		var err error
+		if s, err = w.SpawnOf(ctx, s.Team, s.Spawner, s.Call); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
 }
 
 // SpawnOf is spawn call of spawner in team as it is now.

@@ -181,13 +181,6 @@ func (s *supervisor) holdLanding(ctx context.Context, e *inTheWay, workers []str
 // What was told is journalled ("spawn.reported"), so a resumed supervisor does not tell it
 // again.
 func (s *supervisor) reportSpawns(ctx context.Context) error {
-	any := false
-	for _, a := range s.p.Agents {
-		any = any || a.Spawner != ""
-	}
-	if !any {
-		return nil
-	}
 	if s.reported == nil {
 		s.reported = map[string]bool{}
 		evs, err := s.ws.store.EventsOfKinds(ctx, s.team.Name, []string{"spawn.reported"}, 0)
@@ -197,6 +190,16 @@ func (s *supervisor) reportSpawns(ctx context.Context) error {
 		for _, e := range evs {
 			s.reported[e.Task] = true
 		}
+	}
+	// Every turn: a query only while some worker's end is still to be told.
+	untold := false
+	for _, a := range s.p.Agents {
+		for _, t := range a.Tasks {
+			untold = untold || a.Spawner != "" && !s.reported[t.ID]
+		}
+	}
+	if !untold {
+		return nil
 	}
 	tasks, err := s.ws.store.Tasks(ctx, s.team.Name)
 	if err != nil {

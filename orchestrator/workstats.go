@@ -255,6 +255,14 @@ type FileStamp struct {
 	ino  uint64
 }
 
+// Mod is the file's modification time at the stamp (zero for a missing file).
+func (f FileStamp) Mod() time.Time {
+	if !f.ok {
+		return time.Time{}
+	}
+	return time.Unix(0, f.mod)
+}
+
 // StampOf is the stamp of the file at path now (the zero stamp when it is missing).
 func StampOf(path string) FileStamp {
 	fi, err := os.Stat(path)

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +154,7 @@ func BenchmarkServe64(b *testing.B) {
 		b.ReportMetric(ms(median(page)), "ms/page")
 		b.ReportMetric(ms(median(sse)), "ms/event-to-stream")
 		b.ReportMetric(ms(median(live)), "ms/event-to-page")
-		b.ReportMetric(float64(rssKB(serve.Process.Pid))/1024, "MB-rss")
+		b.ReportMetric(float64(testsupport.RSSKB(serve.Process.Pid))/1024, "MB-rss")
 	}
 }
 
@@ -167,21 +165,6 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// rssKB is process pid's resident memory, in KiB (0 where /proc does not say).
-func rssKB(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return n
-		}
-	}
-	return 0
-}
 
 // BenchmarkBrowser64: what a person sees on the page of a team of 64 agents at rest, in a
 // real browser (headless Chromium): the time from a journal event (a message sent) to the
@@ -239,6 +222,6 @@ func BenchmarkBrowser64(b *testing.B) {
 			dom = append(dom, time.UnixMilli(at).Sub(start))
 		}
 		b.ReportMetric(ms(median(dom)), "ms/event-to-dom")
-		b.ReportMetric(float64(rssKB(sv.serve.Process.Pid))/1024, "MB-rss")
+		b.ReportMetric(float64(testsupport.RSSKB(sv.serve.Process.Pid))/1024, "MB-rss")
 	}
 }

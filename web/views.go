@@ -77,7 +77,6 @@ type teamCache struct {
 
 type lastWord struct {
 	stamp orchestrator.FileStamp
-	mod   time.Time
 	text  string
 }
 
@@ -102,9 +101,6 @@ func (c *teamCache) lastWords(agent, preset, logPath string) lastWord {
 		return w
 	}
 	w = lastWord{stamp: st, text: lastWords(preset, logPath)}
-	if fi, err := os.Stat(logPath); err == nil {
-		w.mod = fi.ModTime()
-	}
 	c.mu.Lock()
 	c.words[agent] = w
 	c.mu.Unlock()
@@ -143,7 +139,7 @@ func (s *Server) team(ctx context.Context, name string) (teamView, error) {
 		words[a.Name] = c.lastWords(a.Name, preset, s.ws.AgentLog(t.Name, a.Name))
 	}
 	// Every stale count now (a page shows them all), the git commands a few at once.
-	c.work.Refresh(ctx, time.Now(), st, func(agent string) time.Time { return words[agent].mod }, -1)
+	c.work.Refresh(ctx, time.Now(), st, func(agent string) time.Time { return words[agent].stamp.Mod() }, -1)
 	v.Agents = make([]AgentRow, len(st.Agents))
 	for i, a := range st.Agents {
 		row := AgentRow{AgentStatus: a, LastWord: words[a.Name].text}

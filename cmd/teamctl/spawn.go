@@ -82,17 +82,8 @@ func spawnRun(ctx context.Context, opts *SpawnOptions) error {
 			fmt.Fprintf(out, "they merge into %s; each one's report comes as a message (teamctl msg inbox)\n", s.Into)
 			return nil
 		}
-		tick := time.NewTicker(opts.Poll)
-		defer tick.Stop()
-		for !s.Settled() {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-tick.C:
-			}
-			if s, err = p.Workspace().SpawnOf(ctx, s.Team, s.Spawner, s.Call); err != nil {
-				return err
-			}
+		if s, err = p.Workspace().WaitSpawn(ctx, s, opts.Poll); err != nil {
+			return err
 		}
 		if opts.JSON {
 			if err := writeJSON(out, s); err != nil {
