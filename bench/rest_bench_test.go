@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -31,14 +33,15 @@ func BenchmarkRest(b *testing.B) {
 	if os.Getenv("TEAMCTL_BENCH_1024") == "1" {
 		sizes = append(sizes, 1024)
 	}
-	fmt.Printf("\nsupervisor at rest (agents that sleep), %s window\n\n| agents | CPU (share of one core) | RSS |\n| ---: | ---: | ---: |\n", restWindow)
+	fmt.Printf("\nsupervisor at rest (agents that sleep), %s window, %d CPUs\n\n| agents | CPU (share of one core, with its git commands) | RSS | `teamctl status --json` (median of 9) |\n| ---: | ---: | ---: | ---: |\n", restWindow, runtime.NumCPU())
 	for _, n := range sizes {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			for b.Loop() {
-				cpu, rss := atRest(b, n)
-				fmt.Printf("| %d | %.2f%% | %.0f MB |\n", n, cpu*100, rss)
+				cpu, rss, status := atRest(b, n)
+				fmt.Printf("| %d | %.2f%% | %.0f MB | %d ms |\n", n, cpu*100, rss, status.Milliseconds())
 				b.ReportMetric(cpu*100, "%core")
 				b.ReportMetric(rss, "MB-rss")
+				b.ReportMetric(float64(status.Milliseconds()), "ms-status")
 			}
 		})
 	}
@@ -47,7 +50,7 @@ func BenchmarkRest(b *testing.B) {
 const restWindow = 10 * time.Second
 
 // atRest runs a team of n sleeping agents until all run, then measures the window.
-func atRest(b *testing.B, n int) (cpu, rssMB float64) {
+func atRest(b *testing.B, n int) (cpu, rssMB float64, status time.Duration) {
 	repo := testsupport.NewRepo(b)
 	scripts := b.TempDir()
 	testsupport.WriteFile(b, filepath.Join(repo, "base.txt"), "base\n")
@@ -95,7 +98,26 @@ func atRest(b *testing.B, n int) (cpu, rssMB float64) {
 	}
 	before, start := cpuTime(), time.Now()
 	time.Sleep(restWindow) // the window measured: the supervisor alone, at rest
-	return (cpuTime() - before).Seconds() / time.Since(start).Seconds(), float64(testsupport.RSSKB(0)) / 1024
+	cpu = (cpuTime() - before).Seconds() / time.Since(start).Seconds()
+	return cpu, float64(testsupport.RSSKB(0)) / 1024, statusJSON(b, repo)
+}
+
+// statusJSON is the median wall time of `teamctl status t --json` (the real binary, a
+// process of its own) over 9 runs, beside the live supervisor.
+func statusJSON(b *testing.B, repo string) time.Duration {
+	bin := filepath.Join(testsupport.TeamctlBinDir(b), "teamctl")
+	var took []time.Duration
+	for range 9 {
+		cmd := exec.Command(bin, "status", "t", "--json")
+		cmd.Dir = repo
+		start := time.Now()
+		out, err := cmd.Output()
+		took = append(took, time.Since(start))
+		if err != nil || !strings.Contains(string(out), `"a0000"`) {
+			b.Fatalf("teamctl status t --json: %v\n%.500s", err, out)
+		}
+	}
+	return median(took)
 }
 
 func openWhenMade(b *testing.B, repo string) (*orchestrator.Workspace, error) {
@@ -114,9 +136,11 @@ func openWhenMade(b *testing.B, repo string) (*orchestrator.Workspace, error) {
 	return ws, err
 }
 
-// cpuTime is this process's CPU time so far, user and system.
+// cpuTime is this process's CPU time so far, user and system, with its children's that
+// ended (the git commands the supervisor runs; the agents, which sleep on, are not counted).
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	return time.Duration(self.Utime.Nano() + self.Stime.Nano() + children.Utime.Nano() + children.Stime.Nano())
 }

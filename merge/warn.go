@@ -156,6 +156,9 @@ func (c *PairChecker) Check(ctx context.Context, leaderBranch string, branches m
 // mergeWithTip merges head with the leader tip.
 func (c *PairChecker) mergeWithTip(ctx context.Context, head string) (branchMerge, error) {
 	bm := branchMerge{head: head}
+	if head == c.tip {
+		return bm, nil // a branch on the tip itself (an agent that has not committed yet)
+	}
 	c.merges++
 	tree, conflicts, err := c.repo.MergeTree(ctx, c.tip, head)
 	if err != nil || len(conflicts) > 0 {

@@ -223,6 +223,28 @@ ALTER TABLE messages ADD COLUMN reply_to INTEGER NOT NULL DEFAULT 0;
 -- when each participant last acted (teamctl agents' "last seen").
 CREATE INDEX events_by_agent ON events (team, agent, at);
 `,
+	// 6: a count of each team's task changes, kept by triggers on every insert, update and
+	// delete (any process's), so a reader tells from one row whether its copy of the task
+	// list is current (Store.Tasks). No foreign key: the count outlives a team deleted, so a
+	// team made again under its name never counts back to a number a copy was taken at.
+	`
+CREATE TABLE task_changes (
+	team TEXT PRIMARY KEY,
+	n    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TRIGGER task_inserted AFTER INSERT ON tasks BEGIN
+	INSERT OR IGNORE INTO task_changes (team) VALUES (NEW.team);
+	UPDATE task_changes SET n = n + 1 WHERE team = NEW.team;
+END;
+CREATE TRIGGER task_updated AFTER UPDATE ON tasks BEGIN
+	INSERT OR IGNORE INTO task_changes (team) VALUES (NEW.team);
+	UPDATE task_changes SET n = n + 1 WHERE team IN (NEW.team, OLD.team);
+END;
+CREATE TRIGGER task_deleted AFTER DELETE ON tasks BEGIN
+	INSERT OR IGNORE INTO task_changes (team) VALUES (OLD.team);
+	UPDATE task_changes SET n = n + 1 WHERE team = OLD.team;
+END;
+`,
 }
 
 // migrate brings the schema to the latest version. Several processes may open a new store

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -37,6 +38,9 @@ type Store struct {
 	// busy timeout for writers in other processes.
 	wsem    chan struct{}
 	damaged Damaged // the store Open moved aside to make this one
+
+	tasksMu sync.Mutex
+	tasks   map[string]taskList // each team's tasks as last read (Tasks)
 }
 
 // pragmas is the DSN query every connection opens with. modernc runs busy_timeout first,

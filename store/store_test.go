@@ -851,3 +851,63 @@ func BenchmarkUpdateTask(b *testing.B) {
 		}
 	}
 }
+
+// Tasks serves a copy of its last read until a task changes: a change through this store,
+// through another (another process's), by any SQL, a team deleted and made again — each is
+// seen at the next call, and a caller changing what it got changes nothing of the next.
+func TestTasksCopyIsCurrent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := Path(filepath.Join(t.TempDir(), "git"))
+	s, other := openAt(t, path), openAt(t, path)
+	seed(t, s, "paste")
+	state := func(what, id, want string) {
+		t.Helper()
+		tasks, err := s.Tasks(ctx, "paste")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range tasks {
+			if k.ID == id {
+				if k.State != want {
+					t.Errorf("%s: %s is %q, want %q", what, id, k.State, want)
+				}
+				k.After = append(k.After[:0], "scribbled") // the caller's copy
+				return
+			}
+		}
+		t.Errorf("%s: no task %s in %v", what, id, tasks)
+	}
+	state("first read", "parser", "pending")
+	state("read again", "parser", "pending")
+	if err := s.UpdateTask(ctx, "paste", "parser", func(k *Task) error { k.State = "running"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	state("after this store's update", "parser", "running")
+	if err := other.UpdateTask(ctx, "paste", "parser", func(k *Task) error { k.State = "queued"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	state("after another store's update", "parser", "queued")
+	if _, err := s.db.ExecContext(ctx, `UPDATE tasks SET state = 'merged' WHERE team = 'paste' AND id = 'parser'`); err != nil {
+		t.Fatal(err)
+	}
+	state("after plain SQL", "parser", "merged")
+	if k, err := s.Tasks(ctx, "paste"); err != nil || !reflect.DeepEqual(k[2].After, []string{"parser", "cli"}) {
+		t.Errorf("a caller's change reached the store's copy: %v %v", k, err)
+	}
+	if err := other.AddTask(ctx, Task{Team: "paste", ID: "extra", Agent: "alice", Prompt: "More."}); err != nil {
+		t.Fatal(err)
+	}
+	state("after another store's AddTask", "extra", "pending")
+	if err := other.DeleteTeam(ctx, "paste"); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := s.Tasks(ctx, "paste"); err != nil || len(k) != 0 {
+		t.Errorf("tasks of a deleted team = %v, %v; want none", k, err)
+	}
+	seed(t, other, "paste")
+	state("the team made again", "parser", "pending")
+	if k, _ := s.Tasks(ctx, "paste"); len(k) != 3 {
+		t.Errorf("the team made again has %d tasks, want 3", len(k))
+	}
+}

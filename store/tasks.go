@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -66,14 +68,50 @@ func readTask(ctx context.Context, q queryer, team, id string) (Task, error) {
 		`SELECT `+taskCols+` FROM tasks WHERE team = ? AND id = ?`, team, id)
 }
 
-// Tasks lists the team's tasks by Seq.
+// Tasks lists the team's tasks by Seq. The list is read again only when a task of the team
+// changed since the last read (the count task_changes keeps, one row); otherwise it is a copy
+// of that read. A supervisor asks several times a turn, most turns nothing changed.
 func (s *Store) Tasks(ctx context.Context, team string) ([]Task, error) {
+	// The count is read before the list: a change in between leaves a list newer than its
+	// count, read once more next time, never an old list under a new count.
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT n FROM task_changes WHERE team = ?`, team).Scan(&n)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("list tasks of team %q: %w", team, err)
+	}
+	s.tasksMu.Lock()
+	c, ok := s.tasks[team]
+	s.tasksMu.Unlock()
+	if ok && c.n == n {
+		return cloneTasks(c.tasks), nil
+	}
 	tasks, err := list(ctx, s.db, scanTask, `SELECT `+taskCols+` FROM tasks WHERE team = ?
 		ORDER BY seq, id`, team)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks of team %q: %w", team, err)
 	}
-	return tasks, nil
+	s.tasksMu.Lock()
+	if s.tasks == nil {
+		s.tasks = map[string]taskList{}
+	}
+	s.tasks[team] = taskList{n: n, tasks: tasks}
+	s.tasksMu.Unlock()
+	return cloneTasks(tasks), nil
+}
+
+// taskList is a team's tasks as read when its change count was n.
+type taskList struct {
+	n     int64
+	tasks []Task
+}
+
+// cloneTasks copies a cached list for a caller free to change it.
+func cloneTasks(tasks []Task) []Task {
+	out := slices.Clone(tasks)
+	for i := range out {
+		out[i].After = slices.Clone(out[i].After)
+	}
+	return out
 }
 
 // AddTask appends a task (Seq = last + 1) and journals "task.added". ErrExists on a duplicate id.
