@@ -42,6 +42,10 @@ type Merger struct {
 	// Land moves Branch from before to tip, a tested candidate (nil: a compare-and-swap of
 	// the ref). It returns *LeaderMovedError when Branch is no longer at before.
 	Land func(ctx context.Context, before, tip string) error
+	// TestDirs are more worktrees (detached, each at a fixed path so its build caches stay
+	// warm) where candidates are tested beside Dir: with any, a failing batch is searched
+	// with len(TestDirs)+1 test runs at once (plan merge.parallel).
+	TestDirs []string
 }
 
 // Request is one branch to merge.
@@ -108,6 +112,11 @@ func (m *Merger) Restore(ctx context.Context) error {
 // RunTests runs the test command in the leader worktree, stderr folded into stdout. It
 // reports whether it passed and the output's tail. No test command passes at once.
 func (m *Merger) RunTests(ctx context.Context) (passed bool, tail string, err error) {
+	return m.runTestsIn(ctx, m.Dir)
+}
+
+// runTestsIn is RunTests in the worktree at dir.
+func (m *Merger) runTestsIn(ctx context.Context, dir string) (passed bool, tail string, err error) {
 	if strings.TrimSpace(m.Test) == "" {
 		return true, "", nil
 	}
@@ -117,7 +126,7 @@ func (m *Merger) RunTests(ctx context.Context) (passed bool, tail string, err er
 		tctx, cancel = context.WithTimeout(ctx, m.TestTimeout)
 		defer cancel()
 	}
-	out, err := m.Run.Run(tctx, m.Dir, nil, "sh", "-c", "exec 2>&1\n"+m.Test)
+	out, err := m.Run.Run(tctx, dir, nil, "sh", "-c", "exec 2>&1\n"+m.Test)
 	if err == nil {
 		return true, Tail(string(out), 40, 4096), nil
 	}

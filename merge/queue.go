@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/teamctl/teamctl/internal/failpoint"
 	"github.com/teamctl/teamctl/worktree"
@@ -17,11 +18,13 @@ const NotAttempted = "not-attempted"
 
 // BatchResult is what one MergeBatch did.
 type BatchResult struct {
-	Results  []Result // one per request, in the order of the requests
-	Before   string   // the leader branch's tip before the batch
-	After    string   // its tip after (== Before when nothing landed)
-	TestRuns int      // test command runs the whole batch took
-	Flaky    []Flaky  // failures that did not reproduce on a rerun of the same tree
+	Results  []Result      // one per request, in the order of the requests
+	Before   string        // the leader branch's tip before the batch
+	After    string        // its tip after (== Before when nothing landed)
+	TestRuns int           // test command runs the whole batch took
+	TestTime time.Duration // the time those runs took, added up (several may run at once)
+	Waves    int           // test runs one after another: TestRuns, or fewer when several ran at once
+	Flaky    []Flaky       // failures that did not reproduce on a rerun of the same tree
 }
 
 // Flaky is a test failure that passed on a rerun of the same tree: reported, blamed on no
@@ -120,8 +123,14 @@ func (m *Merger) MergeBatch(ctx context.Context, reqs []Request) (br BatchResult
 			err = rerr
 		}
 	}()
+	var carry *carried
 	for len(pending) > 0 {
-		if pending, err = m.round(ctx, reqs, &br, pending); err != nil {
+		if len(m.TestDirs) > 0 {
+			pending, carry, err = m.roundParallel(ctx, reqs, &br, pending, carry)
+		} else {
+			pending, err = m.round(ctx, reqs, &br, pending)
+		}
+		if err != nil {
 			if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 				// A git command killed by the ending context fails with its exit status;
 				// say why it was killed so callers can tell a stop from a broken git.
@@ -168,12 +177,15 @@ func (m *Merger) round(ctx context.Context, reqs []Request, br *BatchResult, pen
 		if err := m.Repo.ResetHard(ctx, m.Dir, entries[k-1].commit); err != nil {
 			return false, err
 		}
+		started := time.Now()
 		passed, out, err := m.RunTests(ctx)
 		if err != nil {
 			return false, err
 		}
 		if strings.TrimSpace(m.Test) != "" { // no test command: nothing ran
 			br.TestRuns++
+			br.Waves++
+			br.TestTime += time.Since(started)
 			for _, e := range entries[:k] {
 				br.Results[e.req].TestRuns++
 			}
@@ -219,36 +231,69 @@ func (m *Merger) round(ctx context.Context, reqs []Request, br *BatchResult, pen
 // commit per clean one. A conflicting request gets Conflict; a branch already in the tip is
 // Merged at once.
 func (m *Merger) build(ctx context.Context, reqs []Request, br *BatchResult, pending []int) ([]entry, error) {
-	cand := br.After
-	candTree, err := m.Repo.TreeOf(ctx, cand)
+	c, err := m.chain(ctx, reqs, br, br.After, pending)
 	if err != nil {
 		return nil, err
 	}
-	var entries []entry
+	c.apply(br, pending)
+	return c.entries, nil
+}
+
+// chained is what chain made of requests on a base commit.
+type chained struct {
+	base      string
+	entries   []entry
+	conflicts map[int][]string // request → the paths it conflicts in
+	already   map[int]bool     // requests whose branch base already holds
+}
+
+// chain merges the pending requests one after another on base, as build does, without
+// saying anything of them yet (apply does).
+func (m *Merger) chain(ctx context.Context, reqs []Request, br *BatchResult, base string, pending []int) (chained, error) {
+	c := chained{base: base, conflicts: map[int][]string{}, already: map[int]bool{}}
+	cand := base
+	candTree, err := m.Repo.TreeOf(ctx, cand)
+	if err != nil {
+		return c, err
+	}
 	for _, i := range pending {
-		res := &br.Results[i]
-		res.Outcome, res.Conflicts, res.Before = NotAttempted, nil, br.After
-		tree, conflicts, err := m.Repo.MergeTree(ctx, cand, res.BranchHead)
+		head := br.Results[i].BranchHead
+		tree, conflicts, err := m.Repo.MergeTree(ctx, cand, head)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
 		if len(conflicts) > 0 {
-			res.Outcome, res.Conflicts = Conflict, conflicts
+			c.conflicts[i] = conflicts
 			continue
 		}
 		commit := cand
-		if tree != candTree || !m.contains(ctx, cand, res.BranchHead) {
-			if commit, err = m.Repo.CommitTree(ctx, tree, []string{cand, res.BranchHead}, Message(reqs[i]), m.Env); err != nil {
-				return nil, fmt.Errorf("merge %s: %w", reqs[i].Branch, err)
+		if tree != candTree || !m.contains(ctx, cand, head) {
+			if commit, err = m.Repo.CommitTree(ctx, tree, []string{cand, head}, Message(reqs[i]), m.Env); err != nil {
+				return c, fmt.Errorf("merge %s: %w", reqs[i].Branch, err)
 			}
-		} else if cand == br.After {
-			res.Outcome, res.Commit = Merged, cand // already in the tip: nothing to test
+		} else if cand == base {
+			c.already[i] = true // already in the base: nothing to test
 			continue
 		}
-		entries = append(entries, entry{req: i, commit: commit})
+		c.entries = append(c.entries, entry{req: i, commit: commit})
 		cand, candTree = commit, tree
 	}
-	return entries, nil
+	return c, nil
+}
+
+// apply gives the pending requests the outcome chain found, base being the leader tip now:
+// conflicts are Conflict, a branch the tip holds is Merged, the rest are still to test.
+func (c chained) apply(br *BatchResult, pending []int) {
+	for _, i := range pending {
+		res := &br.Results[i]
+		res.Outcome, res.Conflicts, res.Before = NotAttempted, nil, c.base
+		switch {
+		case c.conflicts[i] != nil:
+			res.Outcome, res.Conflicts = Conflict, c.conflicts[i]
+		case c.already[i]:
+			res.Outcome, res.Commit = Merged, c.base
+		}
+	}
 }
 
 // contains reports whether head is already in cand. `git merge --no-ff` makes no commit

@@ -531,3 +531,90 @@ func TestBatchLeaderMovedDuringTest(t *testing.T) {
 		f.checkRestored()
 	})
 }
+
+// parallel is f.merger with k-1 more worktrees, so k candidates are tested at once.
+func (f *fixture) parallel(k int) *merge.Merger {
+	m := f.merger()
+	for i := 2; i <= k; i++ {
+		dir := filepath.Join(filepath.Dir(f.dir), fmt.Sprintf("test-%d", i))
+		if err := f.repo.AddDetachedWorktree(context.Background(), dir, "main"); err != nil {
+			f.t.Fatal(err)
+		}
+		m.TestDirs = append(m.TestDirs, dir)
+	}
+	return m
+}
+
+// With 4 test runs at once, one bad branch in 8, wherever it is, is found and everything
+// else landed within 2 waves of runs (the tested-tip guarantee holds as one at a time); all
+// clean takes 1 wave.
+func TestParallelOneBadAtEveryPosition(t *testing.T) {
+	t.Parallel()
+	for bad := -1; bad < 8; bad++ {
+		t.Run(fmt.Sprintf("bad=%d", bad), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			var br merge.BatchResult
+			if bad < 0 {
+				br = f.mergeBatch(f.parallel(4), f.team(8))
+				f.checkBlamed(br)
+			} else {
+				br = f.mergeBatch(f.parallel(4), f.team(8, bad))
+				f.checkBlamed(br, bad)
+			}
+			want := 2
+			if bad < 0 {
+				want = 1
+			}
+			if br.Waves > want {
+				t.Errorf("%d waves of test runs (%d runs), want at most %d", br.Waves, br.TestRuns, want)
+			}
+			if len(br.Flaky) != 0 {
+				t.Errorf("flaky: %+v", br.Flaky)
+			}
+			f.checkTested()
+		})
+	}
+}
+
+// Two bad branches, a conflicting pair and 32 branches: the parallel search blames exactly
+// the bad ones, sends the conflict back, and lands the rest, tested.
+func TestParallelTwoBadAndConflicts(t *testing.T) {
+	t.Parallel()
+	for _, bad := range [][]int{{0, 1}, {2, 5}, {0, 7}, {6, 7}} {
+		t.Run(fmt.Sprint(bad), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			br := f.mergeBatch(f.parallel(4), f.team(8, bad...))
+			f.checkBlamed(br, bad...)
+			if br.Waves > 4 {
+				t.Errorf("%d waves, want at most 4", br.Waves)
+			}
+			f.checkTested()
+		})
+	}
+	t.Run("conflict", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		reqs := f.team(3, 1)
+		reqs = append(reqs, f.branch("x", "main", map[string]string{"shared.txt": "one\nx\nthree\n"}),
+			f.branch("y", "main", map[string]string{"shared.txt": "one\ny\nthree\n"}))
+		br := f.mergeBatch(f.parallel(3), reqs)
+		if got := outcomes(br); !slices.Equal(got, []string{merge.Merged, merge.TestsFailed, merge.Merged, merge.Merged, merge.Conflict}) {
+			t.Errorf("outcomes %v", got)
+		}
+		f.checkTested()
+	})
+	t.Run("32", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		m := f.parallel(4)
+		m.Batch = 32
+		br := f.mergeBatch(m, f.team(32, 11))
+		f.checkBlamed(br, 11)
+		if br.Waves > 3 {
+			t.Errorf("%d waves, want at most 3", br.Waves)
+		}
+		f.checkTested()
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/teamctl/teamctl/agentproc"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/sandbox"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
@@ -130,6 +131,11 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 		}
 		w.repo.ForgetRefDirs(a.Branch)
 		_ = os.RemoveAll(sandbox.TempDir(w.repo.CommonDir, t.Name, a.Name))
+	}
+	for k := 2; k <= plan.MaxParallelTests; k++ { // merge.parallel's, whatever the plan said then
+		if err := w.repo.RemoveWorktree(ctx, testDir(t, k)); err != nil {
+			return out, err
+		}
 	}
 	if err := w.repo.Prune(ctx); err != nil {
 		return out, err

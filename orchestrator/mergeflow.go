@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/teamctl/teamctl/internal/failpoint"
 	"github.com/teamctl/teamctl/internal/shorten"
 	"github.com/teamctl/teamctl/merge"
+	"github.com/teamctl/teamctl/plan"
 	"github.com/teamctl/teamctl/store"
 	"github.com/teamctl/teamctl/worktree"
 )
@@ -73,6 +75,10 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 		a, _ := s.p.Agent(queued[0].Agent)
 		return s.startSpawnMerge(ctx, a.Spawner, queued)
 	}
+	if wait := s.settle().Wait(time.Now(), queued[0].Updated, newest(queued), s.othersAtWork(into)); wait > 0 {
+		s.wake.Reset(wait) // the batch waits for agents about to finish (merge.Settle)
+		return nil
+	}
 	if err := s.restoreLeaderWorktree(ctx); err != nil {
 		return err
 	}
@@ -97,6 +103,9 @@ func (s *supervisor) startMerge(ctx context.Context) error {
 	}
 	reqs, err := s.batch(ctx, queued)
 	if err != nil || len(reqs) == 0 {
+		return err
+	}
+	if err := s.testDirs(ctx); err != nil {
 		return err
 	}
 	s.merging = true
@@ -196,6 +205,9 @@ func (s *supervisor) onMerge(ctx context.Context, ev mergeEvent) error {
 		return s.onTipTested(ctx, ev)
 	}
 	uctx := context.WithoutCancel(ctx) // what landed is recorded even when stopping
+	if ev.br.TestRuns > 0 {
+		s.perRun = ev.br.TestTime / time.Duration(ev.br.TestRuns)
+	}
 	if ev.into != "" {
 		return s.onSpawnMerge(ctx, uctx, ev)
 	}
@@ -436,4 +448,57 @@ func (s *supervisor) landContained(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// settle is the plan's merge.settle: how long a batch waits for branches about to arrive.
+func (s *supervisor) settle() merge.Settle {
+	switch d := s.p.Merge.Settle; {
+	case d == plan.NoSettle || strings.TrimSpace(s.p.Test) == "":
+		return merge.Settle{} // no test run to save
+	case d > 0:
+		return merge.Settle{Window: d, Max: 2 * d}
+	default:
+		return merge.AutoSettle(s.perRun)
+	}
+}
+
+// othersAtWork reports whether an agent whose branch merges into into still runs: it may
+// bring its branch to the batch soon.
+func (s *supervisor) othersAtWork(into string) bool {
+	for name := range s.procs {
+		if !s.isLeader(name) && s.target(name) == into {
+			return true
+		}
+	}
+	return false
+}
+
+// newest is when the last of tasks was queued.
+func newest(tasks []store.Task) time.Time {
+	var t time.Time
+	for _, k := range tasks {
+		if k.Updated.After(t) {
+			t = k.Updated
+		}
+	}
+	return t
+}
+
+// testDirs gives the merger the plan's merge.parallel worktrees to test in beside the
+// leader's, made the first time (detached; kept, so their build caches stay warm).
+func (s *supervisor) testDirs(ctx context.Context) error {
+	s.merger.TestDirs = nil
+	for k := 2; k <= s.p.Merge.Parallel; k++ {
+		dir := testDir(s.team, k)
+		if err := s.ws.repo.AddDetachedWorktree(ctx, dir, s.team.LeaderBranch); err != nil {
+			return err
+		}
+		s.merger.TestDirs = append(s.merger.TestDirs, dir)
+	}
+	return nil
+}
+
+// testDir is the k-th worktree (k ≥ 2) candidates are tested in, merge.parallel.
+func testDir(t store.Team, k int) string {
+	return filepath.Join(filepath.Dir(t.LeaderWorktree), ".merge", fmt.Sprintf(".test-%d", k))
 }

@@ -105,6 +105,8 @@ type supervisor struct {
 	anyAgentBudget bool                 // some agent has a budget of its own
 	planChanged    bool                 // apply changed the plan: the merger takes it up when no batch runs
 	lastWarn       time.Time            // when live branches were last checked for conflicts coming
+	perRun         time.Duration        // how long the last batch's test runs took, each (merge.AutoSettle)
+	wake           *time.Timer          // wakes the loop when a batch has settled (startMerge)
 	pairs          *merge.PairChecker
 	tmux           *agentproc.Tmux // the team's tmux server, for agents in mode: tmux
 	confined       bool            // agents run confined, their teamctl commands relayed (confine.go)
@@ -123,7 +125,7 @@ func (w *Workspace) newSupervisor(ctx context.Context, p *plan.Plan, team store.
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	return &supervisor{
 		ws: w, p: p, team: team, opts: opts, life: life, endLife: endLife, tmux: w.Tmux(team.Name),
-		procs: map[string]*running{}, released: map[string]time.Time{}, spent: map[string]spent{}, mayBePaused: true, incidentsSeen: -1,
+		procs: map[string]*running{}, wake: stoppedTimer(), released: map[string]time.Time{}, spent: map[string]spent{}, mayBePaused: true, incidentsSeen: -1,
 		anyAgentBudget: slices.ContainsFunc(p.Members(), func(a plan.Agent) bool { return !a.Budget.IsZero() }),
 		exits:          make(chan exitEvent, len(p.Agents)+2),
 		merges:         make(chan mergeEvent, 1),
@@ -268,6 +270,12 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 			if err := s.onExit(ctx, ev); err != nil {
 				return s.failed(ctx, err)
 			}
+			// Launches that ended together are handled together, before the queue turns:
+			// agents that finish at once are merged in one batch.
+			if err := s.moreExits(ctx); err != nil {
+				return s.failed(ctx, err)
+			}
+		case <-s.wake.C:
 		case ev := <-s.merges:
 			s.merging = false
 			if err := s.onMerge(ctx, ev); err != nil {
@@ -277,6 +285,26 @@ func (s *supervisor) loop(ctx context.Context) (err error) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// moreExits handles the launches whose end is already reported, without waiting for more.
+func (s *supervisor) moreExits(ctx context.Context) error {
+	for {
+		select {
+		case ev := <-s.exits:
+			if err := s.onExit(ctx, ev); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 // failed is how the loop ends on err: an error that only says the run was interrupted

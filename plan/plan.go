@@ -160,7 +160,17 @@ func (n Notify) Any() bool { return n.Ntfy != "" || n.Webhook != "" || n.Desktop
 type Merge struct {
 	Batch       int // most branches merged and tested together; default 8
 	TestRetries int // reruns of a failing test to tell a flaky test from a bad branch; default 1
+	// Settle is how long a batch waits for more branches while other agents still work:
+	// 0 is "auto" (a quarter of a test run as measured, 1 s before the first; also what a
+	// plan stored before the key has), NoSettle is off (`settle: 0s`).
+	Settle time.Duration
+	// Parallel is how many candidate test runs may run at once, each in a leader worktree
+	// of its own kept warm; 0 and 1 are one at a time.
+	Parallel int
 }
+
+// NoSettle is merge.settle: 0s, a batch that never waits for more branches.
+const NoSettle time.Duration = -1
 
 // Spawn holds the `spawn:` options: the limits of teamctl spawn, an agent's own workers.
 // A zero field is its default (a plan stored before the key existed has none).

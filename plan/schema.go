@@ -21,7 +21,7 @@ var (
 	priceKeys      = []string{"input", "output", "cache_read", "cache_write"}
 	limitsKeys     = []string{"patterns", "stagger", "backoff", "max_backoff"}
 	patternKeys    = []string{"match", "kind"}
-	mergeKeys      = []string{"batch", "test_retries"}
+	mergeKeys      = []string{"batch", "test_retries", "settle", "parallel"}
 	spawnKeys      = []string{"max_tasks", "concurrency", "max_depth"}
 	notifyKeys     = []string{"ntfy", "webhook", "desktop", "command", "repeat", "link"}
 	sandboxKeys    = []string{"mode", "allow_write"}
@@ -307,7 +307,31 @@ func (d *decoder) merge(n *yaml.Node, m *Merge) {
 			m.TestRetries = r
 		}
 	}
+	if v := f.get("settle"); v != nil {
+		switch {
+		case v.Kind == yaml.ScalarNode && v.Value == "auto":
+			m.Settle = 0
+		case v.Kind == yaml.ScalarNode && (v.Value == "0" || v.Value == "0s" || v.Value == "off"):
+			m.Settle = NoSettle
+		default:
+			if t, ok := d.duration(v, "merge.settle (or auto, or 0s for none)"); ok {
+				m.Settle = t
+			}
+		}
+	}
+	if v := f.get("parallel"); v != nil {
+		if k, ok := d.integer(v, "merge.parallel", 1); ok {
+			if k > MaxParallelTests {
+				d.errorf(v, "merge.parallel %d: want at most %d (each is a leader worktree and a test run at once)", k, MaxParallelTests)
+			} else {
+				m.Parallel = k
+			}
+		}
+	}
 }
+
+// MaxParallelTests bounds merge.parallel.
+const MaxParallelTests = 16
 
 // sandbox reads sandbox: how agents are confined (DESIGN.md §11). kept are the directories
 // (path → what it is) that no allow_write path may hold: writable, they would undo the
