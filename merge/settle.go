@@ -14,18 +14,16 @@ type Settle struct {
 }
 
 // AutoSettle is the settle window for test runs that take perRun (0: not measured yet): a
-// quarter of a run, at most 30 s, 1 s before the first run is measured; Max is two windows.
-// Waiting a quarter of a run to save whole runs is cheap; for a test that takes
-// milliseconds it is nothing.
+// quarter of a run, at most 30 s; Max is one run (four windows). Waiting a quarter of a run
+// to save whole runs is cheap, and waiting longer than a run cannot pay: a branch that
+// misses the batch costs it one run more. Before the first run is measured the window is
+// 1 s and Max 2 s, nothing beside an agent's minutes of work.
 func AutoSettle(perRun time.Duration) Settle {
-	w := perRun / 4
-	switch {
-	case perRun <= 0:
-		w = time.Second
-	case w > 30*time.Second:
-		w = 30 * time.Second
+	if perRun <= 0 {
+		return Settle{Window: time.Second, Max: 2 * time.Second}
 	}
-	return Settle{Window: w, Max: 2 * w}
+	w := min(perRun/4, 30*time.Second)
+	return Settle{Window: w, Max: 4 * w}
 }
 
 // Wait is how much longer a batch whose branches arrived from oldest to newest should

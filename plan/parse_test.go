@@ -41,7 +41,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key in defaults, nudge, merge and leader", head + "defaults: {comand: [x], nudge: {idel: 1m}}\nmerge: {bach: 2}\nleader: {owns: [x]}\n" + alice, []string{
 			`team.yaml:3:12: unknown key "comand" in defaults (want one of: command, preset, mode, env, setup, timeout, retries, nudge, budget)`,
 			`team.yaml:3:33: unknown key "idel" in nudge (want one of: idle, max, auto_commit)`,
-			`team.yaml:4:9: unknown key "bach" in merge (want one of: batch, test_retries)`,
+			`team.yaml:4:9: unknown key "bach" in merge (want one of: batch, test_retries, settle, parallel)`,
 			`team.yaml:5:10: unknown key "owns" in leader (want one of: name, command, preset, mode, env, setup, timeout, retries, nudge, budget, prompt)`,
 		}},
 		{"duplicate key", head + "team: u\n" + alice, []string{
@@ -219,6 +219,13 @@ func TestParseErrors(t *testing.T) {
 			`team.yaml:3:16: merge.batch 0: want 1 or more`,
 			`team.yaml:3:33: merge.test_retries -1: want 0 or more`,
 			`team.yaml:4:15: max_parallel -1: want 0 or more`,
+		}},
+		{"merge settle not a duration, parallel out of range", head + "merge: {settle: soon, parallel: 0}\n" + alice, []string{
+			`team.yaml:3:17: merge.settle "soon": want auto, 0s (a batch never waits) or a duration like 5s`,
+			`team.yaml:3:33: merge.parallel 0: want 1 or more`,
+		}},
+		{"merge parallel too many", head + "merge: {parallel: 17}\n" + alice, []string{
+			`team.yaml:3:19: merge.parallel 17: want at most 16 (each is a leader worktree and a test run at once)`,
 		}},
 		{"owns absolute and escaping", head + strings.Replace(alice, "command: [dev]", "command: [dev]\n    owns: [/etc/, ../x, a/../../y, ok/]", 1), []string{
 			`team.yaml:6:12: owns: path "/etc/" is absolute: want a path relative to the repository root`,

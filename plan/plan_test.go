@@ -607,3 +607,21 @@ func TestAllowWriteFollowsLinks(t *testing.T) {
 		t.Errorf("a link to the home directory: %v", err)
 	}
 }
+
+func TestMergeSettleAndParallel(t *testing.T) {
+	const head = "version: 1\nteam: t\nbase: main\nagents: [{name: a, command: [x], tasks: [{id: t1, prompt: p}]}]\n"
+	for _, c := range []struct {
+		merge string
+		want  plan.Merge
+	}{
+		{"", plan.Merge{Batch: 8, TestRetries: 1}},
+		{"merge: {settle: auto}\n", plan.Merge{Batch: 8, TestRetries: 1}},
+		{"merge: {settle: 0s}\n", plan.Merge{Batch: 8, TestRetries: 1, Settle: plan.NoSettle}},
+		{"merge: {settle: off, parallel: 1}\n", plan.Merge{Batch: 8, TestRetries: 1, Settle: plan.NoSettle, Parallel: 1}},
+		{"merge: {settle: 1m, parallel: 4}\n", plan.Merge{Batch: 8, TestRetries: 1, Settle: time.Minute, Parallel: 4}},
+	} {
+		if got := mustParse(t, "team.yaml", head+c.merge).Merge; got != c.want {
+			t.Errorf("%q: merge %+v, want %+v", c.merge, got, c.want)
+		}
+	}
+}

@@ -313,10 +313,14 @@ func (d *decoder) merge(n *yaml.Node, m *Merge) {
 			m.Settle = 0
 		case v.Kind == yaml.ScalarNode && (v.Value == "0" || v.Value == "0s" || v.Value == "off"):
 			m.Settle = NoSettle
-		default:
-			if t, ok := d.duration(v, "merge.settle (or auto, or 0s for none)"); ok {
+		case v.Kind == yaml.ScalarNode && !isNull(v):
+			if t, err := time.ParseDuration(v.Value); err == nil && t > 0 {
 				m.Settle = t
+			} else {
+				d.errorf(v, "merge.settle %q: want auto, 0s (a batch never waits) or a duration like 5s", v.Value)
 			}
+		default:
+			d.errorf(v, "merge.settle: want auto, 0s (a batch never waits) or a duration like 5s, got %s", describe(v))
 		}
 	}
 	if v := f.get("parallel"); v != nil {
