@@ -72,7 +72,8 @@ demo:
 smoke:
 	bash ../shared/acceptance/smoke.sh
 
-# Benchmarks print their tables (bench/: the merge queue against a one-at-a-time queue, and
-# the orchestrator's overhead over plain git); they take a few minutes.
+# Benchmarks print their tables (bench/: the merge queue beside a one-at-a-time queue and
+# bors-style halving, a supervisor at rest with 64, 256 and 1024 agents, the orchestrator's
+# overhead over plain git, the night shift); they take a few minutes.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	TEAMCTL_BENCH_1024=1 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...

@@ -72,12 +72,13 @@ var scenarios = []scenario{
 // bed is a generated repository with a leader worktree and a scratch worktree for making
 // branches.
 type bed struct {
-	b       *testing.B
-	repo    string
-	root    string
-	leader  string
-	scratch string
-	wt      *worktree.Repo
+	b        *testing.B
+	repo     string
+	root     string
+	leader   string
+	scratch  string
+	wt       *worktree.Repo
+	testDirs []string // three more worktrees candidates are tested in, merge.parallel: 4
 }
 
 func newBed(b *testing.B) *bed {
@@ -88,6 +89,11 @@ func newBed(b *testing.B) *bed {
 	testsupport.Git(b, repo, "branch", leaderBranch, "main")
 	testsupport.Git(b, repo, "worktree", "add", "-q", e.leader, leaderBranch)
 	testsupport.Git(b, repo, "worktree", "add", "-q", "--detach", e.scratch, "main")
+	for k := 2; k <= 4; k++ {
+		dir := filepath.Join(e.root, fmt.Sprintf("test-%d", k))
+		testsupport.Git(b, repo, "worktree", "add", "-q", "--detach", dir, "main")
+		e.testDirs = append(e.testDirs, dir)
+	}
 	wt, err := worktree.Open(context.Background(), worktree.ExecRunner{}, repo)
 	if err != nil {
 		b.Fatal(err)
@@ -144,8 +150,8 @@ func (e *bed) merger(batch, retries int) *merge.Merger {
 
 // tally is one queue's work on one scenario.
 type tally struct {
-	runs, merged, failed, conflicts int
-	wall                            time.Duration
+	runs, waves, merged, failed, conflicts int // waves: test runs one after another
+	wall                                   time.Duration
 }
 
 func (t *tally) count(r merge.Result) {
@@ -159,27 +165,58 @@ func (t *tally) count(r merge.Result) {
 	}
 }
 
-// batched runs the queue as the supervisor would: every ready branch is handed to
-// MergeBatch (which takes up to 8), what it did not get to goes round again.
-func (e *bed) batched(reqs []merge.Request) tally {
+// arrivalGap is how far apart branches arrive in the staggered pattern: 8 agents started
+// together that finish within a test run's time of each other.
+const arrivalGap = testDuration / 10
+
+// queue runs the batch queue as the supervisor does, on branches that arrive gap apart
+// (0: all at once): every ready branch is handed to MergeBatch (which takes up to 8) once
+// the batch has settled (merge.AutoSettle on the test time measured so far, kept in perRun
+// across scenarios as a long-lived supervisor keeps it), what it did not get to goes round
+// again. k is merge.parallel. Wall time runs from the first arrival to the last decision.
+func (e *bed) queue(reqs []merge.Request, gap time.Duration, k int, perRun *time.Duration) tally {
 	e.reset()
 	m := e.merger(8, 1)
+	m.TestDirs = e.testDirs[:k-1]
 	var t tally
 	start := time.Now()
-	for pending := reqs; len(pending) > 0; {
-		br, err := m.MergeBatch(context.Background(), pending)
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * gap) }
+	var ready []int // arrived, not decided, oldest first
+	for next := 0; next < len(reqs) || len(ready) > 0; {
+		now := time.Now()
+		for next < len(reqs) && !at(next).After(now) {
+			ready = append(ready, next)
+			next++
+		}
+		if len(ready) == 0 {
+			time.Sleep(time.Until(at(next)))
+			continue
+		}
+		if wait := merge.AutoSettle(*perRun).Wait(now, at(ready[0]), at(ready[len(ready)-1]), next < len(reqs)); wait > 0 {
+			time.Sleep(min(wait, time.Until(at(next))))
+			continue
+		}
+		var batch []merge.Request
+		for _, i := range ready {
+			batch = append(batch, reqs[i])
+		}
+		br, err := m.MergeBatch(context.Background(), batch)
 		if err != nil {
 			e.b.Fatal(err)
 		}
 		t.runs += br.TestRuns
-		var next []merge.Request
-		for i, r := range br.Results {
+		t.waves += br.Waves
+		if br.TestRuns > 0 {
+			*perRun = br.TestTime / time.Duration(br.TestRuns)
+		}
+		var left []int
+		for j, r := range br.Results {
 			if r.Outcome == merge.NotAttempted {
-				next = append(next, pending[i])
+				left = append(left, ready[j])
 			}
 			t.count(r)
 		}
-		pending = next
+		ready = left
 	}
 	t.wall = time.Since(start)
 	return t
@@ -187,12 +224,13 @@ func (e *bed) batched(reqs []merge.Request) tally {
 
 // oneAtATime is the classic queue: merge one branch, test, next; a failure is trusted (no
 // rerun), as the reference point "one-at-a-time queues need 8 runs for 8 branches" assumes.
-func (e *bed) oneAtATime(reqs []merge.Request) tally {
+func (e *bed) oneAtATime(reqs []merge.Request, gap time.Duration) tally {
 	e.reset()
 	m := e.merger(1, 0)
 	var t tally
 	start := time.Now()
-	for _, req := range reqs {
+	for i, req := range reqs {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * gap)))
 		r, err := m.Merge(context.Background(), req)
 		if err != nil {
 			e.b.Fatal(err)
@@ -200,31 +238,85 @@ func (e *bed) oneAtATime(reqs []merge.Request) tally {
 		t.runs += r.TestRuns
 		t.count(r)
 	}
+	t.waves = t.runs
 	t.wall = time.Since(start)
 	return t
 }
 
-func (t tally) cells(n int) string {
-	return fmt.Sprintf("%d | %.1f s | %.2f | %d/%d/%d", t.runs, t.wall.Seconds(),
-		t.wall.Seconds()/(float64(n)*testDuration.Seconds()), t.merged, t.failed, t.conflicts)
+// bors simulates bors-ng's queue on the same branches, on a clock of testDuration per run:
+// a batch is every branch ready when the queue is free (up to 8, as ours); a failing batch
+// is split in halves, each tested as a batch of its own, until the bad branches stand alone.
+// A conflicting branch drops out when the batch is built, with no test run, as in ours.
+func bors(sc scenario, n int, gap time.Duration) tally {
+	bad, conflict := sc.bad(n), []int(nil)
+	if sc.conflict != nil {
+		conflict = sc.conflict(n)
+	}
+	var t tally
+	var clock time.Duration
+	var landed []int
+	var test func(batch []int)
+	test = func(batch []int) {
+		t.runs++
+		clock += testDuration
+		if !slices.ContainsFunc(batch, func(i int) bool { return slices.Contains(bad, i) }) {
+			landed = append(landed, batch...)
+			t.merged += len(batch)
+			return
+		}
+		if len(batch) == 1 {
+			t.failed++
+			return
+		}
+		test(batch[:len(batch)/2])
+		test(batch[len(batch)/2:])
+	}
+	for next := 0; next < n; {
+		clock = max(clock, time.Duration(next)*gap)
+		var batch []int
+		for ; next < n && len(batch) < 8 && time.Duration(next)*gap <= clock; next++ {
+			if slices.Contains(conflict, next) && slices.ContainsFunc(append(landed, batch...), func(i int) bool { return slices.Contains(conflict, i) }) {
+				t.conflicts++
+				continue
+			}
+			batch = append(batch, next)
+		}
+		if len(batch) > 0 {
+			test(batch)
+		}
+	}
+	t.waves, t.wall = t.runs, clock
+	return t
 }
 
-// BenchmarkQueue prints, per scenario and team size, the batch queue beside a one-at-a-time
-// queue on the same branches: test runs, wall time, wall time over N test durations, and what
-// landed (merged/tests-failed/conflict).
+func (t tally) cells() string {
+	return fmt.Sprintf("%d | %d | %.1f s | %d/%d/%d", t.runs, t.waves, t.wall.Seconds(), t.merged, t.failed, t.conflicts)
+}
+
+// BenchmarkQueue prints, per scenario, team size and arrival pattern, the batch queue with
+// one test run at a time (K=1) and four (K=4, merge.parallel) beside a one-at-a-time queue
+// and simulated bors-style halving on the same branches: test runs, test-run latencies of
+// wall time (runs one after another), wall time, and what landed (merged/failed/conflict).
 func BenchmarkQueue(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		e := newBed(b)
-		fmt.Printf("\nmerge queue: %d files, test command `%s` (%s), %s/%s, %d CPUs\n\n",
-			dirs*filesPerDir+2, testCommand, testDuration, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-		fmt.Println("| scenario | N | batch (8, 1 retry): runs | wall | wall/(N×test) | merged/failed/conflict | one at a time: runs | wall | wall/(N×test) | merged/failed/conflict |")
-		fmt.Println("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
+		fmt.Printf("\nmerge queue: %d files, test command `%s` (%s), staggered = one branch every %s, %s/%s, %d CPUs\n\n",
+			dirs*filesPerDir+2, testCommand, testDuration, arrivalGap, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+		fmt.Println("| scenario | N | arrival | K=1: runs | latencies | wall | m/f/c | K=4: runs | latencies | wall | m/f/c | one at a time: runs | latencies | wall | m/f/c | bors halving (simulated): runs | latencies | wall | m/f/c |")
+		fmt.Println("| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
+		perRun := new(time.Duration)
 		for _, n := range []int{8, 32} {
 			for _, sc := range scenarios {
 				reqs := e.branches(sc, n)
-				bt := e.batched(reqs)
-				ot := e.oneAtATime(reqs)
-				fmt.Printf("| %s | %d | %s | %s |\n", sc.name, n, bt.cells(n), ot.cells(n))
+				for _, arr := range []struct {
+					name string
+					gap  time.Duration
+				}{{"simultaneous", 0}, {"staggered", arrivalGap}} {
+					k1 := e.queue(reqs, arr.gap, 1, perRun)
+					k4 := e.queue(reqs, arr.gap, 4, perRun)
+					ot := e.oneAtATime(reqs, arr.gap)
+					fmt.Printf("| %s | %d | %s | %s | %s | %s | %s |\n", sc.name, n, arr.name, k1.cells(), k4.cells(), ot.cells(), bors(sc, n, arr.gap).cells())
+				}
 			}
 		}
 		e.warnings()

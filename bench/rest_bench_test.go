@@ -25,7 +25,7 @@ import (
 
 // BenchmarkRest prints what a supervisor costs while its agents are at rest (scripted
 // agents that sleep): the share of one core it uses over a window of restWindow, and its
-// resident memory, for 64 and 256 agents (1024 with TEAMCTL_BENCH_1024=1). The supervisor
+// resident memory, for 64 and 256 agents, and 1024 with TEAMCTL_BENCH_1024=1 (as make bench sets). The supervisor
 // runs in this process (orchestrator.Run); the agents are processes of their own, not
 // counted. TEAMCTL_BENCH_PROFILE=DIR writes a CPU profile of each window there.
 func BenchmarkRest(b *testing.B) {
