@@ -129,7 +129,7 @@ func (s *supervisor) reconcileWorktrees(ctx context.Context) error {
 				for _, p := range removed {
 					s.log().Warn("removed a lock file a killed git left", "agent", a.Name, "file", p)
 				}
-				if done, err := repo.CompleteCheckout(ctx, a.Worktree); err != nil {
+				if done, err := repo.CompleteCheckout(ctx, a.Worktree, a.Branch); err != nil {
 					return err
 				} else if done {
 					s.log().Warn("finished the checkout of a worktree whose creation was cut off", "agent", a.Name, "worktree", a.Worktree)

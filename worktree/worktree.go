@@ -943,14 +943,20 @@ func ZeroHash(h string) bool { return strings.Trim(h, "0") == "" }
 // CompleteCheckout finishes the checkout of a linked worktree whose `git worktree add` was
 // killed before it wrote the index (its files are missing or partly there, and git would
 // read them all as deleted). It reports whether there was one to finish. Files that are not
-// the branch's are left alone.
-func (r *Repo) CompleteCheckout(ctx context.Context, dir string) (bool, error) {
+// the branch's are left alone. Killed before it pointed HEAD at branch, the add leaves the
+// placeholder it writes first (the all-zero object name): HEAD is set to branch then.
+func (r *Repo) CompleteCheckout(ctx context.Context, dir, branch string) (bool, error) {
 	gitDir, err := GitDirOf(dir)
 	if err != nil {
 		return false, err
 	}
 	if _, err := os.Stat(filepath.Join(gitDir, "index")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		return false, nil
+	}
+	if head, err := os.ReadFile(filepath.Join(gitDir, "HEAD")); err == nil && ZeroHash(strings.TrimSpace(string(head))) {
+		if _, err := r.git(ctx, dir, nil, "symbolic-ref", "HEAD", "refs/heads/"+branch); err != nil {
+			return false, fmt.Errorf("finish the checkout of %s: %w", dir, err)
+		}
 	}
 	if _, err := r.git(ctx, dir, nil, "reset", "--quiet", "--hard", "HEAD"); err != nil {
 		return false, fmt.Errorf("finish the checkout of %s: %w", dir, err)

@@ -542,7 +542,7 @@ func TestCompleteCheckout(t *testing.T) {
 	testsupport.Git(t, repo, "commit", "-qm", "a")
 	wt := linked(t, repo, "feature")
 	r := open(t, repo)
-	if done, err := r.CompleteCheckout(ctx, wt); err != nil || done {
+	if done, err := r.CompleteCheckout(ctx, wt, "feature"); err != nil || done {
 		t.Fatalf("a whole worktree: %v, %v; want left alone", done, err)
 	}
 	// As a killed add leaves it: no index, files missing, and an untracked one of someone's.
@@ -553,7 +553,7 @@ func TestCompleteCheckout(t *testing.T) {
 		}
 	}
 	testsupport.WriteFile(t, filepath.Join(wt, "notes.txt"), "mine\n")
-	if done, err := r.CompleteCheckout(ctx, wt); err != nil || !done {
+	if done, err := r.CompleteCheckout(ctx, wt, "feature"); err != nil || !done {
 		t.Fatalf("a cut-off checkout: %v, %v; want it finished", done, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(wt, "src", "a.txt")); err != nil || string(b) != "a\n" {
@@ -563,6 +563,36 @@ func TestCompleteCheckout(t *testing.T) {
 		t.Errorf("an untracked file was touched: %q, %v", b, err)
 	}
 	if st := testsupport.Git(t, wt, "status", "--porcelain"); st != "?? notes.txt" {
+		t.Errorf("status after: %q", st)
+	}
+}
+
+// `git worktree add` killed before it pointed HEAD at the branch leaves HEAD holding the
+// all-zero placeholder it writes first, and no index: the checkout is finished on the branch.
+func TestCompleteCheckoutOfAPlaceholderHEAD(t *testing.T) {
+	t.Parallel()
+	repo := testsupport.NewRepo(t)
+	testsupport.WriteFile(t, filepath.Join(repo, "src", "a.txt"), "a\n")
+	testsupport.Git(t, repo, "add", "-A")
+	testsupport.Git(t, repo, "commit", "-qm", "a")
+	wt := linked(t, repo, "feature")
+	admin := strings.TrimSpace(testsupport.Git(t, wt, "rev-parse", "--absolute-git-dir"))
+	for _, p := range []string{filepath.Join(admin, "index"), filepath.Join(wt, "src")} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testsupport.WriteFile(t, filepath.Join(admin, "HEAD"), strings.Repeat("0", 40)+"\n")
+	if done, err := open(t, repo).CompleteCheckout(ctx, wt, "feature"); err != nil || !done {
+		t.Fatalf("a cut-off add: %v, %v; want it finished", done, err)
+	}
+	if b := testsupport.Git(t, wt, "symbolic-ref", "HEAD"); b != "refs/heads/feature" {
+		t.Errorf("HEAD after: %q, want refs/heads/feature", b)
+	}
+	if b, err := os.ReadFile(filepath.Join(wt, "src", "a.txt")); err != nil || string(b) != "a\n" {
+		t.Errorf("src/a.txt after: %q, %v", b, err)
+	}
+	if st := testsupport.Git(t, wt, "status", "--porcelain"); st != "" {
 		t.Errorf("status after: %q", st)
 	}
 }
