@@ -365,6 +365,37 @@ func TestBatchFlakyTest(t *testing.T) {
 	}
 }
 
+// With 4 runs at once, a test that fails on one run only — on the whole batch's candidate,
+// or on a prefix's while the whole batch passes — is reported as flaky, blamed on no one,
+// and all 8 land.
+func TestParallelFlakyTest(t *testing.T) {
+	t.Parallel()
+	// A prefix's failure counts only if it comes before the whole batch passes (the runs
+	// still going are stopped then): there the whole batch's run is made slower.
+	for name, hit := range map[string]string{"whole batch": "[ -e src/a7.txt ]", "a prefix": "{ [ ! -e src/a7.txt ] || ! sleep 1; }"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			once := filepath.Join(f.tools, "failed-once") // mkdir: one run only gets it
+			m := f.parallel(4)
+			m.Test = fmt.Sprintf("if %s && mkdir %s 2>/dev/null; then echo 'flaky: one run fails'; exit 1; fi; %s", hit, once, m.Test)
+			br := f.mergeBatch(m, f.team(8))
+			for i, r := range br.Results {
+				if r.Outcome != merge.Merged {
+					t.Errorf("branch %d: %v, want merged", i, r.Outcome)
+				}
+			}
+			if len(br.Flaky) != 1 || !strings.Contains(br.Flaky[0].Output, "flaky: one run fails") {
+				t.Errorf("flaky: %+v", br.Flaky)
+			}
+			if _, err := os.Stat(once); err != nil {
+				t.Errorf("the flaky run never ran: %v", err)
+			}
+			f.checkTested()
+		})
+	}
+}
+
 // A branch that becomes ready while a batch is being tested is merged by the next call,
 // on the tip the first batch landed.
 func TestBatchBranchReadyDuringTest(t *testing.T) {
