@@ -79,13 +79,7 @@ func search(ctx context.Context, n, retries int, test probe) (verdict, error) {
 		// explaining: continue above hi, up to the shortest of them.
 		v.flaky = append(v.flaky, hi)
 		lo = hi
-		hi = -1
-		for k := lo + 1; k <= n; k++ {
-			if fails[k] > 0 {
-				hi = k
-				break
-			}
-		}
+		hi = firstFailing(fails, lo)
 		if hi < 0 {
 			v.good, v.bad = lo, -1
 			return v, nil
@@ -100,4 +94,14 @@ func reproduced(fails []int, k int) int {
 		n += f
 	}
 	return n
+}
+
+// firstFailing is the shortest prefix longer than lo with a failing run, -1 if none.
+func firstFailing(fails []int, lo int) int {
+	for k := lo + 1; k < len(fails); k++ {
+		if fails[k] > 0 {
+			return k
+		}
+	}
+	return -1
 }

@@ -141,13 +141,7 @@ func (m *Merger) roundParallel(ctx context.Context, reqs []Request, br *BatchRes
 			m.noteFlaky(reqs, br, entries, lo, outputs, fails)
 			return nil, nil, m.land(ctx, br, entries)
 		}
-		hi = -1
-		for k := lo + 1; k <= n; k++ {
-			if fails[k] > 0 {
-				hi = k
-				break
-			}
-		}
+		hi = firstFailing(fails, lo)
 		if hi < 0 {
 			hi = n // not tested yet (only before the first round); test it with the rest
 		}

@@ -536,22 +536,13 @@ func TestWorktreesWhileOthersAreAdded(t *testing.T) {
 // checkout finished; one that has an index is left as it is.
 func TestCompleteCheckout(t *testing.T) {
 	t.Parallel()
-	repo := testsupport.NewRepo(t)
-	testsupport.WriteFile(t, filepath.Join(repo, "src", "a.txt"), "a\n")
-	testsupport.Git(t, repo, "add", "-A")
-	testsupport.Git(t, repo, "commit", "-qm", "a")
-	wt := linked(t, repo, "feature")
+	repo, wt := featureWithSrc(t)
 	r := open(t, repo)
 	if done, err := r.CompleteCheckout(ctx, wt, "feature"); err != nil || done {
 		t.Fatalf("a whole worktree: %v, %v; want left alone", done, err)
 	}
 	// As a killed add leaves it: no index, files missing, and an untracked one of someone's.
-	admin := strings.TrimSpace(testsupport.Git(t, wt, "rev-parse", "--absolute-git-dir"))
-	for _, p := range []string{filepath.Join(admin, "index"), filepath.Join(wt, "src")} {
-		if err := os.RemoveAll(p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cutOff(t, wt)
 	testsupport.WriteFile(t, filepath.Join(wt, "notes.txt"), "mine\n")
 	if done, err := r.CompleteCheckout(ctx, wt, "feature"); err != nil || !done {
 		t.Fatalf("a cut-off checkout: %v, %v; want it finished", done, err)
@@ -571,17 +562,8 @@ func TestCompleteCheckout(t *testing.T) {
 // all-zero placeholder it writes first, and no index: the checkout is finished on the branch.
 func TestCompleteCheckoutOfAPlaceholderHEAD(t *testing.T) {
 	t.Parallel()
-	repo := testsupport.NewRepo(t)
-	testsupport.WriteFile(t, filepath.Join(repo, "src", "a.txt"), "a\n")
-	testsupport.Git(t, repo, "add", "-A")
-	testsupport.Git(t, repo, "commit", "-qm", "a")
-	wt := linked(t, repo, "feature")
-	admin := strings.TrimSpace(testsupport.Git(t, wt, "rev-parse", "--absolute-git-dir"))
-	for _, p := range []string{filepath.Join(admin, "index"), filepath.Join(wt, "src")} {
-		if err := os.RemoveAll(p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	repo, wt := featureWithSrc(t)
+	admin := cutOff(t, wt)
 	testsupport.WriteFile(t, filepath.Join(admin, "HEAD"), strings.Repeat("0", 40)+"\n")
 	if done, err := open(t, repo).CompleteCheckout(ctx, wt, "feature"); err != nil || !done {
 		t.Fatalf("a cut-off add: %v, %v; want it finished", done, err)
@@ -595,6 +577,28 @@ func TestCompleteCheckoutOfAPlaceholderHEAD(t *testing.T) {
 	if st := testsupport.Git(t, wt, "status", "--porcelain"); st != "" {
 		t.Errorf("status after: %q", st)
 	}
+}
+
+// featureWithSrc is a repository with src/a.txt committed on main and a linked worktree
+// on branch feature.
+func featureWithSrc(t *testing.T) (repo, wt string) {
+	repo = testsupport.NewRepo(t)
+	testsupport.WriteFile(t, filepath.Join(repo, "src", "a.txt"), "a\n")
+	testsupport.Git(t, repo, "add", "-A")
+	testsupport.Git(t, repo, "commit", "-qm", "a")
+	return repo, linked(t, repo, "feature")
+}
+
+// cutOff leaves wt as a killed `git worktree add` does: no index, the files missing. It
+// returns wt's admin dir.
+func cutOff(t *testing.T, wt string) string {
+	admin := strings.TrimSpace(testsupport.Git(t, wt, "rev-parse", "--absolute-git-dir"))
+	for _, p := range []string{filepath.Join(admin, "index"), filepath.Join(wt, "src")} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return admin
 }
 
 // The locks a git killed half-way leaves in a worktree (its index, HEAD, a pseudo-ref such as
