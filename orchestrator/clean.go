@@ -22,10 +22,12 @@ type CleanOptions struct {
 	Force bool // remove worktrees with uncommitted work, and branches with commits not on base
 }
 
-// Cleaned says what Clean removed; the branch tips let a person restore a branch.
+// Cleaned says what Clean removed; the branch tips let a person restore a branch, the saved
+// commits the uncommitted work --force removed.
 type Cleaned struct {
 	Worktrees []string          `json:"worktrees"`
 	Branches  map[string]string `json:"branches"` // name → tip it had
+	Saved     map[string]string `json:"saved"`    // worktree → commit of its uncommitted work (worktree.Snapshot)
 }
 
 // Clean removes a stopped or finished team's worktrees, branches, logs and store rows.
@@ -35,7 +37,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	if err := w.PersonOnly(ctx, "teamctl clean"); err != nil {
 		return Cleaned{}, err
 	}
-	out := Cleaned{Branches: map[string]string{}}
+	out := Cleaned{Branches: map[string]string{}, Saved: map[string]string{}}
 	t, err := w.ResolveTeam(ctx, name)
 	if err != nil {
 		return out, err
@@ -48,6 +50,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 		return out, err
 	}
 	var dirty []string
+	var dirtyAgents []store.Agent
 	for _, a := range agents {
 		files := agentproc.FilesIn(RunDir(w.repo.CommonDir, t.Name), a.Name)
 		if pid, start, err := agentproc.ReadPid(files); err == nil && agentproc.Alive(pid, start) {
@@ -58,6 +61,7 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 		}
 		if ch, err := w.repo.Status(ctx, a.Worktree); err == nil && len(ch) > 0 {
 			dirty = append(dirty, fmt.Sprintf("%s (%d files)", a.Worktree, len(ch)))
+			dirtyAgents = append(dirtyAgents, a)
 		}
 	}
 	if len(dirty) > 0 && !opts.Force {
@@ -104,6 +108,15 @@ func (w *Workspace) Clean(ctx context.Context, name string, opts CleanOptions) (
 	if len(unmerged) > 0 && !opts.Force {
 		return out, Errorf(ErrUsage, "commits not on %s would be lost with their branches: %s: accept the team (teamctl accept %s) or merge what you want to keep, or clean --force (it prints each branch's tip, to restore it)",
 			t.Base, strings.Join(unmerged, ", "), t.Name)
+	}
+	// --force removes uncommitted work from sight, not from the repository: each worktree's
+	// is saved as a commit first, and printed, as the deleted branches' tips are.
+	for _, a := range dirtyAgents {
+		hash, err := w.repo.Snapshot(ctx, a.Worktree, fmt.Sprintf("teamctl clean --force: uncommitted work of %s (team %s)", a.Name, t.Name), identity(t.Name, a.Name))
+		if err != nil {
+			return out, err
+		}
+		out.Saved[a.Worktree] = hash
 	}
 	for _, r := range strays {
 		if err := w.repo.DeleteRef(ctx, r.Name, r.Hash); err != nil {

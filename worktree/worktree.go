@@ -427,6 +427,35 @@ func (r *Repo) CommitAll(ctx context.Context, dir, msg string, env []string) (ha
 	return r.git(ctx, dir, nil, "rev-parse", "HEAD")
 }
 
+// Snapshot saves what the worktree at dir holds beyond its HEAD — changed, deleted and
+// untracked files, not ignored ones — as a commit whose parent is HEAD, with msg, and returns
+// it. The worktree, its index and every ref are left as they are (the files are staged in a
+// throwaway index): a person restores the work with `git branch NAME HASH`.
+func (r *Repo) Snapshot(ctx context.Context, dir, msg string, env []string) (string, error) {
+	tmp, err := os.MkdirTemp("", "teamctl-snapshot-")
+	if err != nil {
+		return "", fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp)
+	idx := append(slices.Clone(env), "GIT_INDEX_FILE="+filepath.Join(tmp, "index"))
+	head, err := r.git(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD")
+	var parents []string
+	if err == nil {
+		parents = []string{head}
+		if _, err := r.git(ctx, dir, idx, "read-tree", head); err != nil {
+			return "", fmt.Errorf("snapshot %s: %w", dir, err)
+		}
+	}
+	if _, err := r.git(ctx, dir, idx, "add", "-A"); err != nil {
+		return "", fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	tree, err := r.git(ctx, dir, idx, "write-tree")
+	if err != nil {
+		return "", fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	return r.CommitTree(ctx, tree, parents, msg, env)
+}
+
 // Merge merges rev into the branch checked out at dir with --no-ff and message msg and
 // returns the merge commit. On conflicts it returns *ConflictError and leaves the merge in
 // progress for the caller to inspect and abort.

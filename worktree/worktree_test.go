@@ -645,3 +645,43 @@ func TestResolveBranches(t *testing.T) {
 		t.Errorf("ResolveBranches = %v, want a at %s and b at %s only", got, a, b)
 	}
 }
+
+// Snapshot saves changed, deleted and untracked files (not ignored ones) as a commit on HEAD
+// and leaves the worktree, its index and its branch as they were.
+func TestSnapshot(t *testing.T) {
+	t.Parallel()
+	repo, wt := featureWithSrc(t)
+	testsupport.WriteFile(t, filepath.Join(wt, ".gitignore"), "*.log\n")
+	testsupport.WriteFile(t, filepath.Join(wt, "keep.txt"), "k\n")
+	testsupport.Git(t, wt, "add", "-A")
+	testsupport.Git(t, wt, "commit", "-qm", "more")
+	head := testsupport.Git(t, wt, "rev-parse", "HEAD")
+	testsupport.WriteFile(t, filepath.Join(wt, "src", "a.txt"), "changed\n")
+	testsupport.WriteFile(t, filepath.Join(wt, "new.txt"), "new\n")
+	testsupport.WriteFile(t, filepath.Join(wt, "build.log"), "ignored\n")
+	testsupport.Git(t, wt, "add", "new.txt") // staged, to see the index untouched after
+	if err := os.Remove(filepath.Join(wt, "keep.txt")); err != nil {
+		t.Fatal(err)
+	}
+	before := testsupport.Git(t, wt, "status", "--porcelain")
+	hash, err := open(t, repo).Snapshot(ctx, wt, "saved", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testsupport.Git(t, wt, "status", "--porcelain"); got != before {
+		t.Errorf("status after: %q, before %q", got, before)
+	}
+	if got := testsupport.Git(t, wt, "rev-parse", "HEAD"); got != head {
+		t.Errorf("HEAD moved to %s", got)
+	}
+	if p := testsupport.Git(t, repo, "rev-parse", hash+"^"); p != head {
+		t.Errorf("snapshot's parent %s, want HEAD %s", p, head)
+	}
+	files := testsupport.Git(t, repo, "ls-tree", "-r", "--name-only", hash)
+	if files != ".gitignore\nREADME.md\nnew.txt\nsrc/a.txt" { // keep.txt deleted, build.log ignored
+		t.Errorf("snapshot holds %q", files)
+	}
+	if got := testsupport.Git(t, repo, "show", hash+":src/a.txt"); got != "changed" {
+		t.Errorf("src/a.txt in the snapshot: %q", got)
+	}
+}

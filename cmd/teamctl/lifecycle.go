@@ -119,9 +119,10 @@ func NewCmdClean(f *Factory, runF func(context.Context, *TeamOptions) error) *co
 	cmd, opts := teamCommand(f, "clean [TEAM]", "Remove a team's worktrees, branches, logs and records",
 		`Remove a stopped or finished team's worktrees, branches, logs and records. What was accepted
 onto base stays. Refuses while the team runs, and while a worktree holds uncommitted work
-(unless --force). Prints each deleted branch's tip so it can be restored (git branch NAME TIP).`,
+(unless --force). Prints each deleted branch's tip so it can be restored (git branch NAME TIP);
+with --force, the uncommitted work of each worktree is first saved as a commit, printed too.`,
 		func(ctx context.Context, o *TeamOptions) error { return orDefault(runF, cleanRun)(ctx, o) })
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove worktrees even if they hold uncommitted work")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "remove worktrees even if they hold uncommitted work (saved as a commit first, printed)")
 	return cmd
 }
 
@@ -143,6 +144,14 @@ func cleanRun(ctx context.Context, opts *TeamOptions) error {
 		sort.Strings(names)
 		for _, b := range names {
 			fmt.Fprintf(out, "deleted branch %s (was %s)\n", b, shorten.Hash(done.Branches[b]))
+		}
+		saved := make([]string, 0, len(done.Saved))
+		for wt := range done.Saved {
+			saved = append(saved, wt)
+		}
+		sort.Strings(saved)
+		for _, wt := range saved {
+			fmt.Fprintf(out, "saved the uncommitted work of %s as commit %s (restore: git branch NAME %s)\n", wt, shorten.Hash(done.Saved[wt]), done.Saved[wt])
 		}
 		if err != nil {
 			return err
