@@ -95,6 +95,7 @@ type Workspace struct {
 	repo  *worktree.Repo
 	store *store.Store
 	env   Env
+	fresh bool // the store was made by this open: there was none
 }
 
 // Open opens the repository that holds dir and its store.
@@ -122,6 +123,7 @@ func open(ctx context.Context, env Env, dir string, openStore func(string) (*sto
 	if env.Peer != nil && !strings.HasPrefix(env.Peer.PidFile, filepath.Join(repo.CommonDir, "teamctl")+string(filepath.Separator)) {
 		return nil, Errorf(ErrUsage, "refused: agent %s of team %s may act on its own repository only, not on %s", env.Peer.Agent(), env.Peer.Team(), repo.Root)
 	}
+	_, statErr := os.Stat(store.Path(repo.CommonDir))
 	st, err := openStore(store.Path(repo.CommonDir))
 	if err != nil {
 		return nil, err
@@ -130,10 +132,31 @@ func open(ctx context.Context, env Env, dir string, openStore func(string) (*sto
 		env.logger().Error("teamctl's store was damaged: it is moved aside (kept, not deleted) and a new one made; a team whose branches remain is rebuilt from them with teamctl resume TEAM --rebuild PLAN",
 			"why", d.Why, "moved to", d.Path)
 	}
-	return &Workspace{repo: repo, store: st, env: env}, nil
+	return &Workspace{repo: repo, store: st, env: env, fresh: errors.Is(statErr, os.ErrNotExist)}, nil
 }
 
 func (w *Workspace) Close() error { return w.store.Close() }
+
+// closeRefused is Close for a command refused before it recorded anything: a store this
+// open made, still without a team, is removed again (its files and the teamctl directory,
+// when nothing else is in it), so a refused `teamctl run` leaves nothing behind.
+func (w *Workspace) closeRefused(ctx context.Context) error {
+	if !w.fresh {
+		return w.Close()
+	}
+	teams, err := w.store.Teams(ctx)
+	if cerr := w.Close(); cerr != nil || err != nil || len(teams) > 0 {
+		return cerr
+	}
+	path := store.Path(w.repo.CommonDir)
+	for _, f := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	_ = os.Remove(filepath.Dir(path)) // only when empty: logs or locks of other commands stay
+	return nil
+}
 
 // ResolveTeam picks the team a command is about: the one named, else $TEAMCTL_TEAM, else
 // the repository's only team.

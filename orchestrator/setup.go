@@ -37,7 +37,14 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 		}
 		return err
 	}
-	defer ws.Close()
+	recording := false
+	defer func() {
+		if !recording {
+			ws.closeRefused(ctx)
+		} else {
+			ws.Close()
+		}
+	}()
 	if _, _, err := ws.sandboxed(p); err != nil {
 		return err
 	}
@@ -45,6 +52,7 @@ func Run(ctx context.Context, env Env, p *plan.Plan, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
+	recording = true // from here on, create removes what it made itself
 	lk, err := acquireLock(ws.repo.CommonDir, team.Name)
 	if err != nil {
 		return err
