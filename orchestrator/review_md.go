@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -255,11 +256,21 @@ type agentWork struct {
 	files         []FileStat // summed over its merged tasks, by path
 }
 
-// byAgent groups the tasks by agent, in the order agents first appear in the plan.
+// byAgent groups the tasks by agent, in the order agents first appear in the plan. A
+// spawner's merge brings its workers' work too (merged into its branch first): that work is
+// counted under the workers, not again under the spawner — their commits are left out of
+// the spawner's, their lines taken off its files'.
 func (rv Review) byAgent() []agentWork {
 	var out []agentWork
 	index := map[string]int{}
 	files := map[string]map[string]*FileStat{}
+	workers := map[string][]ReviewTask{} // spawner's branch → its workers' merged tasks
+	reduced := map[string]bool{}         // agent NUL path: lines its workers' took off
+	for _, t := range rv.Tasks {
+		if t.Into != "" && t.Merge != "" {
+			workers[t.Into] = append(workers[t.Into], t)
+		}
+	}
 	for _, t := range rv.Tasks {
 		i, ok := index[t.Agent]
 		if !ok {
@@ -273,25 +284,55 @@ func (rv Review) byAgent() []agentWork {
 		if t.Merge == "" {
 			continue
 		}
+		// Its workers whose merge into its branch this merge brought.
+		var brought []ReviewTask
+		for _, w := range workers[BranchName(rv.Team, t.Agent)] {
+			if slices.ContainsFunc(t.Commits, func(c ReviewCommit) bool { return c.Hash == w.Merge }) {
+				brought = append(brought, w)
+			}
+		}
+		theirs := map[string]bool{}
+		for _, w := range brought {
+			theirs[w.Merge] = true
+			for _, c := range w.Commits {
+				theirs[c.Hash] = true
+			}
+		}
 		for _, c := range t.Commits {
+			if theirs[c.Hash] {
+				continue
+			}
 			a.commits++
 			if c.Auto {
 				a.auto++
 			}
 		}
-		for _, f := range t.Diffstat.Files {
+		add := func(f FileStat, sign int) {
 			fs := files[t.Agent][f.Path]
 			if fs == nil {
 				fs = &FileStat{Path: f.Path}
 				files[t.Agent][f.Path] = fs
 			}
-			fs.Insertions += f.Insertions
-			fs.Deletions += f.Deletions
+			fs.Insertions += sign * f.Insertions
+			fs.Deletions += sign * f.Deletions
+		}
+		for _, f := range t.Diffstat.Files {
+			add(f, 1)
+		}
+		for _, w := range brought {
+			for _, f := range w.Diffstat.Files {
+				if files[t.Agent][f.Path] != nil {
+					add(f, -1)
+					reduced[t.Agent+"\x00"+f.Path] = true
+				}
+			}
 		}
 	}
 	for i := range out {
 		for _, f := range files[out[i].name] {
-			out[i].files = append(out[i].files, *f)
+			if !reduced[out[i].name+"\x00"+f.Path] || f.Insertions > 0 || f.Deletions > 0 {
+				out[i].files = append(out[i].files, *f)
+			}
 		}
 		sort.Slice(out[i].files, func(a, b int) bool { return out[i].files[a].Path < out[i].files[b].Path })
 	}

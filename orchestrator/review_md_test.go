@@ -67,3 +67,35 @@ func TestMarkdownCode(t *testing.T) {
 		}
 	}
 }
+
+// A spawner's merge brings its worker's work: "Who changed what" counts that work under the
+// worker only — its commits not among the spawner's, its lines off the spawner's files.
+func TestMarkdownWorkersNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	rv := Review{
+		Team: "t", Base: "main", LeaderBranch: "teamctl/t/lead/work", Tip: "0123456789abcdef", Tested: true,
+		Tasks: []ReviewTask{
+			{ID: "w1", Agent: "alice-w1", State: Merged, Into: "teamctl/t/alice/work", Merge: "mmmmmmmmmmmm", Tests: "passed",
+				Commits:  []ReviewCommit{{Hash: "wwwwwwwwwwww", Subject: "worker's", Author: "alice-w1"}},
+				Diffstat: Diffstat{Files: []FileStat{{Path: "w.go", Insertions: 5}, {Path: "shared.go", Insertions: 1}}}},
+			{ID: "a", Agent: "alice", State: Merged, Merge: "aaaaaaaaaaaa", Tests: "passed",
+				Commits: []ReviewCommit{{Hash: "111111111111", Subject: "mine", Author: "alice"},
+					{Hash: "wwwwwwwwwwww", Subject: "worker's", Author: "alice-w1"},
+					{Hash: "mmmmmmmmmmmm", Subject: "Merge teamctl/t/alice-w1/work", Author: "alice"}},
+				Diffstat: Diffstat{Files: []FileStat{{Path: "a.go", Insertions: 2}, {Path: "logo.png"}, {Path: "shared.go", Insertions: 4}, {Path: "w.go", Insertions: 5}}}},
+		},
+	}
+	var b strings.Builder
+	if err := rv.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	want := "### alice\n\n- Tasks: `a` (merged)\n- Merge commits: `aaaaaaaaaa` (a)\n- Commits: 1\n- Files:\n" +
+		"  - `a.go` +2 −0\n  - `logo.png` +0 −0\n  - `shared.go` +3 −0\n\n"
+	if !strings.Contains(md, want) {
+		t.Errorf("report lacks %q:\n%s", want, md)
+	}
+	if !strings.Contains(md, "### alice-w1\n\n- Tasks: `w1` (merged)\n- Merge commits: `mmmmmmmmmm` (w1)\n- Commits: 1\n- Files:\n  - `shared.go` +1 −0\n  - `w.go` +5 −0\n") {
+		t.Errorf("the worker's work is not under it:\n%s", md)
+	}
+}
