@@ -265,7 +265,7 @@ func (rv Review) byAgent() []agentWork {
 	index := map[string]int{}
 	files := map[string]map[string]*FileStat{}
 	workers := map[string][]ReviewTask{} // spawner's branch → its workers' merged tasks
-	reduced := map[string]bool{}         // agent NUL path: lines its workers' took off
+	reduced := map[string]bool{}         // agent NUL path: a file its workers' lines were taken off
 	for _, t := range rv.Tasks {
 		if t.Into != "" && t.Merge != "" {
 			workers[t.Into] = append(workers[t.Into], t)
